@@ -1,0 +1,55 @@
+"""Backends as a table: name -> loader. Each loader imports its heavy library only when called."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .api import EngineError
+
+
+def _torch(path, **kw):
+    from .llava.engine import load_torch_engine
+    return load_torch_engine(path, **kw)
+
+
+def _gguf(path, **kw):
+    from .gguf.engine import load_gguf_engine
+    return load_gguf_engine(path, **kw)
+
+
+def _openai(path, **kw):
+    from .remote.engine import load_openai_engine
+    return load_openai_engine(path, **kw)
+
+
+BACKENDS = {"torch": _torch, "gguf": _gguf, "openai": _openai}
+
+
+def cuda_available() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return torch.cuda.is_available()
+
+
+def pick_backend(path: str | os.PathLike | None) -> str:
+    """DESIGN.md: torch on CUDA, else gguf if a GGUF is given, else torch on CPU."""
+    p = str(path or "")
+    if p.startswith(("http://", "https://")):
+        return "openai"
+    if p.lower().endswith(".gguf"):
+        return "gguf"
+    if cuda_available():
+        return "torch"
+    if Path(p).is_dir() and list(Path(p).glob("*.gguf")) and not (Path(p) / "config.json").exists():
+        return "gguf"
+    return "torch"
+
+
+def load(path, backend: str = "auto", **kw):
+    """Load a model and return an Engine (see api.Engine)."""
+    name = pick_backend(path) if backend == "auto" else backend
+    if name not in BACKENDS:
+        raise EngineError(f"Unknown backend {backend!r}; choose one of: auto, {', '.join(BACKENDS)}.")
+    return BACKENDS[name](path, **kw)
