@@ -19,6 +19,8 @@ def _region_text(r: Region) -> str:
 class Prompter:
     def __init__(self, folder: str | Path, cfg: ModelConfig):
         from transformers import AutoProcessor, AutoTokenizer
+        from transformers.utils import logging
+        logging.set_verbosity_error()  # its torchvision notice is noise: the PIL processors are used
         folder = Path(folder)
         self.cfg = cfg
         try:
