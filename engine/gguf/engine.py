@@ -87,7 +87,10 @@ class GGUFEngine:
 
     # ---- loading ------------------------------------------------------------------------------
     def _init_mtmd(self, mmproj: Path):
-        from llama_cpp import mtmd_cpp
+        from llama_cpp import _logger, mtmd_cpp
+        if not os.environ.get("VLCHAT_LLAMA_VERBOSE"):  # mtmd logs every prompt; errors only
+            mtmd_cpp.mtmd_log_set(_logger.llama_log_callback, None)
+            mtmd_cpp.mtmd_helper_log_set(_logger.llama_log_callback, None)
         params = mtmd_cpp.mtmd_context_params_default()
         params.use_gpu = False
         params.print_timings = False
@@ -181,6 +184,13 @@ class GGUFEngine:
                 segs.append(([(key, j) for j in range(n)], chunk))
         return segs, chunks
 
+    def prompt_tokens(self, messages: list[Message]) -> list[int]:
+        """The token ids a text-only conversation is prompted with (for tests and tools)."""
+        segs, chunks = self._segments(messages)
+        if chunks is not None:
+            self._mtmd_cpp.mtmd_input_chunks_free(chunks)
+        return [k for ks, _ in segs for k in ks]
+
     # ---- prefill with KV reuse ----------------------------------------------------------------
     def _prefill(self, segs) -> tuple[list, int, float]:
         """Evaluate what is not already in the KV cache; return (keys, positions reused,
@@ -228,7 +238,8 @@ class GGUFEngine:
         new_n = lc.llama_pos(0)
         rc = m.mtmd_helper_decode_image_chunk(self._mtmd, llm.ctx, chunk, embd,
                                               llm.n_tokens, 0, llm.n_batch,
-                                              ctypes.byref(new_n), None, None)
+                                              ctypes.byref(new_n),
+                                              m.mtmd_helper_post_decode_callback(), None)  # NULL
         if rc != 0:
             raise EngineError(f"llama.cpp failed to read an image into the model (code {rc}).")
         n = m.mtmd_input_chunk_get_n_tokens(chunk)

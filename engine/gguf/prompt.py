@@ -39,8 +39,8 @@ def images_in_order(messages: list[Message]) -> list[Image]:
 def render(messages: list[Message], template: str | None, bos: str, eos: str,
            marker: str) -> str:
     msgs = template_messages(messages, marker)
-    if not template:
-        return "".join(m["content"] for m in msgs)
+    if not template:  # as the torch engine does for a base model
+        return "\n".join(m["content"] for m in msgs)
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter  # transformers-compatible Jinja
     formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos,
                                     add_generation_prompt=True)
