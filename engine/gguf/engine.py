@@ -26,7 +26,6 @@ from .header import check_gguf
 from .prompt import images_in_order, render
 from .stops import StopScanner
 
-IGNORED_KWARGS = ("attention", "dtype", "device", "quant", "kernel")
 
 
 def load_gguf_engine(path, mmproj=None, n_ctx: int = 4096, threads: int | None = None, **kw):
@@ -76,12 +75,13 @@ class GGUFEngine:
         self._kv: list = []  # one key per position now in the KV cache (token id or image key)
         self._lock = threading.Lock()
         ftype = meta.get("general.file_type")
+        quant = FILE_TYPES.get(ftype, f"file_type {ftype}")
         notes = list(notes or [])
         if not self._template:
             notes.append("no chat template in the GGUF: the model continues the plain text")
         self.info = EngineInfo(
             name=str(meta.get("general.name") or path.stem), backend="gguf", device="cpu",
-            dtype="gguf", quantization=FILE_TYPES.get(ftype, f"file_type {ftype}"),
+            dtype=quant, quantization=quant,
             attention="full", vision=self._mtmd is not None, grounding=False,
             context_length=self._llm.n_ctx(), notes=notes)
 
@@ -277,6 +277,7 @@ class GGUFEngine:
         gen = llm.generate([], reset=False, temp=max(params.temperature, 0.0),
                            top_p=params.top_p, top_k=params.top_k, min_p=0.0,
                            repeat_penalty=params.repetition_penalty)
+        error = None
         try:
             for tok in gen:
                 if cancel.is_set():
@@ -294,10 +295,12 @@ class GGUFEngine:
                     break
                 if n >= budget:
                     break
+        except (RuntimeError, ValueError, OSError) as e:  # llama_decode failing mid-answer
+            reason, error = "error", f"llama.cpp failed mid-answer ({e}). The partial answer is kept."
         finally:
             gen.close()
             self._kv = keys + [int(t) for t in llm.input_ids[len(keys):llm.n_tokens]]
-        if reason != "stop":
+        if reason not in ("stop", "error"):
             tail = stops.flush(utf8.decode(b"", final=True))
             if tail:
                 yield Token(tail)
@@ -309,7 +312,7 @@ class GGUFEngine:
                            "image_encode_ms": encode_ms, "llama_t_p_eval_ms": perf.t_p_eval_ms,
                            "llama_t_eval_ms": perf.t_eval_ms, "llama_n_eval": perf.n_eval,
                            "threads": self.threads})
-        yield Done(reason)
+        yield Done(reason, error)
 
 
 def _dedupe_bos(tokens: list[int], bos: int) -> list[int]:

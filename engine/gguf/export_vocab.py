@@ -17,7 +17,7 @@ from ..api import EngineError
 # pre-tokenizer split regex (as in tokenizer.json) -> llama.cpp's tokenizer.ggml.pre name
 GPT2_REGEX = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"
 PRE_TOKENIZERS = {
-    GPT2_REGEX: "gpt2",
+    GPT2_REGEX: "gpt-2",
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+": "llama-bpe",
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+": "qwen2",
 }
@@ -104,11 +104,11 @@ def add_vocab(writer, folder: Path, n_vocab: int, bos_id: int | None, eos_id: in
                   if n.get("type") == "Split"]
         pre = next((PRE_TOKENIZERS[s] for s in splits if s in PRE_TOKENIZERS), None)
         if pre is None:
-            pre = "gpt2" if any(n.get("type") == "ByteLevel" and n.get("use_regex", True)
+            pre = "gpt-2" if any(n.get("type") == "ByteLevel" and n.get("use_regex", True)
                                for n in _walk(tj.get("pre_tokenizer"))) else None
         if pre is None:
             raise EngineError("This byte-level tokenizer's pre-tokenizer regex is not one llama.cpp "
-                              "is known to implement (gpt2, llama-bpe, qwen2); export refused rather "
+                              "is known to implement (gpt-2, llama-bpe, qwen2); export refused rather "
                               "than tokenize differently.")
         writer.add_tokenizer_model("gpt2")
         writer.add_tokenizer_pre(pre)

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from engine import GenParams, Message, Token, load
+from engine import GenParams, Message, Text, Token, load
 
 PROMPT = [Message.user("Describe a sunny day at the beach in detail, please.")]
 
@@ -19,11 +19,17 @@ def _first_token(engine, messages) -> str:
                 if isinstance(ev, Token))
 
 
-def test_same_token_ids_for_a_text_prompt(torch_engine, exported):
-    ids, _ = torch_engine.prepare(PROMPT)
+TRICKY = [Message("system", [Text("Be brief.")]),
+          Message.user("Numbers 12345 and 3.14, émigré café — 東京\n\n  indented\tTAB don't"),
+          Message.assistant("ok  two spaces"), Message.user("<s> and </s> typed as text? ")]
+
+
+@pytest.mark.parametrize("messages", [PROMPT, TRICKY], ids=["plain", "tricky"])
+def test_same_token_ids_for_a_text_prompt(torch_engine, exported, messages):
     g = load(exported("f16")[0], backend="gguf", threads=1)
     try:
-        assert g.prompt_tokens(PROMPT) == ids.tolist()
+        ids, _ = torch_engine.prepare(messages)
+        assert g.prompt_tokens(messages) == ids.tolist()
     finally:
         g.close()
 
