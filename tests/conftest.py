@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 import pytest
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+# Nothing a test does may touch the user's real data dir (chats, kv cache).
+os.environ.setdefault("VLCHAT_DATA_DIR", tempfile.mkdtemp(prefix="vlchat-test-"))
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,11 @@ from engine.llava.generate import RunConfig, Timings, generate
 
 TOL = 1e-4
 CASES = {"llama-clip": dict(family="llama", vision="clip"),
-         "qwen2-siglip": dict(family="qwen2", vision="siglip")}
+         "qwen2-siglip": dict(family="qwen2", vision="siglip"),
+         "llama3-rope-tied": dict(family="llama", vision="clip", tie=True, kv_heads=1, rope_scaling={
+             "rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+             "original_max_position_embeddings": 32}),
+         "linear-rope": dict(family="qwen2", vision="clip", rope_scaling={"rope_type": "linear", "factor": 4.0})}
 
 
 def two_image_prompt(images):
@@ -84,10 +88,7 @@ def reference_no_visual_mlp(hf, ids, pixels, image_token_id):
     x[vis] = torch.cat(list(feats))
     t, nh, nkv = len(ids), cfg.num_attention_heads, cfg.num_key_value_heads
     hd = getattr(cfg, "head_dim", None) or cfg.hidden_size // nh
-    inv = 1.0 / (cfg.rope_parameters["rope_theta"] ** (torch.arange(0, hd, 2).float() / hd))
-    ang = torch.arange(t).float()[:, None] * inv[None]
-    cos, sin = torch.cat([ang, ang], -1).cos(), torch.cat([ang, ang], -1).sin()
-
+    cos, sin = (c[0] for c in lm.rotary_emb(x[None], torch.arange(t)[None]))  # the checkpoint's RoPE
     def rot(z):
         a, b = z.chunk(2, -1)
         return z * cos + torch.cat([-b, a], -1) * sin
