@@ -1,7 +1,7 @@
 """Where an answer comes from: its [pN] citations, and its words found on those pages, boxed.
 
 A run of two or more answer words that appears on the page in the same order is boxed word by
-word; a lone word is boxed only when it is distinctive there (not a stopword, a number or five
+word, when it holds two words that are not stopwords or one distinctive word; a lone word is boxed only when it is distinctive there (not a stopword, a number or five
 letters or more, and at most twice on the page), so "the" or "revenue" said in passing do not
 light up the whole page.
 """
@@ -55,7 +55,8 @@ def _page_hits(answer_tokens: list[str], page: Page) -> list[int]:
             if n > best:
                 best, best_j = n, j
         run = answer_tokens[i:i + best]
-        if best >= 2 and any(t not in STOPWORDS for t in run):
+        content = [t for t in run if t not in STOPWORDS]
+        if best >= 2 and (len(content) >= 2 or any(_distinctive(t) for t in content)):
             hit.update(range(best_j, best_j + best))
             i += best
             continue

@@ -75,11 +75,15 @@ def open_document(paths: str | os.PathLike | Sequence[str | os.PathLike], cache_
     folder = root / sha
     folder.mkdir(parents=True, exist_ok=True)
     build = _build_pdf if kind == "pdf" else _build_images
-    pages = build(paths, folder, progress, ocr, max_pages)
-    if not any(p.source != "empty" for p in pages):
-        raise EngineError(f"{name} has no text layer and OCR found no readable text on "
-                          f"{'its page' if len(pages) == 1 else f'any of its {len(pages)} pages'}"
-                          + (". If it is a scan, try a sharper one (300 dpi)." if ocr else " (OCR is off)."))
+    try:
+        pages = build(paths, folder, progress, ocr, max_pages)
+        if not any(p.source != "empty" for p in pages):
+            raise EngineError(f"{name} has no text layer and OCR found no readable text on "
+                              f"{'its page' if len(pages) == 1 else f'any of its {len(pages)} pages'}"
+                              + (". If it is a scan, try a sharper one (300 dpi)." if ocr else " (OCR is off)."))
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)   # the user's file is untouched; keep no half index
+        raise
     doc = Document(sha, name, kind, pages, folder)
     _save(root, doc)
     return doc
@@ -91,7 +95,7 @@ def _build_pdf(paths, folder: Path, progress, ocr: bool, max_pages: int) -> list
         shutil.copyfile(paths[0], folder / "source.tmp")
         (folder / "source.tmp").replace(src)
     with PDFIUM_LOCK:
-        pdf = open_pdf(src)
+        pdf = open_pdf(src, paths[0].name)
     try:
         n = len(pdf)
         if n == 0:

@@ -1,6 +1,7 @@
 """PDF pages through pypdfium2: open with clear errors, words with boxes from the text layer."""
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 
@@ -14,18 +15,27 @@ PDFIUM_LOCK = threading.Lock()   # pdfium is not thread-safe; the app serves sev
 MIN_TEXT_CHARS = 8               # fewer non-space characters than this: treat as a scan
 
 
-def open_pdf(path: Path) -> pdfium.PdfDocument:
+def open_pdf(path: Path, name: str | None = None) -> pdfium.PdfDocument:
+    """Open a PDF; `name` is what the user calls it (the stored copy has another file name)."""
+    name = name or path.name
     try:
         return pdfium.PdfDocument(str(path))
     except pdfium.PdfiumError as e:
         code = getattr(e, "err_code", None)
         if code == pdfium_c.FPDF_ERR_PASSWORD:
-            raise EngineError(f"{path.name} is encrypted (password-protected). Open it in a PDF viewer, "
+            raise EngineError(f"{name} is encrypted (password-protected). Open it in a PDF viewer, "
                               f"save or print an unprotected copy, and drop that instead.") from None
-        if code == pdfium_c.FPDF_ERR_SUCCESS:   # pdfium's answer for an empty page tree
-            raise EngineError(f"{path.name} has no pages.") from None
-        raise EngineError(f"{path.name} is not a readable PDF: it is corrupt or truncated "
+        if code == pdfium_c.FPDF_ERR_SUCCESS or _pageless(path):   # pdfium refuses an empty page tree
+            raise EngineError(f"{name} has no pages.") from None
+        raise EngineError(f"{name} is not a readable PDF: it is corrupt or truncated "
                           f"(PDFium: {e}). Try re-saving it from the program that made it.") from None
+
+
+def _pageless(path: Path) -> bool:
+    """A PDF whose page tree says /Count 0 and that holds no page object."""
+    data = path.read_bytes()
+    return (re.search(rb"/Type\s*/Pages\b", data) is not None and re.search(rb"/Count\s+0\b", data) is not None
+            and re.search(rb"/Type\s*/Page\b(?!s)", data) is None)
 
 
 def page_words(page: pdfium.PdfPage) -> tuple[str, list[Word]]:

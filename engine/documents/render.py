@@ -14,7 +14,7 @@ def render_page(doc, number: int, width: int = 1024) -> Path:
         return out
     if doc.kind == "pdf":
         with PDFIUM_LOCK:
-            pdf = open_pdf(doc.folder / "source.pdf")
+            pdf = open_pdf(doc.folder / "source.pdf", doc.name)
             try:
                 page = pdf[number - 1]
                 image = page.render(scale=width / page.get_width()).to_pil()
