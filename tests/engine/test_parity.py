@@ -36,8 +36,10 @@ def case(request, make_tiny_ckpt, images):
     return folder, eng, ids, pixels
 
 
-def test_full_logits_match_transformers(case):
+@pytest.mark.parametrize("kernel", ["sdpa", "flex"])
+def test_full_logits_match_transformers(case, kernel):
     folder, eng, ids, pixels = case
+    eng = engine.load(folder, backend="torch", attention="full", kernel=kernel)
     assert int((ids == eng.model.cfg.image_token_id).sum()) == 2 * eng.model.cfg.image_seq_length
     ours = eng.logits(ids[None], pixels)
     with torch.no_grad():
@@ -66,9 +68,10 @@ def composite_mask(ids, image_token_id):
     return torch.zeros(1, 1, t, t).masked_fill(~allowed, torch.finfo(torch.float32).min), vis
 
 
-def test_composite_matches_masked_transformers(case):
+@pytest.mark.parametrize("kernel", ["sdpa", "flex"])
+def test_composite_matches_masked_transformers(case, kernel):
     folder, _, ids, pixels = case
-    eng = engine.load(folder, backend="torch", attention="composite", visual_mlp=True)
+    eng = engine.load(folder, backend="torch", attention="composite", visual_mlp=True, kernel=kernel)
     mask, _ = composite_mask(ids, eng.model.cfg.image_token_id)
     ours = eng.logits(ids[None], pixels)
     with torch.no_grad():

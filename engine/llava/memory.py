@@ -1,0 +1,95 @@
+"""How much memory a model will need, computed from its config before any weight is read, and a
+clear refusal when it will not fit."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..api import EngineError
+from .config import ModelConfig
+
+# Bytes per parameter of a quantized linear weight: NF4 is 4 bits plus one absmax per 64 weights,
+# itself 8-bit with one fp32 per 256 blocks (double quant); LLM.int8 is 8 bits plus one fp32
+# scale per output row (counted separately below).
+QUANT_BYTES = {None: None, "8bit": 1.0, "4bit": 0.5 + 1 / 64 + 4 / (64 * 256)}
+GiB = 2 ** 30
+
+
+@dataclass
+class Estimate:
+    weights: int        # bytes
+    kv_cache: int
+    activations: int
+    context: int
+
+    @property
+    def total(self) -> int:
+        return self.weights + self.kv_cache + self.activations
+
+    def describe(self) -> str:
+        return (f"{self.total / GiB:.2f} GiB (weights {self.weights / GiB:.2f}, KV cache "
+                f"{self.kv_cache / GiB:.2f} at {self.context} tokens, activations {self.activations / GiB:.2f})")
+
+
+def decoder_linear_shapes(cfg: ModelConfig) -> list[tuple[int, int]]:
+    """(out, in) of every linear layer that quantization replaces: attention and MLP projections."""
+    d = cfg.decoder
+    q, kv = d.n_heads * d.head_dim, d.n_kv_heads * d.head_dim
+    per_layer = [(q, d.hidden), (kv, d.hidden), (kv, d.hidden), (d.hidden, q),
+                 (d.intermediate, d.hidden), (d.intermediate, d.hidden), (d.hidden, d.intermediate)]
+    return per_layer * d.n_layers
+
+
+def param_count(cfg: ModelConfig) -> tuple[int, int]:
+    """(parameters in quantizable decoder linears, all other parameters)."""
+    from .model import LlavaModel
+    import torch
+    with torch.device("meta"):
+        model = LlavaModel(cfg)
+    total = sum(p.numel() for p in model.parameters())
+    linear = sum(o * i for o, i in decoder_linear_shapes(cfg))
+    return linear, total - linear
+
+
+def estimate(cfg: ModelConfig, dtype_bytes: int, quant: str | None = None, context: int = 4096) -> Estimate:
+    d = cfg.decoder
+    linear, other = param_count(cfg)
+    if quant is None:
+        weights = (linear + other) * dtype_bytes
+    else:
+        rows = sum(o for o, _ in decoder_linear_shapes(cfg))
+        weights = int(linear * QUANT_BYTES[quant]) + (4 * rows if quant == "8bit" else 0) + other * dtype_bytes
+    kv = 2 * d.n_layers * d.n_kv_heads * d.head_dim * context * dtype_bytes
+    # Prefill peak: a few hidden-size buffers and the MLP's two intermediate ones for every token,
+    # one layer's attention scores (SDPA's math path materializes them), and fp32 last-row logits.
+    acts = context * (4 * d.hidden + 2 * d.intermediate) * dtype_bytes + d.n_heads * context * context * dtype_bytes \
+        + 4 * d.vocab_size
+    return Estimate(int(weights), kv, acts, context)
+
+
+def free_bytes(device: str) -> int:
+    import torch
+    if device.startswith("cuda"):
+        free, _ = torch.cuda.mem_get_info(torch.device(device))
+        return free
+    with open("/proc/meminfo") as f:  # MemAvailable: what can be allocated without swapping
+        info = dict(line.split(":", 1) for line in f)
+    return int(info["MemAvailable"].split()[0]) * 1024
+
+
+def check_fits(cfg: ModelConfig, device: str, dtype_bytes: int, quant: str | None, context: int) -> Estimate:
+    est = estimate(cfg, dtype_bytes, quant, context)
+    try:
+        free = free_bytes(device)
+    except (OSError, KeyError, RuntimeError):
+        return est  # cannot tell: let the load try
+    if est.total > free:
+        opts = []
+        if quant != "4bit":
+            opts.append(f"--quant 4bit (about {estimate(cfg, dtype_bytes, '4bit', context).total / GiB:.1f} GiB)")
+        if context > 2048:
+            opts.append(f"a shorter context, --max-context 2048 (about "
+                        f"{estimate(cfg, dtype_bytes, quant, 2048).total / GiB:.1f} GiB)")
+        opts.append("a GGUF model on the CPU (python -m engine export-gguf)")
+        raise EngineError(f"This model will not fit: it needs about {est.describe()}, and {device} has "
+                          f"{free / GiB:.2f} GiB free. Options: {'; '.join(opts)}.")
+    return est

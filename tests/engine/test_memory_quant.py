@@ -1,0 +1,65 @@
+"""GPU-oriented paths that can be checked on a CPU: the memory estimate, the refusal, and the
+bitsandbytes layer swap (bitsandbytes runs NF4 and LLM.int8 on the CPU too)."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+from torch import nn
+
+import engine
+from engine import EngineError, Message
+from engine.llava.config import read_config
+from engine.llava.memory import GiB, check_fits, estimate, param_count
+
+
+def test_estimate_matches_hand_computed_numbers(tiny_llava):
+    cfg = read_config(tiny_llava)
+    # Tiny: hidden 64, intermediate 128, 2 layers, 4 heads, 2 KV heads, head_dim 16.
+    # Per layer: q 64*64 + k 32*64 + v 32*64 + o 64*64 + gate/up/down 3 * 128*64 = 36,864.
+    linear, other = param_count(cfg)
+    assert linear == 2 * 36_864
+    loaded = engine.load(tiny_llava, backend="torch", device="cpu")
+    assert linear + other == sum(p.numel() for p in loaded.model.parameters())
+    est = estimate(cfg, 4, None, context=1024)
+    assert est.weights == (linear + other) * 4
+    assert est.kv_cache == 2 * 2 * 2 * 16 * 1024 * 4          # K and V, layers, KV heads, head_dim, tokens, fp32
+    assert est.activations == 1024 * (4 * 64 + 2 * 128) * 4 + 4 * 1024 * 1024 * 4 + 4 * cfg.decoder.vocab_size
+    q4 = estimate(cfg, 2, "4bit", context=1024)
+    assert q4.weights == int(linear * (0.5 + 1 / 64 + 4 / 16384)) + other * 2
+    q8 = estimate(cfg, 2, "8bit", context=1024)
+    assert q8.weights == linear + 4 * 2 * (64 + 32 + 32 + 64 + 128 + 128 + 64) + other * 2
+
+
+def test_refusal_names_the_numbers_and_the_options(tiny_llava):
+    cfg = read_config(tiny_llava)
+    huge = dataclasses.replace(cfg, decoder=dataclasses.replace(
+        cfg.decoder, hidden=16384, intermediate=65536, n_layers=160, n_heads=128, n_kv_heads=8, head_dim=128))
+    with pytest.raises(EngineError) as e:
+        check_fits(huge, "cpu", 2, None, 8192)
+    msg = str(e.value)
+    assert "will not fit" in msg and "GiB" in msg and "--quant 4bit" in msg and "GGUF" in msg
+    assert check_fits(cfg, "cpu", 4, None, 1024).total < GiB
+
+
+@pytest.mark.parametrize("mode", ["8bit", "4bit"])
+def test_quantized_decoder_layers_are_swapped_and_still_agree(tiny_llava, images, mode):
+    bnb = pytest.importorskip("bitsandbytes", reason="bitsandbytes is not installed")
+    ref = engine.load(tiny_llava, backend="torch", device="cpu")
+    q = engine.load(tiny_llava, backend="torch", device="cpu", quant=mode)
+    cls = bnb.nn.Linear4bit if mode == "4bit" else bnb.nn.Linear8bitLt
+    layer = q.model.decoder.layers[0]
+    assert isinstance(layer.self_attn.q_proj, cls) and isinstance(layer.mlp.down_proj, cls)
+    assert type(q.model.projector.linear_1) is nn.Linear and q.model.projector.linear_1.weight.dtype == torch.float32
+    assert type(q.model.vision.encoder.layers[0].mlp.fc1) is nn.Linear
+    assert q.info.quantization == mode
+    ids, pixels = ref.prepare([Message.user("Describe.", [images[0]])])
+    a, b = ref.logits(ids[None], pixels)[0, -1], q.logits(ids[None], pixels)[0, -1]
+    assert torch.cosine_similarity(a, b, dim=0) > (0.99 if mode == "8bit" else 0.95)
+    assert engine.collect(q.stream([Message.user("Hi")], engine.GenParams(max_new_tokens=4, temperature=0)))[1][-1].reason in ("length", "stop")
+
+
+def test_unknown_kernel_is_a_clear_error(tiny_llava):
+    with pytest.raises(EngineError, match="not available"):
+        engine.load(tiny_llava, backend="torch", device="cpu", kernel="flash")
