@@ -37,13 +37,15 @@ def make_app(args: argparse.Namespace) -> ChatApp:
 
 
 def launch(app: ChatApp, args: argparse.Namespace, block: bool = True):
+    """Serve the page; with block=False return the running gr.Blocks (demo.local_url, .close())."""
     demo = build(app)
     demo.queue(default_concurrency_limit=1)
     upload_mb = max(args.max_image_mb, 1) * 4  # several images in one message
-    return demo.launch(server_name=args.host, server_port=args.port, share=False,
+    demo.launch(server_name=args.host, server_port=args.port, share=False,
                        inbrowser=not args.no_browser, prevent_thread_lock=not block,
                        max_file_size=f"{upload_mb:g}mb", allowed_paths=[str(app.blobs.root)],
                        theme=THEME, css=CSS, footer_links=[], show_error=True)
+    return demo
 
 
 def main(argv=None) -> int:
