@@ -145,6 +145,8 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
                 edit_index = gr.Number(visible=False, precision=0)
                 edit_text = gr.Textbox(visible=False)
                 edit_btn = gr.Button(visible=False)
+                open_id = gr.Number(visible=False, precision=0)  # any stored chat, by id
+                open_btn = gr.Button(visible=False)
             with gr.Column(scale=1, min_width=300):
                 with gr.Accordion("Model", open=True):
                     model_dd = gr.Dropdown(
@@ -172,13 +174,14 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
                          show_progress="hidden")
         textbox.submit(send, [textbox, chat_id, *sampling], api_name="send", **answer_kw)
         regen_btn.click(regenerate, [chat_id, *sampling], api_name="regenerate", **answer_kw)
-        chatbot.retry(regenerate, [chat_id, *sampling], api_visibility="private", **answer_kw)
+        chatbot.retry(regenerate, [chat_id, *sampling], api_name="retry", api_visibility="private", **answer_kw)
         chatbot.edit(on_edit, [chat_id, *sampling], api_visibility="private", **answer_kw)
         edit_btn.click(edit, [chat_id, edit_index, edit_text, *sampling], api_name="edit", **answer_kw)
         chatbot.undo(on_undo, [chat_id], out, api_visibility="private")
         stop_btn.click(app.stop, [chat_id], None, api_name="stop", concurrency_limit=None, queue=False)
         new_btn.click(new_chat, None, out, api_name="new_chat")
-        chat_list.input(open_chat, [chat_list], out, api_name="open_chat")
+        chat_list.input(open_chat, [chat_list], out, api_name="pick_chat", api_visibility="private")
+        open_btn.click(open_chat, [open_id], out, api_name="open_chat")
         delete_btn.click(delete_chat, [chat_id], out, api_name="delete_chat")
         branch_dd.input(pick_branch, [chat_id, branch_dd], out, api_name="pick_branch")
         image_dd.input(app.boxed_image, [chat_id, image_dd], box_image, api_name="show_boxes")

@@ -72,3 +72,26 @@ def wait_until(cond, timeout=60.0, every=0.05):
             return True
         time.sleep(every)
     return False
+
+
+# ---- driving the served page with gradio_client -------------------------------------------
+def client(demo):
+    from gradio_client import Client
+    return Client(demo.local_url, verbose=False)
+
+
+def send(c, text, files=(), max_tokens=16):
+    from gradio_client import handle_file
+    return c.submit({"text": text, "files": [handle_file(str(f)) for f in files]}, 0.7, 0.95,
+                    max_tokens, api_name="/send")
+
+
+def texts(message) -> str:
+    """The text of one chatbot message as gradio_client returns it."""
+    content = message["content"]
+    parts = content if isinstance(content, list) else [content]
+    return "".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in parts)
+
+
+def last_answer(outputs) -> str:
+    return texts(outputs[0][-1]) if outputs and outputs[0] else ""
