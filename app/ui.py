@@ -133,8 +133,10 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
                 chatbot = gr.Chatbot(label="Chat", elem_id="chatbot", height="68vh", editable="user",
                                      buttons=["copy", "copy_all"], feedback_options=None,
                                      placeholder="Drop or paste images, ask a question.")
+                # Any file type is accepted here so that a wrong one gets a clear message in the
+                # chat from attachments.py instead of a toast that loses the message.
                 textbox = gr.MultimodalTextbox(
-                    elem_id="message", file_types=["image", ".pdf"], file_count="multiple",
+                    elem_id="message", file_count="multiple",
                     placeholder="Message (Enter to send, Shift+Enter for a new line)",
                     show_label=False, autofocus=True)
                 with gr.Row():
