@@ -28,6 +28,7 @@ class Settings:
     backend: str = "auto"
     attention: str = "full"
     quant: str = "none"
+    max_tokens: int = 512
     limits: Limits = field(default_factory=Limits)
 
 

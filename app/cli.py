@@ -24,6 +24,7 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
     p.add_argument("--data-dir", help="where chats, attachments and models live "
                                       "(default: the platform's user data folder)")
+    p.add_argument("--max-tokens", type=int, default=512, help="default for new answers (a slider too)")
     p.add_argument("--max-image-mb", type=float, default=Limits.max_image_mb)
     p.add_argument("--max-image-megapixels", type=float, default=Limits.max_image_megapixels)
     return p.parse_args(argv)
@@ -33,6 +34,7 @@ def make_app(args: argparse.Namespace) -> ChatApp:
     model = args.model or (str(catalog.default_model() or "") or None)
     return ChatApp(Settings(data_dir=catalog.data_dir(args.data_dir), model=model,
                             backend=args.backend, attention=args.attention, quant=args.quant,
+                            max_tokens=args.max_tokens,
                             limits=Limits(args.max_image_mb, args.max_image_megapixels)))
 
 

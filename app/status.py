@@ -43,7 +43,7 @@ def _ready(slot: ModelSlot) -> str:
         rows.append(("prefill", f"{st.prefill_ms:,.0f} ms ({st.prompt_tokens} tokens)"))
         rows.append(("decode", f"{st.decode_tokens_per_s:,.1f} tokens/s"))
     body = "".join(f"<tr><td>{k}</td><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
-    return f"<div class='vl-status'>✅ Ready<table>{body}</table></div>"
+    return f"<div class='vl-status'><b class='vl-ok'>● Ready</b><table>{body}</table></div>"
 
 
 def _error(slot: ModelSlot) -> str:

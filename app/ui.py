@@ -21,6 +21,7 @@ CSS = """
 .vl-status td:first-child { opacity: 0.7; white-space: nowrap; }
 .vl-bar { width: 100%; height: 10px; display: block; margin-top: 6px; }
 .vl-error { color: var(--error-text-color); }
+.vl-ok { color: #0a8f4f; }
 """
 
 # System fonts only: the app works offline, so nothing is fetched from a font server.
@@ -124,10 +125,10 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
     with gr.Blocks(title="vlchat", fill_height=True) as demo:
         chat_id = gr.State(None)
         with gr.Sidebar(open=True, label="Chats"):
-            new_btn = gr.Button("＋ New chat", variant="primary")
+            new_btn = gr.Button("+ New chat", variant="primary")
             chat_list = gr.Radio(label="Chats", choices=app.chat_choices(), value=None,
                                  elem_id="chat-list")
-            delete_btn = gr.Button("🗑 Delete this chat", size="sm", variant="stop")
+            delete_btn = gr.Button("Delete this chat", size="sm", variant="stop")
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
                 chatbot = gr.Chatbot(label="Chat", elem_id="chatbot", height="68vh", editable="user",
@@ -163,7 +164,8 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
                 with gr.Accordion("Sampling", open=False):
                     temperature = gr.Slider(0, 2, value=0.7, step=0.05, label="Temperature")
                     top_p = gr.Slider(0.05, 1, value=0.95, step=0.05, label="Top-p")
-                    max_tokens = gr.Slider(16, 4096, value=512, step=16, label="Max new tokens")
+                    max_tokens = gr.Slider(16, 4096, value=s.max_tokens, step=16, label="Max new tokens",
+                                           elem_id="max-tokens")
                 with gr.Accordion("Boxes", open=True):
                     image_dd = gr.Dropdown(label="Image", choices=[])
                     box_image = gr.Image(label="Answer's boxes", type="pil", interactive=False,
@@ -174,18 +176,25 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
         sampling = [temperature, top_p, max_tokens]
         answer_kw = dict(outputs=out, concurrency_limit=4, concurrency_id="answer",
                          show_progress="hidden")
-        textbox.submit(send, [textbox, chat_id, *sampling], api_name="send", **answer_kw)
-        regen_btn.click(regenerate, [chat_id, *sampling], api_name="regenerate", **answer_kw)
-        chatbot.retry(regenerate, [chat_id, *sampling], api_name="retry", api_visibility="private", **answer_kw)
-        chatbot.edit(on_edit, [chat_id, *sampling], api_visibility="private", **answer_kw)
-        edit_btn.click(edit, [chat_id, edit_index, edit_text, *sampling], api_name="edit", **answer_kw)
+        streams = [
+            textbox.submit(send, [textbox, chat_id, *sampling], api_name="send", **answer_kw),
+            regen_btn.click(regenerate, [chat_id, *sampling], api_name="regenerate", **answer_kw),
+            chatbot.retry(regenerate, [chat_id, *sampling], api_name="retry", api_visibility="private",
+                          **answer_kw),
+            chatbot.edit(on_edit, [chat_id, *sampling], api_visibility="private", **answer_kw),
+            edit_btn.click(edit, [chat_id, edit_index, edit_text, *sampling], api_name="edit", **answer_kw),
+        ]
+        # Leaving a chat stops following its answer on the page; the answer itself goes on into
+        # the store (only Stop stops it).
+        leave = dict(outputs=out, cancels=streams)
         chatbot.undo(on_undo, [chat_id], out, api_visibility="private")
         stop_btn.click(app.stop, [chat_id], None, api_name="stop", concurrency_limit=None, queue=False)
-        new_btn.click(new_chat, None, out, api_name="new_chat")
-        chat_list.input(open_chat, [chat_list], out, api_name="pick_chat", api_visibility="private")
-        open_btn.click(open_chat, [open_id], out, api_name="open_chat")
-        delete_btn.click(delete_chat, [chat_id], out, api_name="delete_chat")
-        branch_dd.input(pick_branch, [chat_id, branch_dd], out, api_name="pick_branch")
+        new_btn.click(new_chat, None, api_name="new_chat", **leave)
+        chatbot.clear(new_chat, None, api_name="clear", api_visibility="private", **leave)
+        chat_list.input(open_chat, [chat_list], api_name="pick_chat", api_visibility="private", **leave)
+        open_btn.click(open_chat, [open_id], api_name="open_chat", **leave)
+        delete_btn.click(delete_chat, [chat_id], api_name="delete_chat", **leave)
+        branch_dd.input(pick_branch, [chat_id, branch_dd], api_name="pick_branch", **leave)
         image_dd.input(app.boxed_image, [chat_id, image_dd], box_image, api_name="show_boxes")
         load_btn.click(load_model, [model_dd, backend, attention, quant], [status, model_dd],
                        api_name="load_model")

@@ -58,7 +58,7 @@ def start_app(data_dir: Path, model: Path | None, **limits):
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, tiny_model):
     demo, app = start_app(tmp_path_factory.mktemp("data"), tiny_model, max_image_mb=0.05,
-                          max_image_megapixels=1)
+                          max_image_megapixels=1, max_tokens=48)
     assert app.slot.state == "ready", app.slot.error
     yield demo, app
     demo.close()

@@ -82,3 +82,17 @@ def test_chats_survive_reopening(served, images):
     out = other.predict(chat, api_name="/open_chat")
     assert texts(out[0][0]) == "remember me" and len(out[0]) == 2
     assert out[4]["choices"][0][1] == 0  # the image list offers the chat's image
+
+
+def test_leaving_a_chat_mid_answer_keeps_the_answer_going_into_the_store(served):
+    demo, app = served
+    c = client(demo)
+    job = send(c, "A long one, please.", max_tokens=96)
+    assert wait_until(lambda: any(last_answer(o).strip("▌ ") for o in job.outputs()), timeout=60)
+    chat = newest_chat(app)
+    out = c.predict(api_name="/new_chat")
+    assert out[0] == [] and out[1] == {"text": "", "files": []}
+    answer = app.answers[chat]
+    answer.join(timeout=60)
+    stored = app.store.branch(chat)[-1]
+    assert answer.status == "done" and stored.status == "done" and stored.text == answer.text
