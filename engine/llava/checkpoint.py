@@ -65,3 +65,20 @@ def read_weights(folder: str | Path, dtype=None) -> dict:
         except Exception as e:  # safetensors raises several types for a damaged header or body
             raise EngineError(f"{f.name} is not a readable safetensors file ({e}).") from None
     return out
+
+
+def fingerprint(folder: str | Path, sample: int = 1 << 16) -> str:
+    """Identifies a checkpoint's weights cheaply: config, shard sizes and headers, and three
+    sampled blocks of each shard (two fine-tunes of one shape differ there, almost surely)."""
+    import hashlib
+    h = hashlib.sha256()
+    folder = Path(folder)
+    h.update((folder / "config.json").read_bytes())
+    for f in safetensors_files(folder):
+        size = f.stat().st_size
+        h.update(f"{f.name}:{size}".encode())
+        with open(f, "rb") as fh:
+            for at in (0, size // 2, max(0, size - sample)):
+                fh.seek(at)
+                h.update(fh.read(sample))
+    return h.hexdigest()

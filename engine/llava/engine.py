@@ -8,9 +8,13 @@ from typing import Iterator
 import torch
 
 from ..api import Done, EngineError, EngineInfo, GenParams, Message, Stats, Token
-from .generate import RunConfig, Timings, generate
+from ..catalog import data_dir
+from .checkpoint import fingerprint
+from .generate import RunConfig, Timings, decode_loop
+from .kvstore import VisualKVStore
 from .model import load_model
 from .prompt import Prompter
+from .reuse import Prefiller
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -25,7 +29,8 @@ def _device(name: str) -> str:
 
 class TorchEngine:
     def __init__(self, folder, attention=None, device="cpu", dtype=None, visual_mlp=None,
-                 kernel="sdpa", max_context=None):
+                 kernel="sdpa", max_context=None, visual_cache=True, kv_cache_dir=None,
+                 kv_cache_bytes=2 * 2 ** 30, kv_disk_bytes=8 * 2 ** 30):
         folder = Path(folder)
         if not folder.is_dir():
             raise EngineError(f"Model folder not found: {folder}")
@@ -45,6 +50,17 @@ class TorchEngine:
         self.eos = set(cfg.eos_token_ids) | {self.prompter.tokenizer.eos_token_id} - {None}
         self.context = min(cfg.decoder.max_positions, max_context or cfg.decoder.max_positions)
         self.device = device
+        self.lock = threading.Lock()  # one generation at a time: they share the cached conversation
+        # Visual K/V may be reused only by the same weights, preprocessing, visual_mlp and dtype.
+        prep = b"".join((folder / n).read_bytes() for n in ("preprocessor_config.json", "processor_config.json")
+                        if (folder / n).is_file())
+        namespace = VisualKVStore.key(fingerprint(folder), prep.decode(errors="replace"),
+                                      str(self.run.visual_mlp), dtype)
+        store = None
+        if visual_cache and attention == "composite" and self.model.sees_images:
+            disk = None if kv_cache_dir is False else (kv_cache_dir or data_dir() / "kvcache")
+            store = VisualKVStore(kv_cache_bytes, disk, kv_disk_bytes)
+        self.prefiller = Prefiller(self.model, self.run, store, namespace)
         self.info = EngineInfo(
             name=folder.name, backend="torch", device=device, dtype=dtype, attention=attention,
             vision=self.model.sees_images, grounding=False, context_length=self.context,
@@ -72,27 +88,49 @@ class TorchEngine:
 
     # ---- the engine API -----------------------------------------------------------------------
     def prepare(self, messages: list[Message]):
+        """(input_ids, pixel_values) of a conversation; raises EngineError on bad input."""
+        prompt = self.build(messages)
+        return prompt.ids, prompt.pixels
+
+    def build(self, messages: list[Message]):
         """Validate and tokenize: raises EngineError on bad input, before anything is generated."""
-        ids, pixels = self.prompter.build(messages)
-        if len(ids) >= self.context:
-            raise EngineError(f"The conversation is {len(ids)} tokens; this model's context is "
+        prompt = self.prompter.build(messages)
+        if len(prompt.ids) >= self.context:
+            raise EngineError(f"The conversation is {len(prompt.ids)} tokens; this model's context is "
                               f"{self.context}. Start a new chat or remove images.")
-        return ids.to(self.device), pixels
+        prompt.ids = prompt.ids.to(self.device)
+        return prompt
+
+    def first_logits(self, messages: list[Message]) -> tuple[torch.Tensor, dict]:
+        """Logits of the first answer token through the reusing prefill, and what was reused (tests
+        compare them with `logits()` computed from scratch). Updates the cached conversation."""
+        with self.lock:
+            prompt = self.build(messages)
+            timings = Timings()
+            logits, cache, keys = self.prefiller.prefill(prompt, 1, timings)
+            self.prefiller.remember(keys, cache)
+            return logits, timings.extra
 
     def stream(self, messages: list[Message], params: GenParams | None = None,
                cancel: threading.Event | None = None) -> Iterator:
-        from .textstream import TextStream
         params = params or GenParams()
-        ids, pixels = self.prepare(messages)
+        prompt = self.build(messages)
+        with self.lock:
+            yield from self._generate(prompt, params, cancel)
+
+    def _generate(self, prompt, params: GenParams, cancel):
+        from .textstream import TextStream
+        ids = prompt.ids
         budget = max(1, min(params.max_new_tokens, self.context - len(ids)))
         timings = Timings()
         text = TextStream(self.prompter.tokenizer, tuple(params.stop))
         sampling = dict(temperature=params.temperature, top_k=params.top_k, top_p=params.top_p,
                         repetition_penalty=params.repetition_penalty)
-        reason, error = "length", None
+        reason, error, fed = "length", None, []
         try:
-            for tok in generate(self.model, ids, pixels, self.run, budget, sampling, self.eos,
-                                timings, cancel, params.seed):
+            logits, cache, keys = self.prefiller.prefill(prompt, budget, timings)
+            for tok in decode_loop(self.model, logits, ids.clone(), cache, self.run, budget, sampling,
+                                   self.eos, timings, cancel, params.seed, fed):
                 piece = text.push(tok)
                 if piece:
                     yield Token(piece)
@@ -102,6 +140,7 @@ class TorchEngine:
             else:
                 reason = "cancelled" if cancel is not None and cancel.is_set() else (
                     "stop" if timings.extra.get("eos") else "length")
+            self.prefiller.remember(keys + fed, cache)
             tail = text.flush()
             if tail:
                 yield Token(tail)
@@ -122,7 +161,13 @@ class TorchEngine:
             torch.cuda.empty_cache()
 
 
-def load_torch_engine(path, attention=None, device="cpu", dtype=None, visual_mlp=None, kernel="sdpa",
-                      max_context=None, **ignored) -> TorchEngine:
-    return TorchEngine(path, attention=attention, device=device, dtype=dtype, visual_mlp=visual_mlp,
-                       kernel=kernel, max_context=max_context)
+OPTIONS = ("attention", "device", "dtype", "visual_mlp", "kernel", "max_context", "visual_cache",
+           "kv_cache_dir", "kv_cache_bytes", "kv_disk_bytes")
+
+
+def load_torch_engine(path, **kw) -> TorchEngine:
+    eng = TorchEngine(path, **{k: v for k, v in kw.items() if k in OPTIONS and v is not None})
+    ignored = sorted(k for k, v in kw.items() if k not in OPTIONS and v is not None)
+    if ignored:
+        eng.info.notes.append(f"ignored by the torch backend: {', '.join(ignored)}")
+    return eng

@@ -52,19 +52,15 @@ def decode_one(model, token: int, pos: int, cache: KVCache, run: RunConfig) -> t
     return model.head(h[0, -1])
 
 
-def generate(model, ids: torch.Tensor, pixels, run: RunConfig, max_new_tokens: int, sampling: dict,
-             eos: set[int], timings: Timings, cancel: threading.Event | None = None,
-             seed: int | None = None) -> Iterator[int]:
-    """Yields new token ids; stops at EOS (not yielded), max_new_tokens, or cancel."""
-    c = model.cfg.decoder
-    dtype = model.decoder.embed_tokens.weight.dtype
-    cache = KVCache(c, len(ids) + max_new_tokens, dtype, ids.device)
+def decode_loop(model, logits, seen: torch.Tensor, cache: KVCache, run: RunConfig, max_new_tokens: int,
+                sampling: dict, eos: set[int], timings: Timings, cancel: threading.Event | None = None,
+                seed: int | None = None, fed: list | None = None) -> Iterator[int]:
+    """Sample from `logits`, feed each token back through the cache; yields new token ids and
+    stops at EOS (not yielded), max_new_tokens, or cancel. `fed` collects the tokens whose K/V
+    entered the cache (for reuse by the next turn)."""
     gen = torch.Generator(device="cpu")
     gen.manual_seed(seed if seed is not None else torch.seed())
-    h = prefill(model, ids, pixels, cache, run, timings)
-    with torch.inference_mode():
-        logits = model.head(h[0, -1])
-    seen = ids.clone()
+    pos = len(seen)
     t0 = time.perf_counter()
     for i in range(max_new_tokens):
         if cancel is not None and cancel.is_set():
@@ -79,5 +75,21 @@ def generate(model, ids: torch.Tensor, pixels, run: RunConfig, max_new_tokens: i
         if i + 1 == max_new_tokens:
             break
         seen = torch.cat([seen, torch.tensor([tok], device=seen.device)])
-        logits = decode_one(model, tok, len(ids) + i, cache, run)
+        logits = decode_one(model, tok, pos, cache, run)
+        pos += 1
+        if fed is not None:
+            fed.append(tok)
     timings.decode_s = time.perf_counter() - t0
+
+
+def generate(model, ids: torch.Tensor, pixels, run: RunConfig, max_new_tokens: int, sampling: dict,
+             eos: set[int], timings: Timings, cancel: threading.Event | None = None,
+             seed: int | None = None) -> Iterator[int]:
+    """Plain generation from scratch, no reuse of earlier work (tests and benchmarks)."""
+    dtype = model.decoder.embed_tokens.weight.dtype
+    cache = KVCache(model.cfg.decoder, len(ids) + max_new_tokens, dtype, ids.device)
+    h = prefill(model, ids, pixels, cache, run, timings)
+    with torch.inference_mode():
+        logits = model.head(h[0, -1])
+    yield from decode_loop(model, logits, ids.clone(), cache, run, max_new_tokens, sampling, eos,
+                           timings, cancel, seed)

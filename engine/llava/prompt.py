@@ -2,6 +2,8 @@
 processor (transformers), images opened safely (engine.images)."""
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -16,9 +18,22 @@ def _region_text(r: Region) -> str:
     return f"region [{', '.join(f'{v:.3f}' for v in r.box)}] of image {r.image_index + 1}"
 
 
+@dataclass
+class Prompt:
+    ids: torch.Tensor                    # (T,) with image tokens expanded
+    pixels: torch.Tensor | None          # (n_images, 3, H, W)
+    image_hashes: list[str] = field(default_factory=list)  # sha256 of each image's decoded pixels
+
+
+def pixel_hash(img) -> str:
+    return hashlib.sha256(f"{img.size}".encode() + img.tobytes()).hexdigest()
+
+
 class Prompter:
     def __init__(self, folder: str | Path, cfg: ModelConfig):
         from transformers import AutoProcessor, AutoTokenizer
+        from transformers.utils import logging
+        logging.set_verbosity_error()  # its torchvision notice is noise: the PIL processors are used
         folder = Path(folder)
         self.cfg = cfg
         try:
@@ -56,8 +71,7 @@ class Prompter:
         owner = self.processor or self.tokenizer
         return owner.apply_chat_template(conv, add_generation_prompt=True, tokenize=False)
 
-    def build(self, messages: list[Message]) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """-> input_ids (T,) with image tokens expanded, pixel_values (n_images, 3, H, W) or None."""
+    def build(self, messages: list[Message]) -> Prompt:
         if not messages:
             raise EngineError("No messages to answer.")
         conv, images = self.conversation(messages)
@@ -67,8 +81,8 @@ class Prompter:
         text = self.render(conv)
         if images:
             out = self.processor(text=text, images=images, return_tensors="pt")
-            return out["input_ids"][0], out["pixel_values"]
+            return Prompt(out["input_ids"][0], out["pixel_values"], [pixel_hash(i) for i in images])
         ids = self.tokenizer(text, return_tensors="pt")["input_ids"][0]
         if self.cfg.image_token_id is not None and bool((ids == self.cfg.image_token_id).any()):
             raise EngineError("The text holds image placeholders but no image was attached.")
-        return ids, None
+        return Prompt(ids, None)

@@ -1,0 +1,127 @@
+"""The box text of other models: one entry per format, a table, not a tangle of ifs.
+
+Each entry says what one piece of box markup looks like (a regex that ends on a closing
+delimiter, so a complete match is final while streaming), how to read boxes out of it (normalized
+to the model's input, x1 y1 x2 y2), which tags around it are only decoration to be removed, and
+how the model family shows an image (see geometry.py).
+Samples of each model's real output are in tests/grounding/box_samples.py.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+from .geometry import BoxT, Frame
+
+NUM = r"-?\d+(?:\.\d+)?"
+
+
+@dataclass(frozen=True)
+class BoxFormat:
+    name: str
+    unit: str                                   # regex: one piece of markup holding >= 1 box
+    read: Callable[[str, Frame], list[BoxT]]     # markup -> boxes normalized to the model input
+    drop: str = ""                              # regex: tags removed from the text
+    drop_auto: str = ""                         # the subset of `drop` safe before the format is known
+    geometry: str = "stretch"
+    label: Callable[[str], str] | None = None   # text kept in place of the markup, before "[k]"
+    after: str = ""                             # text after "[k]" (Florence glues labels to boxes)
+
+
+def _numbers(text: str, pattern: str = NUM) -> list[float]:
+    return [float(v) for v in re.findall(pattern, text)]
+
+
+def _quads(values: list[float], scale: float, order=(0, 1, 2, 3)) -> list[BoxT]:
+    out = []
+    for i in range(0, len(values) - len(values) % 4, 4):
+        q = values[i:i + 4]
+        out.append(tuple(q[j] / scale for j in order))
+    return out
+
+
+def _read_kosmos(text: str, frame: Frame, grid: int = 32) -> list[BoxT]:
+    """Kosmos-2: pairs of patch indices on a 32x32 grid, upper-left and lower-right cells.
+    Corners sit at cell centres, unless the two cells share a row or column (then cell edges),
+    as in the Kosmos-2 demo's decode_string.py."""
+    idx = [int(v) for v in re.findall(r"<patch_index_(\d+)>", text)]
+    cell, out = 1.0 / grid, []
+    for ul, lr in zip(idx[0::2], idx[1::2]):
+        ux, uy, lx, ly = ul % grid, ul // grid, lr % grid, lr // grid
+        if ux == lx or uy == ly:
+            out.append((ux * cell, uy * cell, (lx + 1) * cell, (ly + 1) * cell))
+        else:
+            out.append(((ux + .5) * cell, (uy + .5) * cell, (lx + .5) * cell, (ly + .5) * cell))
+    return out
+
+
+def _read_qwen25(text: str, frame: Frame) -> list[BoxT]:
+    m = re.search(r'"bbox_2d"\s*:\s*\[([^\]]*)\]', text)
+    vals = _numbers(m.group(1)) if m else []
+    return [frame.pixels_to_input(b) for b in _quads(vals, 1.0)] if len(vals) == 4 else []
+
+
+def _json_label(text: str) -> str:
+    m = re.search(r'"label"\s*:\s*("(?:[^"\\]|\\.)*")', text)
+    try:
+        return json.loads(m.group(1)) + " " if m else ""
+    except ValueError:
+        return ""
+
+
+_PAIR = r'"\w+"\s*:\s*(?:"(?:[^"\\]|\\.)*"|' + NUM + r")"
+_NUMS4 = rf"\s*{NUM}\s*,\s*{NUM}\s*,\s*{NUM}\s*,\s*{NUM}\s*"
+_SHIKRA_BOX = r"\d(?:\.\d*)?(?:,\d(?:\.\d*)?){3}"
+
+FORMATS: dict[str, BoxFormat] = {f.name: f for f in [
+    # Qwen-VL: <ref>dog</ref><box>(x1,y1),(x2,y2)</box>, integers 0..1000
+    BoxFormat("qwen_vl", rf"<box>\(\s*{NUM}\s*,\s*{NUM}\s*\)\s*,\s*\(\s*{NUM}\s*,\s*{NUM}\s*\)</box>",
+              lambda t, f: _quads(_numbers(t), 1000.0), drop=r"</?ref>", drop_auto=r"</?ref>"),
+    # Qwen2-VL: the same with special tokens
+    BoxFormat("qwen2_vl", rf"<\|box_start\|>\(\s*{NUM}\s*,\s*{NUM}\s*\)\s*,\s*\(\s*{NUM}\s*,\s*{NUM}\s*\)<\|box_end\|>",
+              lambda t, f: _quads(_numbers(t), 1000.0),
+              drop=r"<\|object_ref_(?:start|end)\|>", drop_auto=r"<\|object_ref_(?:start|end)\|>"),
+    # Qwen2.5-VL: {"bbox_2d": [x1, y1, x2, y2], "label": "dog"} in pixels of the resized input
+    BoxFormat("qwen2_5_vl", rf"\{{\s*(?:{_PAIR}\s*,\s*)*\"bbox_2d\"\s*:\s*\[{_NUMS4}\]\s*(?:,\s*{_PAIR}\s*)*\}}",
+              _read_qwen25, geometry="resize", label=_json_label),
+    # Kosmos-2: <phrase>a dog</phrase><object><patch_index_0044><patch_index_0863></object>
+    BoxFormat("kosmos2", r"<object>(?:\s*<patch_index_\d+>\s*<patch_index_\d+>\s*(?:</delimiter_of_multi_objects/>)?)+\s*</object>",
+              _read_kosmos, drop=r"</?phrase>|<grounding>", drop_auto=r"</?phrase>|<grounding>"),
+    # Florence-2: car<loc_53><loc_334><loc_933><loc_775>, 1000 bins, a box at bin centres
+    BoxFormat("florence2", r"(?:<loc_\d+>){4}",
+              lambda t, f: [tuple((v + .5) / 1000 for v in b) for b in _quads(_numbers(t, r"\d+"), 1.0)],
+              drop=r"</s>|<s>|<pad>|<[A-Z][A-Z_]*>", drop_auto=r"</s>|<s>|<pad>", after=" "),
+    # PaliGemma: <loc0000><loc0000><loc0930><loc1012> wall ; ...  y1 x1 y2 x2 over 1024
+    BoxFormat("paligemma", r"(?:<loc\d{4}>){4}",
+              lambda t, f: _quads(_numbers(t, r"\d+"), 1024.0, order=(1, 0, 3, 2)),
+              drop=r"<seg\d{3}>", drop_auto=r"<seg\d{3}>"),
+    # Shikra: [0.102,0.100,0.546,0.986] or several joined by ';', 0..1
+    BoxFormat("shikra", rf"\[\s*{_SHIKRA_BOX}(?:\s*;\s*{_SHIKRA_BOX})*\s*\]",
+              lambda t, f: _quads(_numbers(t), 1.0), geometry="pad"),
+    # MiniGPT-v2: <p>sofas</p> {<57><49><70><72>}<delim>{<26><48><43><71>}, 0..100
+    BoxFormat("minigpt_v2", r"\{<\d+><\d+><\d+><\d+>\}",
+              lambda t, f: _quads(_numbers(t, r"\d+"), 100.0), drop=r"</?p>|<delim>",
+              drop_auto=r"<p>(?=[^<>{}]{0,200}</p>\s*\{<\d)|</p>(?=\s*\{<\d)"),
+]}
+
+# model_type / architecture / name fragments -> format, first match wins (more specific first)
+MODEL_HINTS = [("qwen2_5_vl", "qwen2_5_vl"), ("qwen2.5-vl", "qwen2_5_vl"), ("qwen2_vl", "qwen2_vl"),
+               ("qwen2-vl", "qwen2_vl"), ("qwen-vl", "qwen_vl"), ("qwen_vl", "qwen_vl"),
+               ("qwenvl", "qwen_vl"), ("kosmos", "kosmos2"), ("florence", "florence2"),
+               ("paligemma", "paligemma"), ("shikra", "shikra"), ("minigpt", "minigpt_v2")]
+
+
+def format_for_model(config: dict | str | None) -> str:
+    """The box format of a checkpoint, from its config.json (model_type, architectures, name) or a
+    name; "auto" when unknown."""
+    if isinstance(config, dict):
+        keys = [config.get("model_type", ""), config.get("_name_or_path", ""),
+                *config.get("architectures", []), str(config.get("box_format", ""))]
+        if config.get("box_format") in FORMATS:
+            return config["box_format"]
+        text = " ".join(str(k) for k in keys).lower()
+    else:
+        text = (config or "").lower()
+    return next((fmt for hint, fmt in MODEL_HINTS if hint in text), "auto")

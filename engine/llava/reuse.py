@@ -1,0 +1,124 @@
+"""Prefill that reuses earlier work:
+- a prefix cache (both modes): the KV of the longest prefix this prompt shares with the last
+  conversation the engine ran (turn 2 of a chat, regenerate) is not recomputed;
+- a visual KV store (composite only): an image's per-layer K (before RoPE) and V are computed
+  once and placed at any position of any later prompt; the vision tower is skipped too."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+
+from .decoder import KVCache
+from .forward import text_layers, visual_layers
+from .generate import RunConfig, Timings
+from .kvstore import VisualKVStore
+from .prompt import Prompt
+
+
+@dataclass
+class CachedConversation:
+    keys: list          # what each cache position holds: a token id, or (image hash, slot)
+    cache: KVCache
+
+
+def position_keys(prompt: Prompt, image_token_id, per_image: int) -> list:
+    keys, slot = [], 0
+    for t in prompt.ids.tolist():
+        if t == image_token_id:
+            keys.append((prompt.image_hashes[slot // per_image], slot % per_image))
+            slot += 1
+        else:
+            keys.append(t)
+    return keys
+
+
+def shared_prefix(a: list, b: list) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+class Prefiller:
+    def __init__(self, model, run: RunConfig, store: VisualKVStore | None, namespace: str):
+        self.model, self.run, self.store = model, run, store
+        self.namespace = namespace           # model weights + preprocessing + visual_mlp + dtype
+        self.last: CachedConversation | None = None
+
+    @torch.inference_mode()
+    def prefill(self, prompt: Prompt, extra: int, timings: Timings):
+        """-> (logits of the last prompt position, cache, keys of the cached positions)."""
+        m, cfg = self.model, self.model.cfg
+        per_image = cfg.image_seq_length if m.sees_images else 1
+        keys = position_keys(prompt, cfg.image_token_id, per_image)
+        ids, dev = prompt.ids, prompt.ids.device
+        p = min(shared_prefix(self.last.keys, keys), len(keys) - 1) if self.last else 0
+        if p and isinstance(keys[p], tuple):  # never start inside an image: back to its first slot
+            p -= keys[p][1]
+        if p:
+            cache = self.last.cache
+            cache.ensure(len(keys) + extra)
+        else:
+            dtype = m.decoder.embed_tokens.weight.dtype
+            cache = KVCache(cfg.decoder, len(keys) + extra, dtype, dev)
+        self.last = None  # the cache is being overwritten from p on
+        starts = [i for i, k in enumerate(keys) if isinstance(k, tuple) and k[1] == 0]
+        todo = [(start, img) for img, start in enumerate(starts) if start >= p]  # images to place
+        pos = torch.arange(len(keys), device=dev)
+        t0 = time.perf_counter()
+        vision_s = 0.0
+        stats = dict(reused_prefix_tokens=p, prefilled_tokens=len(keys) - p, images_encoded=0,
+                     visual_cache_hits=0, visual_cache_misses=0)
+        if self.run.attention == "composite" and not isinstance(keys[-1], tuple):
+            kvs, vpos = [], []
+            for start, img in todo:
+                kv, vs = self._visual_kv(prompt, img, stats)
+                vision_s += vs
+                kvs.append(kv)
+                vpos.append(pos[start:start + per_image])
+            text = (pos >= p) & (ids != cfg.image_token_id) if m.sees_images else pos >= p
+            x = m.decoder.embed_tokens(ids[text])[None]
+            vis = None
+            if kvs:
+                vis = ([(torch.cat([kv[i][0] for kv in kvs], 2), torch.cat([kv[i][1] for kv in kvs], 2))
+                        for i in range(cfg.decoder.n_layers)], torch.cat(vpos))
+            h = text_layers(m.decoder, x, pos[text], cache, vis=vis, kernel=self.run.kernel)
+        else:
+            tv = time.perf_counter()
+            feats = m.image_features(prompt.pixels[[img for _, img in todo]].to(dev)) if todo else None
+            vision_s = time.perf_counter() - tv
+            stats["images_encoded"] = len(todo)
+            x, _ = m.embed(ids[p:], feats)
+            h = text_layers(m.decoder, x, pos[p:], cache, kernel=self.run.kernel)
+        logits = m.head(h[0, -1])
+        timings.vision_ms = vision_s * 1e3
+        timings.prefill_ms = (time.perf_counter() - t0 - vision_s) * 1e3
+        timings.extra.update(stats, visual_tokens=len(starts) * per_image)
+        return logits, cache, keys
+
+    def _visual_kv(self, prompt: Prompt, img: int, stats: dict):
+        """One image's per-layer (K before RoPE, V): from the store, or computed and stored."""
+        m = self.model
+        key = VisualKVStore.key(self.namespace, prompt.image_hashes[img])
+        dtype = m.decoder.embed_tokens.weight.dtype
+        kv = self.store.get(key, dtype, prompt.ids.device) if self.store else None
+        if kv is not None:
+            stats["visual_cache_hits"] += 1
+            return kv, 0.0
+        stats["visual_cache_misses"] += 1
+        stats["images_encoded"] += 1
+        t0 = time.perf_counter()
+        feats = m.image_features(prompt.pixels[img:img + 1].to(prompt.ids.device))
+        vision_s = time.perf_counter() - t0
+        kv, _ = visual_layers(m.decoder, feats, self.run.visual_mlp)
+        if self.store:
+            self.store.put(key, kv)
+        return kv, vision_s
+
+    def remember(self, keys: list, cache: KVCache) -> None:
+        """After a generation: `keys` describe every cache position that now holds valid K/V."""
+        self.last = CachedConversation(keys, cache)
