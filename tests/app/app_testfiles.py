@@ -1,12 +1,17 @@
-"""Bad inputs made for real: not an image, a truncated PNG, a decompression bomb, a PDF."""
+"""Test files made for real: bad inputs (not an image, truncated, a decompression bomb, too big, a
+PDF) and helpers that serve the app on 127.0.0.1 and drive it with gradio_client."""
 from __future__ import annotations
 
 import io
+import socket
 import struct
+import time
 import zlib
 from pathlib import Path
 
 from PIL import Image
+
+from engine.api import EngineError, Token
 
 
 def png_bytes(size=(64, 64), colour=(10, 200, 10)) -> bytes:
@@ -51,3 +56,79 @@ def make_bad_files(d: Path) -> dict[str, tuple[Path, str]]:
         (d / name).write_bytes(data)
         out[key] = (d / name, words)
     return out
+
+
+# ---- the app served for real ----------------------------------------------------------------
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_app(data_dir: Path, model: Path | None, **limits):
+    """The real page in this process, on a free port; returns (demo, ChatApp)."""
+    from app.cli import launch, make_app, parse
+    argv = ["--backend", "torch", "--no-browser", "--data-dir", str(data_dir), "--port", str(free_port())]
+    if model is not None:
+        argv += ["--model", str(model)]
+    for k, v in limits.items():
+        argv += [f"--{k.replace('_', '-')}", str(v)]
+    args = parse(argv)
+    app = make_app(args)
+    demo = launch(app, args, block=False)
+    assert app.slot.wait(timeout=120)
+    return demo, app
+
+
+def wait_until(cond, timeout=60.0, every=0.05):
+    end = time.time() + timeout
+    while time.time() < end:
+        if cond():
+            return True
+        time.sleep(every)
+    return False
+
+
+# ---- driving the served page with gradio_client -------------------------------------------
+def client(demo):
+    from gradio_client import Client
+    return Client(demo.local_url, verbose=False)
+
+
+def send(c, text, files=(), max_tokens=16):
+    from gradio_client import handle_file
+    return c.submit({"text": text, "files": [handle_file(str(f)) for f in files]}, 0.7, 0.95,
+                    max_tokens, api_name="/send")
+
+
+def texts(message) -> str:
+    """The text of one chatbot message as gradio_client returns it."""
+    content = message["content"]
+    parts = content if isinstance(content, list) else [content]
+    return "".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in parts)
+
+
+def last_answer(outputs) -> str:
+    return texts(outputs[0][-1]) if outputs and outputs[0] else ""
+
+
+class FailsMidAnswer:
+    """The real engine, made to fail after a few tokens: an engine error cannot be caused on
+    demand through the real engine, and the app must keep what was written before it."""
+
+    def __init__(self, real, after=3):
+        self.real, self.after, self.info = real, after, real.info
+
+    def stream(self, messages, params, cancel=None):
+        n = 0
+        for ev in self.real.stream(messages, params, cancel):
+            yield ev
+            n += isinstance(ev, Token)
+            if n == self.after:
+                raise EngineError("The engine failed mid-answer (test).")
+
+    def close(self):
+        pass

@@ -10,8 +10,8 @@ from app.blobs import BlobStore
 from app.model_slot import ModelSlot, ModelSpec
 from app.store import Store
 from app.views import to_engine
-from conftest import wait_until
-from engine.api import EngineError, GenParams, Token
+from app_testfiles import FailsMidAnswer, wait_until
+from engine.api import GenParams
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +39,8 @@ def stored(store, msg_id):
         return db.execute("SELECT text, status FROM messages WHERE id=?", (msg_id,)).fetchone()
 
 
-def test_answer_streams_with_images_and_is_stored(tmp_path, slot, images):
-    store, answer = ask(tmp_path, slot, images=[images["red"], images["blue"]], max_tokens=40)
+def test_answer_streams_with_images_and_is_stored(tmp_path, slot, pictures):
+    store, answer = ask(tmp_path, slot, images=[pictures["red"], pictures["blue"]], max_tokens=40)
     seen = [(a.finished, a.text) for a in answer.follow()]
     partial = [t for done, t in seen if t and not done]
     assert partial and len(partial[0]) < len(answer.text)  # text came in pieces, not at the end
@@ -65,25 +65,6 @@ def test_partial_answer_is_in_the_store_while_streaming_and_stop_stops(tmp_path,
     assert time.monotonic() - started < 15
     assert store.get(answer.msg_id).meta["stats"]["generated_tokens"] < 4000
     assert stored(store, answer.msg_id) == (answer.text, "cancelled")
-
-
-class FailsMidAnswer:
-    """The real engine, made to fail after a few tokens: an engine error cannot be caused on
-    demand through the real engine, and the app must keep what was written before it."""
-
-    def __init__(self, real, after=3):
-        self.real, self.after, self.info = real, after, real.info
-
-    def stream(self, messages, params, cancel=None):
-        n = 0
-        for ev in self.real.stream(messages, params, cancel):
-            yield ev
-            n += isinstance(ev, Token)
-            if n == self.after:
-                raise EngineError("The engine failed mid-answer (test).")
-
-    def close(self):
-        pass
 
 
 def test_engine_error_mid_answer_keeps_the_partial_answer(tmp_path, slot):

@@ -2,9 +2,7 @@
 works. Run against the served app (limits: 0.05 MiB, 1 megapixel)."""
 import pytest
 
-from app_testfiles import make_bad_files
-from conftest import client, last_answer, send, texts, wait_until
-from test_answer import FailsMidAnswer
+from app_testfiles import FailsMidAnswer, client, last_answer, make_bad_files, send, texts, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -13,19 +11,19 @@ def bad_files(tmp_path_factory):
 
 
 @pytest.mark.parametrize("kind", ["text", "truncated", "bomb", "big_bytes", "big_pixels", "pdf"])
-def test_bad_file_gets_a_message_and_the_next_message_works(served, images, bad_files, kind):
+def test_bad_file_gets_a_message_and_the_next_message_works(served, pictures, bad_files, kind):
     demo, app = served
     c = client(demo)
     path, words = bad_files[kind]
     chats_before = len(app.store.chats())
-    out = send(c, f"look at this {kind}", [path, images["red"]]).result(timeout=60)
+    out = send(c, f"look at this {kind}", [path, pictures["red"]]).result(timeout=60)
     notice = last_answer(out)
     assert "Not sent" in notice and words in notice and path.name in notice
     kept = out[1]  # the textbox keeps the text and the good image, drops the bad file
     assert kept["text"] == f"look at this {kind}" and len(kept["files"]) == 1
     assert len(app.store.chats()) == chats_before  # nothing stored for a refused message
 
-    out = send(c, "and now a good one", [images["red"]]).result(timeout=60)
+    out = send(c, "and now a good one", [pictures["red"]]).result(timeout=60)
     assert texts(out[0][-2]) == "and now a good one"
     assert app.store.branch(app.store.chats()[0].id)[-1].status == "done"
     assert "Not sent" not in str(out[0])  # the notice is gone once a message is sent

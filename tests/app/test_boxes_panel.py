@@ -5,14 +5,14 @@ import sys
 
 from app.chat_app import ChatApp, Settings
 from app.draw import DARK, PALETTE
-from conftest import ROOT
+from app_testfiles import ROOT
 
 
-def test_last_answers_boxes_are_drawn_on_their_image(tmp_path, images):
+def test_last_answers_boxes_are_drawn_on_their_image(tmp_path, pictures):
     app = ChatApp(Settings(data_dir=tmp_path))
     chat = app.store.new_chat()
-    red = app.blobs.put(images["red"].read_bytes(), ".png")
-    blue = app.blobs.put(images["blue"].read_bytes(), ".jpg")
+    red = app.blobs.put(pictures["red"].read_bytes(), ".png")
+    blue = app.blobs.put(pictures["blue"].read_bytes(), ".jpg")
     q = app.store.add(chat, None, "user", "where?", [red, blue])
     boxes = [{"ref": 0, "image_index": 1, "x1": 0.1, "y1": 0.1, "x2": 0.9, "y2": 0.9},
              {"ref": 1, "image_index": 0, "x1": 0.5, "y1": 0.5, "x2": 1.0, "y2": 1.0}]

@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from conftest import wait_until
+from app_testfiles import wait_until
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -24,12 +24,12 @@ def page(tmp_path):
         browser.close()
 
 
-def test_browser_uploads_an_image_and_sees_the_answer_stream(served, images, page, tmp_path):
+def test_browser_uploads_an_image_and_sees_the_answer_stream(served, pictures, page, tmp_path):
     demo, app = served
     page.goto(demo.local_url)
     page.wait_for_selector("#message textarea", timeout=30_000)
     assert page.title() == "vlchat"
-    page.set_input_files("#message input[type=file]", str(images["red"]))
+    page.set_input_files("#message input[type=file]", str(pictures["red"]))
     page.wait_for_selector("#message img", timeout=15_000)  # the thumbnail of the upload
     page.fill("#message textarea", "What colour is this square?")
     page.press("#message textarea", "Enter")

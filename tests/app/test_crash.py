@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from conftest import ROOT, free_port, last_answer, send, wait_until
+from app_testfiles import ROOT, free_port, last_answer, send, wait_until
 
 
 def start(data_dir, model, log):

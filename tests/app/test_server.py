@@ -1,17 +1,17 @@
 """The app served for real on 127.0.0.1 with the tiny LLaVA model, driven by gradio_client."""
 import time
 
-from conftest import client, last_answer, send, texts, wait_until
+from app_testfiles import client, last_answer, send, texts, wait_until
 
 
 def newest_chat(app):
     return app.store.chats()[0].id
 
 
-def test_two_images_stream_and_are_stored(served, images):
+def test_two_images_stream_and_are_stored(served, pictures):
     demo, app = served
     assert demo.local_url.startswith("http://127.0.0.1:")
-    job = send(client(demo), "What is in these two pictures?", [images["red"], images["blue"]], 48)
+    job = send(client(demo), "What is in these two pictures?", [pictures["red"], pictures["blue"]], 48)
     outputs = list(job)
     partial = [last_answer(o) for o in outputs if last_answer(o).endswith("▌")]
     final = last_answer(outputs[-1])
@@ -24,7 +24,7 @@ def test_two_images_stream_and_are_stored(served, images):
     q, a = app.store.branch(newest_chat(app))
     assert q.role == "user" and len(q.blobs) == 2
     assert all(app.blobs.path(b).is_file() for b in q.blobs)
-    assert app.blobs.path(q.blobs[0]).read_bytes() == images["red"].read_bytes()
+    assert app.blobs.path(q.blobs[0]).read_bytes() == pictures["red"].read_bytes()
     assert a.status == "done" and a.text and final.startswith(a.text)
 
 
@@ -48,10 +48,10 @@ def test_stop_ends_the_answer_and_the_chat_stays_usable(served):
     assert len(app.store.branch(chat)) == 4  # both turns in the same chat
 
 
-def test_regenerate_and_edit_make_branches_in_sqlite(served, images):
+def test_regenerate_and_edit_make_branches_in_sqlite(served, pictures):
     demo, app = served
     c = client(demo)
-    send(c, "first question", [images["red"]]).result(timeout=60)
+    send(c, "first question", [pictures["red"]]).result(timeout=60)
     chat = newest_chat(app)
     q, a1 = app.store.branch(chat)
 
@@ -73,10 +73,10 @@ def test_regenerate_and_edit_make_branches_in_sqlite(served, images):
     assert texts(out[0][0]) == "first question" and app.store.chat(chat).head == a1.id
 
 
-def test_chats_survive_reopening(served, images):
+def test_chats_survive_reopening(served, pictures):
     demo, app = served
     c = client(demo)
-    send(c, "remember me", [images["blue"]]).result(timeout=60)
+    send(c, "remember me", [pictures["blue"]]).result(timeout=60)
     chat = newest_chat(app)
     other = client(demo)  # a new browser session opens the stored chat
     out = other.predict(chat, api_name="/open_chat")
