@@ -68,7 +68,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_app(data_dir: Path, model: Path | None, **limits):
+def start_app(data_dir: Path, model: Path | None, wait=True, **limits):
     """The real page in this process, on a free port; returns (demo, ChatApp)."""
     from app.cli import launch, make_app, parse
     argv = ["--backend", "torch", "--no-browser", "--data-dir", str(data_dir), "--port", str(free_port())]
@@ -79,7 +79,8 @@ def start_app(data_dir: Path, model: Path | None, **limits):
     args = parse(argv)
     app = make_app(args)
     demo = launch(app, args, block=False)
-    assert app.slot.wait(timeout=120)
+    if wait:
+        assert app.slot.wait(timeout=120)
     return demo, app
 
 
