@@ -63,6 +63,7 @@ class GenParams:
     repetition_penalty: float = 1.0
     seed: int | None = None
     stop: tuple[str, ...] = ()
+    logit_bias: dict = field(default_factory=dict)  # token id -> added logit (OpenAI's parameter)
 
 
 # ---- events a stream yields ----------------------------------------------------------------

@@ -47,9 +47,22 @@ def pick_backend(path: str | os.PathLike | None) -> str:
     return "torch"
 
 
-def load(path, backend: str = "auto", **kw):
-    """Load a model and return an Engine (see api.Engine)."""
+def load(path, backend: str = "auto", box_format: str | None = None, **kw):
+    """Load a model and return an Engine (see api.Engine) whose answers' box text becomes Box
+    events (box_format: a name from engine.grounding.formats, default: from the model, or auto)."""
+    from .grounded import Grounded
+    from .grounding.formats import format_for_model
     name = pick_backend(path) if backend == "auto" else backend
     if name not in BACKENDS:
         raise EngineError(f"Unknown backend {backend!r}; choose one of: auto, {', '.join(BACKENDS)}.")
-    return BACKENDS[name](path, **kw)
+    inner = BACKENDS[name](path, **kw)
+    return Grounded(inner, box_format or format_for_model(_model_config(path) or inner.info.name))
+
+
+def _model_config(path) -> dict | None:
+    import json
+    p = Path(str(path)) / "config.json"
+    try:
+        return json.loads(p.read_text()) if p.is_file() else None
+    except (OSError, ValueError):
+        return None

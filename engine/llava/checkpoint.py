@@ -14,6 +14,8 @@ PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
 
 # Ordered: the first matching prefix wins.
 PREFIXES = [
+    ("model.loc_encoder.", "grounding.loc_encoder."), ("model.loc_decoder.", "grounding.loc_decoder."),
+    ("loc_encoder.", "grounding.loc_encoder."), ("loc_decoder.", "grounding.loc_decoder."),
     ("model.vision_tower.vision_model.", "vision."), ("model.vision_tower.", "vision."),
     ("vision_tower.vision_model.", "vision."), ("vision_tower.", "vision."),
     ("model.multi_modal_projector.", "projector."), ("multi_modal_projector.", "projector."),

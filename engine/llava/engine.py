@@ -7,7 +7,7 @@ from typing import Iterator
 
 import torch
 
-from ..api import Done, EngineError, EngineInfo, GenParams, Message, Stats, Token
+from ..api import Box, Done, EngineError, EngineInfo, GenParams, Message, Stats, Token
 from ..catalog import data_dir
 from .checkpoint import fingerprint
 from .generate import RunConfig, Timings, decode_loop
@@ -63,7 +63,7 @@ class TorchEngine:
         self.prefiller = Prefiller(self.model, self.run, store, namespace)
         self.info = EngineInfo(
             name=folder.name, backend="torch", device=device, dtype=dtype, attention=attention,
-            vision=self.model.sees_images, grounding=False, context_length=self.context,
+            vision=self.model.sees_images, grounding=self.model.has_box_head, context_length=self.context,
             notes=[f"visual_mlp={self.run.visual_mlp}"] if attention == "composite" else [])
 
     # ---- for tests and tools ----------------------------------------------------------------
@@ -125,12 +125,16 @@ class TorchEngine:
         timings = Timings()
         text = TextStream(self.prompter.tokenizer, tuple(params.stop))
         sampling = dict(temperature=params.temperature, top_k=params.top_k, top_p=params.top_p,
-                        repetition_penalty=params.repetition_penalty)
-        reason, error, fed = "length", None, []
+                        repetition_penalty=params.repetition_penalty, logit_bias=params.logit_bias)
+        reason, error, fed, boxes_seen = "length", None, [], 0
         try:
             logits, cache, keys = self.prefiller.prefill(prompt, budget, timings)
             for tok in decode_loop(self.model, logits, ids.clone(), cache, self.run, budget, sampling,
                                    self.eos, timings, cancel, params.seed, fed):
+                if isinstance(tok, tuple):
+                    yield from self._box_events(tok[1:], prompt, boxes_seen)
+                    boxes_seen += 1
+                    continue
                 piece = text.push(tok)
                 if piece:
                     yield Token(piece)
@@ -154,6 +158,18 @@ class TorchEngine:
                     extra={"vision_ms": timings.vision_ms, "decoder_prefill_ms": timings.prefill_ms,
                            "attention": self.run.attention, **timings.extra})
         yield Done(reason, error)
+
+    def _box_events(self, box, prompt, k: int):
+        """A pix2emb box: `[k]` in the text and a Box on the most recent image, mapped from the
+        padded square the model saw back to the original image (clipped; dropped if invalid)."""
+        from ..grounding.geometry import clip_box, padded_to_original
+        yield Token(f"[{k}]")
+        if not prompt.image_sizes:
+            return
+        img = len(prompt.image_sizes) - 1
+        clipped, _note = clip_box(padded_to_original(tuple(box), *prompt.image_sizes[img]))
+        if clipped is not None:
+            yield Box(k, img, *clipped)
 
     def close(self) -> None:
         self.model = None

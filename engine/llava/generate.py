@@ -30,12 +30,12 @@ class Timings:
 
 
 @torch.inference_mode()
-def prefill(model, ids: torch.Tensor, pixels, cache: KVCache, run: RunConfig, timings: Timings):
+def prefill(model, ids: torch.Tensor, pixels, cache: KVCache, run: RunConfig, timings: Timings, boxes=None):
     """Whole prompt -> hidden states (1,T,D). Vision encoding is timed separately."""
     t0 = time.perf_counter()
     feats = model.image_features(pixels.to(ids.device)) if pixels is not None else None
     t1 = time.perf_counter()
-    x, is_visual = model.embed(ids, feats)
+    x, is_visual = model.embed(ids, feats, boxes)
     pos = torch.arange(len(ids), device=ids.device)
     h = ATTENTION[run.attention](model.decoder, x, pos, is_visual, cache, visual_mlp=run.visual_mlp,
                                  kernel=run.kernel)
@@ -45,19 +45,38 @@ def prefill(model, ids: torch.Tensor, pixels, cache: KVCache, run: RunConfig, ti
 
 
 @torch.inference_mode()
-def decode_one(model, token: int, pos: int, cache: KVCache, run: RunConfig) -> torch.Tensor:
+def decode_hidden(model, x: torch.Tensor, pos: int, cache: KVCache, run: RunConfig) -> torch.Tensor:
+    """One input embedding (D,) at position pos -> its last hidden state (D,), before the norm."""
     dev = cache.k.device
-    x = model.decoder.embed_tokens(torch.tensor([[token]], device=dev))
-    h = decode_step(model.decoder, x, torch.tensor([pos], device=dev), cache, kernel=run.kernel)
-    return model.head(h[0, -1])
+    return decode_step(model.decoder, x.reshape(1, 1, -1), torch.tensor([pos], device=dev), cache,
+                       kernel=run.kernel)[0, -1]
+
+
+@torch.inference_mode()
+def decode_one(model, token: int, pos: int, cache: KVCache, run: RunConfig) -> torch.Tensor:
+    x = model.decoder.embed_tokens(torch.tensor([token], device=cache.k.device))
+    return model.head(decode_hidden(model, x, pos, cache, run))
+
+
+@torch.inference_mode()
+def decode_box(model, at_token: int, pos: int, cache: KVCache, run: RunConfig):
+    """pix2emb: feed <at>, decode its hidden state into a box, feed loc_encoder(box).
+    -> (box in padded-square coordinates, logits of the next token)."""
+    x = model.decoder.embed_tokens(torch.tensor([at_token], device=cache.k.device))
+    h_at = decode_hidden(model, x, pos, cache, run)
+    box = model.grounding.loc_decoder(h_at).float()
+    h = decode_hidden(model, model.box_embeddings([box.tolist()])[0], pos + 1, cache, run)
+    return tuple(box.tolist()), model.head(h)
 
 
 def decode_loop(model, logits, seen: torch.Tensor, cache: KVCache, run: RunConfig, max_new_tokens: int,
                 sampling: dict, eos: set[int], timings: Timings, cancel: threading.Event | None = None,
                 seed: int | None = None, fed: list | None = None) -> Iterator[int]:
     """Sample from `logits`, feed each token back through the cache; yields new token ids and
-    stops at EOS (not yielded), max_new_tokens, or cancel. `fed` collects the tokens whose K/V
-    entered the cache (for reuse by the next turn)."""
+    stops at EOS (not yielded), max_new_tokens, or cancel. With a box head, the trigger token
+    yields ("box", x1, y1, x2, y2) instead (padded-square coordinates). `fed` collects what entered
+    the cache, position by position (for reuse by the next turn)."""
+    at = model.cfg.grounding["at_token_id"] if model.has_box_head else None
     gen = torch.Generator(device="cpu")
     gen.manual_seed(seed if seed is not None else torch.seed())
     pos = len(seen)
@@ -71,10 +90,18 @@ def decode_loop(model, logits, seen: torch.Tensor, cache: KVCache, run: RunConfi
             break
         timings.tokens += 1
         timings.decode_s = time.perf_counter() - t0
+        seen = torch.cat([seen, torch.tensor([tok], device=seen.device)])
+        if tok == at:
+            cache.ensure(pos + 2 + max_new_tokens - i)
+            box, logits = decode_box(model, tok, pos, cache, run)
+            yield ("box",) + box
+            pos += 2
+            if fed is not None:
+                fed += [tok, ("box",) + box]
+            continue
         yield tok
         if i + 1 == max_new_tokens:
             break
-        seen = torch.cat([seen, torch.tensor([tok], device=seen.device)])
         logits = decode_one(model, tok, pos, cache, run)
         pos += 1
         if fed is not None:

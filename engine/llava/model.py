@@ -25,6 +25,16 @@ class Projector(nn.Module):
         return self.linear_2(self.act(self.linear_1(x)))
 
 
+class BoxHead(nn.Module):
+    """pix2emb (NExT-Chat): a box is decoded from the hidden state of the trigger token <at>, and
+    a box enters the model as one embedding. Boxes are x1y1x2y2 normalized to the padded square."""
+
+    def __init__(self, hidden: int):
+        super().__init__()
+        self.loc_encoder = nn.Sequential(nn.Linear(4, hidden // 2), nn.ReLU(), nn.Linear(hidden // 2, hidden))
+        self.loc_decoder = nn.Sequential(nn.Linear(hidden, hidden // 2), nn.ReLU(), nn.Linear(hidden // 2, 4))
+
+
 class LlavaModel(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -35,6 +45,8 @@ class LlavaModel(nn.Module):
             self.projector = Projector(cfg.vision.hidden * len(cfg.feature_layers), d.hidden,
                                        cfg.projector_act, cfg.projector_bias)
         self.decoder = Decoder(d)
+        if cfg.grounding is not None:
+            self.grounding = BoxHead(d.hidden)
         if not d.tie_embeddings:
             self.lm_head = nn.Linear(d.hidden, d.vocab_size, bias=False)
 
@@ -49,9 +61,13 @@ class LlavaModel(nn.Module):
             feats = feats[:, 1:]
         return self.projector(feats)
 
-    def embed(self, input_ids: torch.Tensor, features: torch.Tensor | None):
+    @property
+    def has_box_head(self) -> bool:
+        return self.cfg.grounding is not None
+
+    def embed(self, input_ids: torch.Tensor, features: torch.Tensor | None, boxes=None):
         """input_ids (T,) -> embeddings (1,T,D) with image features placed at the image tokens in
-        order, and the visual-row mask (T,)."""
+        order, loc_encoder(box) at the <boxes> tokens, and the visual-row mask (T,)."""
         is_visual = input_ids == self.cfg.image_token_id if self.sees_images else torch.zeros_like(input_ids, dtype=torch.bool)
         n_slots = int(is_visual.sum())
         n_feats = 0 if features is None else features.shape[0] * features.shape[1]
@@ -64,7 +80,18 @@ class LlavaModel(nn.Module):
         if n_slots:
             x = x.clone()
             x[is_visual] = features.reshape(-1, x.shape[-1]).to(x.dtype)
+        if self.has_box_head:
+            at = input_ids == self.cfg.grounding["boxes_token_id"]
+            if int(at.sum()) != len(boxes or []):
+                raise EngineError(f"The prompt has {int(at.sum())} region placeholders but {len(boxes or [])} regions.")
+            if boxes:
+                x = x.clone()
+                x[at] = self.box_embeddings(boxes).to(x.dtype)
         return x[None], is_visual
+
+    def box_embeddings(self, boxes) -> torch.Tensor:
+        w = self.grounding.loc_encoder[0].weight
+        return self.grounding.loc_encoder(torch.tensor(boxes, dtype=w.dtype, device=w.device).reshape(-1, 4))
 
     def head(self, h: torch.Tensor) -> torch.Tensor:
         h = self.decoder.norm(h)

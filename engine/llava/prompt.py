@@ -23,6 +23,20 @@ class Prompt:
     ids: torch.Tensor                    # (T,) with image tokens expanded
     pixels: torch.Tensor | None          # (n_images, 3, H, W)
     image_hashes: list[str] = field(default_factory=list)  # sha256 of each image's decoded pixels
+    image_sizes: list[tuple[int, int]] = field(default_factory=list)  # original (w, h)
+    boxes: list[tuple] = field(default_factory=list)  # regions for <boxes> tokens, padded-square coords
+
+
+def pad_to_square(img, mean) -> "PIL.Image.Image":
+    """LLaVA's expand2square: the image centred on a square of the processor's mean colour."""
+    from PIL import Image as PILImage
+    from ..grounding.geometry import pad_offsets
+    side, ox, oy = pad_offsets(*img.size)
+    if side == img.width == img.height:
+        return img
+    sq = PILImage.new("RGB", (side, side), tuple(int(m * 255) for m in mean))
+    sq.paste(img, (ox, oy))
+    return sq
 
 
 def pixel_hash(img) -> str:
@@ -49,7 +63,7 @@ class Prompter:
         self.template = getattr(owner, "chat_template", None) or self.tokenizer.chat_template
 
     def conversation(self, messages: list[Message]):
-        conv, images = [], []
+        conv, images, boxes = [], [], []
         for m in messages:
             parts = []
             for p in m.parts:
@@ -59,11 +73,23 @@ class Prompter:
                     images.append(open_rgb(p))
                     parts.append({"type": "image"})
                 elif isinstance(p, Region):
-                    parts.append({"type": "text", "text": _region_text(p)})
+                    parts.append({"type": "text", "text": self._region(p, images, boxes)})
             if all(p["type"] == "text" for p in parts):  # plain string: every template accepts it
                 parts = "".join(p["text"] for p in parts)
             conv.append({"role": m.role, "content": parts})
-        return conv, images
+        return conv, images, boxes
+
+    def _region(self, r: Region, images: list, boxes: list) -> str:
+        """A box-head model reads a region as one embedding at a <boxes> token (padded-square
+        coordinates); other models read it as coordinate text."""
+        if self.cfg.grounding is None:
+            return _region_text(r)
+        from ..grounding.geometry import original_to_padded
+        if not 0 <= r.image_index < len(images):
+            raise EngineError(f"A region refers to image {r.image_index + 1}, but only {len(images)} "
+                              "image(s) came before it.")
+        boxes.append(original_to_padded(r.box, *images[r.image_index].size))
+        return self.cfg.grounding.get("boxes_token", "<boxes>")
 
     def render(self, conv) -> str:
         if not self.template:  # a base model: plain text, the last user turn last
@@ -74,15 +100,19 @@ class Prompter:
     def build(self, messages: list[Message]) -> Prompt:
         if not messages:
             raise EngineError("No messages to answer.")
-        conv, images = self.conversation(messages)
+        conv, images, boxes = self.conversation(messages)
         if images and self.cfg.vision is None:
             raise EngineError("This model is text-only: it cannot see images. Load a vision model "
                               "(a LLaVA folder, or a GGUF with its mmproj file) to ask about images.")
         text = self.render(conv)
         if images:
+            sizes = [i.size for i in images]
+            if self.cfg.grounding is not None:  # box-head models see (and answer on) padded squares
+                images = [pad_to_square(i, self.processor.image_processor.image_mean) for i in images]
             out = self.processor(text=text, images=images, return_tensors="pt")
-            return Prompt(out["input_ids"][0], out["pixel_values"], [pixel_hash(i) for i in images])
+            return Prompt(out["input_ids"][0], out["pixel_values"], [pixel_hash(i) for i in images],
+                          sizes, boxes)
         ids = self.tokenizer(text, return_tensors="pt")["input_ids"][0]
         if self.cfg.image_token_id is not None and bool((ids == self.cfg.image_token_id).any()):
             raise EngineError("The text holds image placeholders but no image was attached.")
-        return Prompt(ids, None)
+        return Prompt(ids, None, boxes=boxes)

@@ -23,12 +23,15 @@ class CachedConversation:
     cache: KVCache
 
 
-def position_keys(prompt: Prompt, image_token_id, per_image: int) -> list:
-    keys, slot = [], 0
+def position_keys(prompt: Prompt, image_token_id, per_image: int, boxes_token_id=None) -> list:
+    keys, slot, box = [], 0, 0
     for t in prompt.ids.tolist():
         if t == image_token_id:
             keys.append((prompt.image_hashes[slot // per_image], slot % per_image))
             slot += 1
+        elif t == boxes_token_id:  # a region's embedding depends on its box, not only the token
+            keys.append(("box",) + tuple(prompt.boxes[box]))
+            box += 1
         else:
             keys.append(t)
     return keys
@@ -54,10 +57,11 @@ class Prefiller:
         """-> (logits of the last prompt position, cache, keys of the cached positions)."""
         m, cfg = self.model, self.model.cfg
         per_image = cfg.image_seq_length if m.sees_images else 1
-        keys = position_keys(prompt, cfg.image_token_id, per_image)
+        boxes_id = cfg.grounding["boxes_token_id"] if m.has_box_head else None
+        keys = position_keys(prompt, cfg.image_token_id, per_image, boxes_id)
         ids, dev = prompt.ids, prompt.ids.device
         p = min(shared_prefix(self.last.keys, keys), len(keys) - 1) if self.last else 0
-        if p and isinstance(keys[p], tuple):  # never start inside an image: back to its first slot
+        if p and isinstance(keys[p], tuple) and keys[p][0] != "box":  # never start inside an image
             p -= keys[p][1]
         if p:
             cache = self.last.cache
@@ -66,14 +70,15 @@ class Prefiller:
             dtype = m.decoder.embed_tokens.weight.dtype
             cache = KVCache(cfg.decoder, len(keys) + extra, dtype, dev)
         self.last = None  # the cache is being overwritten from p on
-        starts = [i for i, k in enumerate(keys) if isinstance(k, tuple) and k[1] == 0]
+        starts = [i for i, k in enumerate(keys) if isinstance(k, tuple) and k[0] != "box" and k[1] == 0]
+        later_boxes = prompt.boxes[sum(1 for k in keys[:p] if isinstance(k, tuple) and k[0] == "box"):]
         todo = [(start, img) for img, start in enumerate(starts) if start >= p]  # images to place
         pos = torch.arange(len(keys), device=dev)
         t0 = time.perf_counter()
         vision_s = 0.0
         stats = dict(reused_prefix_tokens=p, prefilled_tokens=len(keys) - p, images_encoded=0,
                      visual_cache_hits=0, visual_cache_misses=0)
-        if self.run.attention == "composite" and not isinstance(keys[-1], tuple):
+        if self.run.attention == "composite" and isinstance(keys[-1], int):
             kvs, vpos = [], []
             for start, img in todo:
                 kv, vs = self._visual_kv(prompt, img, stats)
@@ -81,7 +86,7 @@ class Prefiller:
                 kvs.append(kv)
                 vpos.append(pos[start:start + per_image])
             text = (pos >= p) & (ids != cfg.image_token_id) if m.sees_images else pos >= p
-            x = m.decoder.embed_tokens(ids[text])[None]
+            x, _ = m.embed(ids[text], None, later_boxes)
             vis = None
             if kvs:
                 vis = ([(torch.cat([kv[i][0] for kv in kvs], 2), torch.cat([kv[i][1] for kv in kvs], 2))
@@ -92,7 +97,7 @@ class Prefiller:
             feats = m.image_features(prompt.pixels[[img for _, img in todo]].to(dev)) if todo else None
             vision_s = time.perf_counter() - tv
             stats["images_encoded"] = len(todo)
-            x, _ = m.embed(ids[p:], feats)
+            x, _ = m.embed(ids[p:], feats, later_boxes)
             h = text_layers(m.decoder, x, pos[p:], cache, kernel=self.run.kernel)
         logits = m.head(h[0, -1])
         timings.vision_ms = vision_s * 1e3

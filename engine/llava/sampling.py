@@ -5,8 +5,12 @@ import torch
 
 
 def sample(logits: torch.Tensor, seen: torch.Tensor, temperature=0.7, top_k=0, top_p=1.0,
-           repetition_penalty=1.0, generator: torch.Generator | None = None) -> int:
+           repetition_penalty=1.0, logit_bias: dict | None = None,
+           generator: torch.Generator | None = None) -> int:
     logits = logits.float().clone()  # a normal tensor: edited in place below
+    for tok, bias in (logit_bias or {}).items():
+        if 0 <= int(tok) < logits.numel():
+            logits[int(tok)] += bias
     if repetition_penalty != 1.0 and len(seen):
         # CTRL / transformers convention: shrink the logit of every token already in the context.
         prev = logits[seen]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 IMAGE_TOKEN = "<image>"
 CHATML_TOKENS = ["<|im_start|>", "<|im_end|>"]
+GROUNDING_TOKENS = ["<at>", "<boxes>"]   # NExT-Chat's pix2emb trigger and region placeholder
 
 # LLaVA-1.5 ("USER: <image>\n... ASSISTANT:") and ChatML, both over content-part lists. One line
 # each, no whitespace control next to literals, so the spacing is exactly what is written.
@@ -37,7 +38,7 @@ def sentencepiece_path() -> Path:
 
 def make_tiny(out: str | Path, family="llama", vision="clip", layers=2, hidden=64, heads=4,
               kv_heads=2, vision_layers=3, image_size=56, patch_size=14, seed=0, rope_scaling=None,
-              ee_mllm=None, tie=False) -> Path:
+              ee_mllm=None, tie=False, grounding=False) -> Path:
     import torch
     from transformers import (CLIPImageProcessor, CLIPVisionConfig, LlavaConfig,
                               LlavaForConditionalGeneration, LlavaProcessor, Qwen2Config,
@@ -52,7 +53,8 @@ def make_tiny(out: str | Path, family="llama", vision="clip", layers=2, hidden=6
         shutil.copy(sentencepiece_path(), Path(d) / "tokenizer.model")
         tok = AutoTokenizer.from_pretrained(d)
     chatml = family == "qwen2"
-    tok.add_special_tokens({"additional_special_tokens": [IMAGE_TOKEN] + (CHATML_TOKENS if chatml else [])})
+    tok.add_special_tokens({"additional_special_tokens": [IMAGE_TOKEN] + (CHATML_TOKENS if chatml else [])
+                            + (GROUNDING_TOKENS if grounding else [])})
     if chatml:
         tok.eos_token = "<|im_end|>"
     tok.pad_token = tok.unk_token
@@ -83,10 +85,15 @@ def make_tiny(out: str | Path, family="llama", vision="clip", layers=2, hidden=6
     with torch.no_grad():  # spread the logits a little so greedy decoding is not all ties
         model.lm_head.weight.normal_(0, 0.5) if not tie else None
     model.save_pretrained(out)
+    c = json.loads((out / "config.json").read_text())
     if ee_mllm is not None:
-        c = json.loads((out / "config.json").read_text())
         c["ee_mllm"] = ee_mllm
-        (out / "config.json").write_text(json.dumps(c, indent=2))
+    if grounding:
+        ids = tok.convert_tokens_to_ids(GROUNDING_TOKENS)
+        c["grounding"] = {"at_token": "<at>", "at_token_id": ids[0], "boxes_token": "<boxes>",
+                          "boxes_token_id": ids[1], "box_space": "pad"}
+        write_box_head(out / "grounding.safetensors", hidden)
+    (out / "config.json").write_text(json.dumps(c, indent=2))
 
     proc_cls = SiglipImageProcessor if vision == "siglip" else CLIPImageProcessor
     size = {"height": image_size, "width": image_size} if vision == "siglip" else {"shortest_edge": image_size}
@@ -100,6 +107,20 @@ def make_tiny(out: str | Path, family="llama", vision="clip", layers=2, hidden=6
     return out
 
 
+def write_box_head(path: Path, hidden: int) -> None:
+    """Random pix2emb weights in NExT-Chat's layout: loc_encoder Linear(4,H/2)-ReLU-Linear(H/2,H),
+    loc_decoder Linear(H,H/2)-ReLU-Linear(H/2,4)."""
+    import torch
+    from safetensors.torch import save_file
+    shapes = {"loc_encoder.0": (hidden // 2, 4), "loc_encoder.2": (hidden, hidden // 2),
+              "loc_decoder.0": (hidden // 2, hidden), "loc_decoder.2": (4, hidden // 2)}
+    t = {}
+    for name, (o, i) in shapes.items():
+        t[f"{name}.weight"] = torch.randn(o, i) / i ** 0.5
+        t[f"{name}.bias"] = torch.zeros(o)
+    save_file(t, str(path))
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="python -m engine make-tiny", description=__doc__)
     ap.add_argument("out_dir")
@@ -111,9 +132,10 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--ee-mllm", action="store_true", help="mark it an EE-MLLM checkpoint (composite by default)")
     ap.add_argument("--visual-mlp", choices=["true", "false"], default="true")
+    ap.add_argument("--grounding", action="store_true", help="add a pix2emb box head and <at>/<boxes> tokens")
     a = ap.parse_args(argv)
     ee = {"attention": "composite", "visual_mlp": a.visual_mlp == "true"} if a.ee_mllm else None
     out = make_tiny(a.out_dir, family=a.family, vision=a.vision, layers=a.layers, hidden=a.hidden,
-                    image_size=a.image_size, seed=a.seed, ee_mllm=ee)
+                    image_size=a.image_size, seed=a.seed, ee_mllm=ee, grounding=a.grounding)
     print(f"wrote {out}")
     return 0

@@ -1,0 +1,61 @@
+"""A document as the engine keeps it: pages with their text and word boxes (normalized 0..1 to the
+page, origin top-left), stored as JSON, never pickle."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+INDEX_VERSION = 1
+BoxT = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    box: BoxT
+
+
+@dataclass
+class Page:
+    number: int                 # 1-based, as cited: [p3]
+    width: float                # points for PDF pages, pixels for images
+    height: float
+    source: str                 # "text" (PDF text layer) | "ocr" | "empty"
+    text: str
+    words: list[Word] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"number": self.number, "width": self.width, "height": self.height, "source": self.source,
+                "text": self.text, "words": [[w.text, *(round(v, 5) for v in w.box)] for w in self.words]}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "Page":
+        return cls(d["number"], d["width"], d["height"], d["source"], d["text"],
+                   [Word(w[0], tuple(w[1:5])) for w in d["words"]])
+
+
+@dataclass
+class Document:
+    sha256: str
+    name: str
+    kind: str                   # "pdf" | "images"
+    pages: list[Page]
+    folder: Path                # <cache>/<sha256>/: source copy and page renders
+    from_cache: bool = False    # True when the index was read back instead of rebuilt
+
+    def page(self, number: int) -> Page:
+        if not 1 <= number <= len(self.pages):
+            raise IndexError(f"{self.name} has no page {number} (it has {len(self.pages)})")
+        return self.pages[number - 1]
+
+    def render(self, number: int, width: int = 1024) -> Path:
+        """A PNG of the page, `width` pixels wide, rendered once and kept next to the index."""
+        from .render import render_page
+        return render_page(self, number, width)
+
+    def thumbnail(self, number: int) -> Path:
+        return self.render(number, width=200)
+
+    def to_json(self) -> dict:
+        return {"version": INDEX_VERSION, "sha256": self.sha256, "name": self.name, "kind": self.kind,
+                "pages": [p.to_json() for p in self.pages]}
