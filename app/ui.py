@@ -196,6 +196,9 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
         delete_btn.click(delete_chat, [chat_id], api_name="delete_chat", **leave)
         branch_dd.input(pick_branch, [chat_id, branch_dd], api_name="pick_branch", **leave)
         image_dd.input(app.boxed_image, [chat_id, image_dd], box_image, api_name="show_boxes")
+        # bitsandbytes quantization exists only in the torch backend
+        backend.change(lambda b: gr.update(interactive=b in ("auto", "torch")), backend, quant,
+                       api_visibility="private", queue=False)
         load_btn.click(load_model, [model_dd, backend, attention, quant], [status, model_dd],
                        api_name="load_model")
         timer.tick(lambda: status_html(app.slot), None, status, api_visibility="private",
