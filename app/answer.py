@@ -1,0 +1,142 @@
+"""One answer being written: the model runs in its own thread, the growing text goes to the store
+at least every FLUSH_SECONDS (so a crash loses at most that), and the page follows along.
+
+The answer belongs to the store, not to the browser tab: closing the tab does not lose it, and
+stop works through the engine's cancel event, which the decode loop checks between tokens."""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+
+from engine.api import Box, Done, EngineError, Stats, Token
+
+from .model_slot import ModelSlot
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+FLUSH_SECONDS = 0.5
+DONE_STATUS = {"stop": "done", "length": "done", "cancelled": "cancelled", "error": "error"}
+
+
+def _token(a: "Answer", ev: Token) -> None:
+    a.text += ev.text
+
+
+def _box(a: "Answer", ev: Box) -> None:
+    a.boxes.append(ev)
+
+
+def _stats(a: "Answer", ev: Stats) -> None:
+    a.stats = ev
+
+
+def _done(a: "Answer", ev: Done) -> None:
+    a.reason = ev.reason
+    a.status = DONE_STATUS.get(ev.reason, "done")
+    a.error = ev.error
+
+
+ON_EVENT = {Token: _token, Box: _box, Stats: _stats, Done: _done}
+
+
+class Answer:
+    def __init__(self, store: Store, slot: ModelSlot, chat_id: int, parent_id: int,
+                 messages: list, params):
+        self.store, self.slot, self.chat_id = store, slot, chat_id
+        self.messages, self.params = messages, params
+        self.msg_id = store.add(chat_id, parent_id, "assistant", "", status="streaming")
+        self.cancel = threading.Event()
+        self.text, self.boxes, self.stats = "", [], None
+        self.status, self.reason, self.error, self.note = "streaming", None, None, ""
+        self.finished = False
+        self.version = 0
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._run, daemon=True, name=f"answer-{self.msg_id}")
+        self._thread.start()
+
+    # ---- the writer -----------------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            self._stream()
+        except EngineError as e:
+            self.status, self.error = "error", str(e)
+        except Exception as e:  # an engine bug must not lose the partial answer
+            log.exception("answer %s failed", self.msg_id)
+            self.status, self.error = "error", f"{type(e).__name__}: {e}"
+        finally:
+            if self.status == "streaming":
+                self.status = "cancelled" if self.cancel.is_set() else "done"
+            self.note = ""
+            self._flush()
+            self.finished = True
+            self._changed()
+
+    def _stream(self) -> None:
+        if self.slot.state == "loading":
+            self._set_note("Waiting for the model to finish loading…")
+        if not self.slot.wait(self.cancel):
+            return
+        self._set_note("")
+        if not self.slot.use.acquire(blocking=False):
+            self._set_note("Waiting for the answer in progress to finish…")
+            while not self.slot.use.acquire(timeout=0.1):
+                if self.cancel.is_set():
+                    return
+            self._set_note("")
+        try:
+            engine = self.slot.engine
+            if engine is None:
+                raise EngineError(f"No model is loaded ({self.slot.error})" if self.slot.error else
+                                  "No model is loaded. Pick one in the side panel and press Load.")
+            last = time.monotonic()
+            for ev in engine.stream(self.messages, self.params, self.cancel):
+                ON_EVENT[type(ev)](self, ev)
+                self._changed()
+                if time.monotonic() - last >= FLUSH_SECONDS:
+                    self._flush()
+                    last = time.monotonic()
+            if self.stats is not None:
+                self.slot.last_stats = self.stats
+        finally:
+            self.slot.use.release()
+
+    def _flush(self) -> None:
+        meta = {"boxes": [dataclasses.asdict(b) for b in self.boxes]}
+        if self.stats is not None:
+            meta["stats"] = dataclasses.asdict(self.stats)
+        if self.reason:
+            meta["reason"] = self.reason
+        if self.error:
+            meta["error"] = self.error
+        self.store.update(self.msg_id, text=self.text, status=self.status, meta=meta)
+
+    def _set_note(self, note: str) -> None:
+        self.note = note
+        self._changed()
+
+    def _changed(self) -> None:
+        with self._cond:
+            self.version += 1
+            self._cond.notify_all()
+
+    # ---- the readers ----------------------------------------------------------------------------
+    def stop(self) -> None:
+        self.cancel.set()
+
+    def follow(self, min_interval: float = 0.05):
+        """Yield self whenever it changed (at most every min_interval), the last time when finished."""
+        seen = -1
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self.version != seen, timeout=1.0)
+                seen, finished = self.version, self.finished
+            yield self
+            if finished:
+                return
+            time.sleep(min_interval)  # batch tokens so the page gets ~20 updates a second
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)

@@ -1,0 +1,73 @@
+"""Check what the user dropped in before anything is stored or sent to the model.
+
+Each file is classified by its first bytes, then handled by the function in KINDS for its kind.
+A bad file gives a message for the chat; it never raises past this module."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image as PILImage
+
+from engine.api import EngineError
+from engine.images import open_rgb
+
+from .blobs import BlobStore
+
+EXT = {"PNG": ".png", "JPEG": ".jpg", "GIF": ".gif", "WEBP": ".webp", "BMP": ".bmp", "TIFF": ".tiff"}
+
+
+@dataclass
+class Limits:
+    max_image_mb: float = 20.0
+    max_image_megapixels: float = 40.0
+
+
+@dataclass
+class Checked:
+    blobs: list[str]      # stored attachments, in order
+    problems: list[str]   # one message per refused file
+    refused: list[str]    # the refused files' paths
+
+
+def kind_of(head: bytes) -> str:
+    if head.startswith(b"%PDF"):
+        return "pdf"
+    return "image"  # anything else is tried as an image; PIL says if it is not one
+
+
+def _image(path: Path, blobs: BlobStore, limits: Limits) -> str:
+    size = path.stat().st_size
+    if size > limits.max_image_mb * 2**20:
+        raise EngineError(f"{path.name} is {size / 2**20:.1f} MiB; the limit is "
+                          f"{limits.max_image_mb:g} MiB (--max-image-mb).")
+    open_rgb(str(path), max_pixels=int(limits.max_image_megapixels * 1e6))  # full decode: truncation shows here
+    with PILImage.open(path) as img:
+        ext = EXT.get(img.format or "", ".png")
+    return blobs.put(path.read_bytes(), ext)
+
+
+def _pdf(path: Path, blobs: BlobStore, limits: Limits) -> str:
+    raise EngineError(f"{path.name} is a PDF; documents are not supported yet. "
+                      "Send page screenshots as images for now.")
+
+
+KINDS = {"image": _image, "pdf": _pdf}
+
+
+def check_files(paths, blobs: BlobStore, limits: Limits) -> Checked:
+    out = Checked([], [], [])
+    for p in map(Path, paths or []):
+        try:
+            if not p.is_file():
+                raise EngineError(f"{p.name} could not be read (the upload may have failed).")
+            with p.open("rb") as f:
+                head = f.read(8)
+            out.blobs.append(KINDS[kind_of(head)](p, blobs, limits))
+        except EngineError as e:
+            out.problems.append(str(e))
+            out.refused.append(str(p))
+        except OSError as e:
+            out.problems.append(f"{p.name} could not be read ({e.strerror or e}).")
+            out.refused.append(str(p))
+    return out

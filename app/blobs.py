@@ -1,0 +1,30 @@
+"""Attachments stored once, named by their sha256: blobs/ab/abcdef....png.
+
+The extension is kept so Gradio serves the file with the right type."""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+
+class BlobStore:
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def put(self, data: bytes, ext: str = "") -> str:
+        """Store bytes (no-op when already there) and return the blob's name: sha256 + ext."""
+        name = hashlib.sha256(data).hexdigest() + ext.lower()
+        path = self.path(name)
+        if not path.exists():
+            path.parent.mkdir(exist_ok=True)
+            tmp = path.with_suffix(path.suffix + ".part")
+            tmp.write_bytes(data)
+            os.replace(tmp, path)  # atomic: a crash never leaves half a blob under the real name
+        return name
+
+    def path(self, name: str) -> Path:
+        if "/" in name or "\\" in name or name.startswith("."):
+            raise ValueError(f"not a blob name: {name!r}")
+        return self.root / name[:2] / name

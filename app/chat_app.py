@@ -1,0 +1,159 @@
+"""What the page's buttons do, without any layout: the store, the model slot and the answers in
+progress, behind plain methods that ui.py wires to Gradio events."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image as PILImage
+
+from engine.api import GenParams
+
+from .answer import Answer
+from .attachments import Limits, check_files
+from .blobs import BlobStore
+from .draw import draw_boxes
+from .model_slot import ModelSlot, ModelSpec
+from .store import Store, StoredMessage
+from .views import images_of, notices, to_chatbot, to_engine
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Settings:
+    data_dir: Path
+    model: str | None = None
+    backend: str = "auto"
+    attention: str = "full"
+    quant: str = "none"
+    max_tokens: int = 512
+    limits: Limits = field(default_factory=Limits)
+
+
+class ChatApp:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        d = Path(settings.data_dir)
+        d.mkdir(parents=True, exist_ok=True)
+        self.store = Store(d / "chats.sqlite3")
+        self.blobs = BlobStore(d / "blobs")
+        self.slot = ModelSlot()
+        self.answers: dict[int, Answer] = {}  # chat id -> its answer being written
+        if settings.model:
+            self.load_model(ModelSpec(settings.model, settings.backend, settings.attention, settings.quant))
+
+    def load_model(self, spec: ModelSpec) -> None:
+        self.slot.load(spec)
+
+    # ---- asking ---------------------------------------------------------------------------------
+    def ask(self, chat_id: int | None, text: str, files: list[str], params: GenParams):
+        """Store the question and start the answer.
+        Returns (chat_id, Answer | None, problems, refused file paths)."""
+        checked = check_files(files, self.blobs, self.settings.limits)
+        if checked.problems:
+            return chat_id, None, checked.problems, checked.refused
+        if not text.strip() and not checked.blobs:
+            return chat_id, None, [], []
+        if chat_id is None or self.store.chat(chat_id) is None:
+            chat_id = self.store.new_chat()
+        head = self.store.chat(chat_id).head
+        user_id = self.store.add(chat_id, head, "user", text, checked.blobs)
+        return chat_id, self._answer(chat_id, user_id, params), [], []
+
+    def regenerate(self, chat_id: int | None, params: GenParams) -> Answer | None:
+        """A new answer to the last question; the old answer stays as another branch."""
+        question = self._last_user(chat_id)
+        return self._answer(chat_id, question.id, params) if question else None
+
+    def edit(self, chat_id: int | None, index: int, text: str, params: GenParams) -> Answer | None:
+        """Replace the user message shown at `index` by a new one with the same images, and answer
+        it: a new branch beside the old one, which is kept."""
+        shown = self.shown(chat_id)
+        if not 0 <= index < len(shown) or shown[index].role != "user":
+            return None
+        old = shown[index]
+        new_id = self.store.add(chat_id, old.parent_id, "user", text, old.blobs)
+        return self._answer(chat_id, new_id, params)
+
+    def _answer(self, chat_id: int, user_id: int, params: GenParams) -> Answer:
+        messages = to_engine(self.store.branch(chat_id, user_id), self.blobs)
+        answer = Answer(self.store, self.slot, chat_id, user_id, messages, params)
+        self.answers[chat_id] = answer
+        return answer
+
+    def stop(self, chat_id: int | None) -> None:
+        targets = [self.answers.get(chat_id)] if chat_id is not None else list(self.answers.values())
+        for a in targets:
+            if a is not None:
+                a.stop()
+
+    def undo(self, chat_id: int | None, index: int) -> str:
+        """Delete the user message at `index` and all after it; return its text to edit again."""
+        shown = self.shown(chat_id)
+        if not 0 <= index < len(shown):
+            return ""
+        while index > 0 and shown[index].role != "user":
+            index -= 1
+        self.store.delete_from(shown[index].id)
+        return shown[index].text
+
+    # ---- reading --------------------------------------------------------------------------------
+    def shown(self, chat_id: int | None) -> list[StoredMessage]:
+        """The branch as the chat shows it: one row per user or assistant message."""
+        if chat_id is None:
+            return []
+        return [m for m in self.store.branch(chat_id) if m.role in ("user", "assistant")]
+
+    def _last_user(self, chat_id) -> StoredMessage | None:
+        return next((m for m in reversed(self.shown(chat_id)) if m.role == "user"), None)
+
+    def chatbot(self, chat_id: int | None, live: Answer | None = None, problems=()) -> list[dict]:
+        return to_chatbot(self.shown(chat_id), self.blobs, live) + notices(list(problems))
+
+    def chat_choices(self) -> list[tuple[str, int]]:
+        return [(c.title, c.id) for c in self.store.chats()]
+
+    def branch_choices(self, chat_id: int | None) -> tuple[list[tuple[str, int]], int | None]:
+        """Every branch's last message, labelled by its question, and the one shown now."""
+        if chat_id is None:
+            return [], None
+        leaves = self.store.leaves(chat_id)
+        choices = []
+        for i, leaf in enumerate(leaves):
+            q = next((m for m in reversed(self.store.branch(chat_id, leaf.id)) if m.role == "user"), leaf)
+            choices.append((f"{i + 1}. {' '.join(q.text.split())[:40]}", leaf.id))
+        chat = self.store.chat(chat_id)
+        return choices, chat.head if chat else None
+
+    def show_branch(self, chat_id: int | None, leaf_id: int | None) -> None:
+        if chat_id is not None and leaf_id is not None:
+            msg = self.store.get(int(leaf_id))
+            if msg is not None and msg.chat_id == chat_id:
+                self.store.set_head(chat_id, msg.id)
+
+    def image_choices(self, chat_id: int | None) -> tuple[list[tuple[str, int]], int | None]:
+        """The branch's images, and the one the last answer's first box is on (else the last)."""
+        branch = self.shown(chat_id)
+        images = images_of(branch)
+        if not images:
+            return [], None
+        boxes = self.last_boxes(chat_id)
+        pick = boxes[0]["image_index"] if boxes and boxes[0]["image_index"] < len(images) else len(images) - 1
+        return [(f"image {i + 1}", i) for i in range(len(images))], pick
+
+    def last_boxes(self, chat_id: int | None) -> list[dict]:
+        answer = next((m for m in reversed(self.shown(chat_id)) if m.role == "assistant"), None)
+        return answer.meta.get("boxes", []) if answer else []
+
+    def boxed_image(self, chat_id: int | None, index: int | None):
+        """The chosen image with the last answer's boxes for it drawn on, or None."""
+        images = images_of(self.shown(chat_id))
+        if index is None or not 0 <= int(index) < len(images):
+            return None
+        index = int(index)
+        boxes = [(b["ref"], (b["x1"], b["y1"], b["x2"], b["y2"]))
+                 for b in self.last_boxes(chat_id) if b["image_index"] == index]
+        with PILImage.open(self.blobs.path(images[index])) as img:
+            return draw_boxes(img, boxes)

@@ -1,0 +1,59 @@
+"""`python run.py`: flags, then the page on 127.0.0.1 (no share link) with the model loading
+in the background."""
+from __future__ import annotations
+
+import argparse
+import logging
+
+from engine import catalog
+
+from .attachments import Limits
+from .chat_app import ChatApp, Settings
+from .ui import ATTENTION, BACKENDS, CSS, QUANT, THEME, build
+
+
+def parse(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="run.py", description="Local multimodal chat.")
+    p.add_argument("--model", help="model folder, .gguf file, or http(s) URL of an OpenAI-compatible "
+                                   "server (default: the shipped SmolLM2 GGUF, if installed)")
+    p.add_argument("--backend", choices=BACKENDS, default="auto")
+    p.add_argument("--attention", choices=ATTENTION, default="full")
+    p.add_argument("--quant", choices=QUANT, default="none", help="torch backend on CUDA only")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: this machine only)")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
+    p.add_argument("--data-dir", help="where chats, attachments and models live "
+                                      "(default: the platform's user data folder)")
+    p.add_argument("--max-tokens", type=int, default=512, help="default for new answers (a slider too)")
+    p.add_argument("--max-image-mb", type=float, default=Limits.max_image_mb)
+    p.add_argument("--max-image-megapixels", type=float, default=Limits.max_image_megapixels)
+    return p.parse_args(argv)
+
+
+def make_app(args: argparse.Namespace) -> ChatApp:
+    model = args.model or (str(catalog.default_model() or "") or None)
+    return ChatApp(Settings(data_dir=catalog.data_dir(args.data_dir), model=model,
+                            backend=args.backend, attention=args.attention, quant=args.quant,
+                            max_tokens=args.max_tokens,
+                            limits=Limits(args.max_image_mb, args.max_image_megapixels)))
+
+
+def launch(app: ChatApp, args: argparse.Namespace, block: bool = True):
+    """Serve the page; with block=False return the running gr.Blocks (demo.local_url, .close())."""
+    demo = build(app)
+    demo.queue(default_concurrency_limit=1)
+    upload_mb = max(args.max_image_mb, 1) * 4  # several images in one message
+    demo.launch(server_name=args.host, server_port=args.port, share=False,
+                       inbrowser=not args.no_browser, prevent_thread_lock=not block,
+                       max_file_size=f"{upload_mb:g}mb", allowed_paths=[str(app.blobs.root)],
+                       theme=THEME, css=CSS, footer_links=[], show_error=True)
+    return demo
+
+
+def main(argv=None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    args = parse(argv)
+    app = make_app(args)
+    print(f"Chats and attachments: {app.settings.data_dir}", flush=True)
+    launch(app, args)
+    return 0

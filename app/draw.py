@@ -1,0 +1,62 @@
+"""Draw an answer's boxes onto its image, labelled [k].
+
+Boxes are normalized 0..1 to the original image. Each box is a coloured line between two dark
+lines, and each label is dark or light text on its colour, so both stay readable on light and on
+dark images."""
+from __future__ import annotations
+
+from PIL import Image, ImageDraw, ImageFont
+
+# Saturated colours that are distinct from each other (Okabe-Ito, colour-blind friendly).
+PALETTE = [(230, 159, 0), (86, 180, 233), (0, 158, 115), (240, 228, 66),
+           (0, 114, 178), (213, 94, 0), (204, 121, 167), (255, 255, 255)]
+DARK = (0, 0, 0)
+LIGHT = (255, 255, 255)
+
+
+def colour(ref: int) -> tuple[int, int, int]:
+    return PALETTE[ref % len(PALETTE)]
+
+
+def text_colour(bg: tuple[int, int, int]) -> tuple[int, int, int]:
+    """Black on light colours, white on dark ones (relative luminance, WCAG weights)."""
+    r, g, b = (c / 255 for c in bg)
+    return DARK if 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.45 else LIGHT
+
+
+def to_pixels(box, width: int, height: int) -> tuple[int, int, int, int]:
+    """Normalized (x1, y1, x2, y2) -> integer pixels inside the image, corners ordered."""
+    x1, y1, x2, y2 = (min(max(float(v), 0.0), 1.0) for v in box)
+    x1, x2 = sorted((x1, x2))
+    y1, y2 = sorted((y1, y2))
+    return (round(x1 * (width - 1)), round(y1 * (height - 1)),
+            round(x2 * (width - 1)), round(y2 * (height - 1)))
+
+
+def draw_boxes(image: Image.Image, boxes) -> Image.Image:
+    """Return a copy of `image` with each box drawn. `boxes`: objects with ref, x1, y1, x2, y2
+    (engine.api.Box) or (ref, (x1, y1, x2, y2)) pairs."""
+    out = image.convert("RGB")
+    draw = ImageDraw.Draw(out)
+    w, h = out.size
+    line = max(2, round(min(w, h) / 160))
+    font = ImageFont.load_default(size=max(12, round(min(w, h) / 28)))
+    for b in boxes:
+        ref, coords = (b.ref, (b.x1, b.y1, b.x2, b.y2)) if hasattr(b, "ref") else b
+        x1, y1, x2, y2 = to_pixels(coords, w, h)
+        c = colour(ref)
+        draw.rectangle((x1, y1, x2, y2), outline=DARK, width=line * 3)
+        draw.rectangle((x1 + line, y1 + line, x2 - line, y2 - line), outline=c, width=line)
+        _label(draw, font, f"[{ref}]", x1, y1, w, h, c)
+    return out
+
+
+def _label(draw, font, text, x, y, w, h, bg) -> None:
+    l, t, r, b = draw.textbbox((0, 0), text, font=font)
+    pad = max(2, (b - t) // 4)
+    tw, th = r - l + 2 * pad, b - t + 2 * pad
+    # Above the box when there is room, else just inside its top edge; never off the image.
+    lx = min(max(x, 0), max(w - tw, 0))
+    ly = y - th if y - th >= 0 else min(y, max(h - th, 0))
+    draw.rectangle((lx, ly, lx + tw, ly + th), fill=bg, outline=DARK)
+    draw.text((lx + pad - l, ly + pad - t), text, fill=text_colour(bg), font=font)

@@ -1,0 +1,101 @@
+"""The one loaded model: loaded in a background thread so the page comes up at once, swapped when
+the user picks another, and used by one answer at a time."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import engine
+from engine.api import EngineError, EngineInfo
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    path: str
+    backend: str = "auto"
+    attention: str = "full"
+    quant: str = "none"
+
+    def load_kwargs(self) -> dict:
+        """Only options the user changed are passed, so backends that lack them still load."""
+        kw = {}
+        if self.attention and self.attention != "full":
+            kw["attention"] = self.attention
+        if self.quant and self.quant != "none":
+            kw["quant"] = self.quant
+        return kw
+
+
+def check_path(path: str) -> None:
+    if not path:
+        raise EngineError("No model chosen: pick one in the model list or type a path.")
+    if path.startswith(("http://", "https://")):
+        return
+    if not Path(path).expanduser().exists():
+        raise EngineError(f"Model path not found: {path}. Check the path, or put models under "
+                          "the models folder shown in the model list.")
+
+
+class ModelSlot:
+    def __init__(self):
+        self.spec: ModelSpec | None = None
+        self.engine = None
+        self.state = "empty"          # empty | loading | ready | error
+        self.error: str | None = None
+        self.started = 0.0
+        self.load_seconds = 0.0
+        self.last_stats = None        # engine.api.Stats of the last answer
+        self.use = threading.Lock()   # held while a model answers or is swapped
+        self._ready = threading.Event()
+        self._ready.set()             # nothing is loading
+        self._generation = 0          # so a slow old load cannot replace a newer one
+
+    @property
+    def info(self) -> EngineInfo | None:
+        return getattr(self.engine, "info", None)
+
+    def load(self, spec: ModelSpec) -> None:
+        """Start loading `spec` in the background and return at once."""
+        self._generation += 1
+        self.spec, self.state, self.error, self.started = spec, "loading", None, time.time()
+        self._ready.clear()
+        threading.Thread(target=self._load, args=(spec, self._generation), daemon=True,
+                         name="model-load").start()
+
+    def _load(self, spec: ModelSpec, generation: int) -> None:
+        try:
+            check_path(spec.path)
+            new = engine.load(str(Path(spec.path).expanduser()) if "://" not in spec.path else spec.path,
+                              backend=spec.backend, **spec.load_kwargs())
+        except EngineError as e:
+            return self._finish(generation, None, str(e))
+        except Exception as e:  # a broken checkpoint must not take the app down
+            log.exception("model load failed")
+            return self._finish(generation, None, f"Could not load {spec.path}: {type(e).__name__}: {e}")
+        self._finish(generation, new, None)
+
+    def _finish(self, generation: int, new, error: str | None) -> None:
+        if generation != self._generation:  # the user picked another model meanwhile
+            if new is not None:
+                new.close()
+            return
+        with self.use:  # never swap under a running answer
+            old, self.engine = self.engine, new
+            self.state, self.error = ("ready", None) if new is not None else ("error", error)
+            self.load_seconds = time.time() - self.started
+        if old is not None:
+            old.close()
+        self._ready.set()
+
+    def wait(self, cancel: threading.Event | None = None, timeout: float | None = None) -> bool:
+        """Wait until the current load has finished (either way); False if cancelled first."""
+        end = None if timeout is None else time.time() + timeout
+        while not self._ready.wait(0.1):
+            if (cancel is not None and cancel.is_set()) or (end is not None and time.time() > end):
+                return False
+        return True

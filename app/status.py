@@ -1,0 +1,61 @@
+"""The status line of the side panel: loading progress, device, dtype, memory, last answer's speed."""
+from __future__ import annotations
+
+import html
+import os
+import time
+
+from .model_slot import ModelSlot
+
+
+def memory_used_mib() -> float:
+    """Resident memory of this process (the model lives in it, unless it is remote)."""
+    try:
+        import psutil
+        return psutil.Process(os.getpid()).memory_info().rss / 2**20
+    except ImportError:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _loading(slot: ModelSlot) -> str:
+    name = html.escape(os.path.basename(slot.spec.path.rstrip("/")) or slot.spec.path)
+    secs = time.time() - slot.started
+    # The engine gives no fraction done, so the bar moves by elapsed time and never claims 100 %.
+    frac = 1 - 1 / (1 + secs / 10)
+    return (f"<div class='vl-status'>Loading <b>{name}</b> ({slot.spec.backend}) … {secs:.0f} s"
+            f"<progress class='vl-bar' max='1' value='{frac:.3f}'></progress></div>")
+
+
+def _ready(slot: ModelSlot) -> str:
+    info = slot.info
+    rows = [("model", info.name), ("backend", info.backend), ("device", info.device),
+            ("dtype", info.dtype)]
+    if info.quantization:
+        rows.append(("quantization", info.quantization))
+    if info.attention:
+        rows.append(("attention", info.attention))
+    rows.append(("sees images", "yes" if info.vision else "no (text only)"))
+    rows.append(("memory", f"{memory_used_mib():,.0f} MiB"))
+    rows.append(("loaded in", f"{slot.load_seconds:.1f} s"))
+    st = slot.last_stats
+    if st is not None:
+        rows.append(("prefill", f"{st.prefill_ms:,.0f} ms ({st.prompt_tokens} tokens)"))
+        rows.append(("decode", f"{st.decode_tokens_per_s:,.1f} tokens/s"))
+    body = "".join(f"<tr><td>{k}</td><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
+    return f"<div class='vl-status'><b class='vl-ok'>● Ready</b><table>{body}</table></div>"
+
+
+def _error(slot: ModelSlot) -> str:
+    return f"<div class='vl-status vl-error'>⚠ {html.escape(slot.error or 'load failed')}</div>"
+
+
+def _empty(slot: ModelSlot) -> str:
+    return "<div class='vl-status'>No model loaded. Pick one above and press Load.</div>"
+
+
+RENDER = {"loading": _loading, "ready": _ready, "error": _error, "empty": _empty}
+
+
+def status_html(slot: ModelSlot) -> str:
+    return RENDER[slot.state](slot)

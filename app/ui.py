@@ -1,0 +1,208 @@
+"""The page: Gradio Blocks layout and the events that connect it to ChatApp."""
+from __future__ import annotations
+
+import gradio as gr
+
+from engine.api import GenParams
+
+from .chat_app import ChatApp
+from .model_slot import ModelSpec
+from .models import model_choices
+from .status import status_html
+
+BACKENDS = ["auto", "torch", "gguf", "openai"]
+ATTENTION = ["full", "composite"]
+QUANT = ["none", "8bit", "4bit"]
+
+CSS = """
+.vl-status { font-size: 0.9em; }
+.vl-status table { width: 100%; margin-top: 4px; }
+.vl-status td { padding: 1px 6px; border: none; }
+.vl-status td:first-child { opacity: 0.7; white-space: nowrap; }
+.vl-bar { width: 100%; height: 10px; display: block; margin-top: 6px; }
+.vl-error { color: var(--error-text-color); }
+.vl-ok { color: #0a8f4f; }
+"""
+
+# System fonts only: the app works offline, so nothing is fetched from a font server.
+THEME = gr.themes.Soft(font=["ui-sans-serif", "system-ui", "sans-serif"],
+                       font_mono=["ui-monospace", "monospace"])
+
+EMPTY_BOX = {"text": "", "files": []}
+
+
+def _params(temperature, top_p, max_tokens) -> GenParams:
+    return GenParams(max_new_tokens=int(max_tokens), temperature=float(temperature), top_p=float(top_p))
+
+
+def _index(i) -> int:
+    return int(i[0] if isinstance(i, (list, tuple)) else i)
+
+
+def _text_of(value) -> str:
+    """The text of an edited message, whatever shape Gradio sends it in."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return _text_of(value.get("text", value.get("content", "")))
+    if isinstance(value, (list, tuple)):
+        return "".join(_text_of(v) for v in value if isinstance(v, (str, dict)) and not
+                       (isinstance(v, dict) and ("path" in v or "file" in v)))
+    return ""
+
+
+def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
+    s = app.settings
+
+    def everything(chat_id, textbox=None):
+        """Every output of an answer event, for the chat as stored now."""
+        branches, head = app.branch_choices(chat_id)
+        images, pick = app.image_choices(chat_id)
+        return (app.chatbot(chat_id), gr.skip() if textbox is None else textbox, chat_id,
+                gr.update(choices=app.chat_choices(), value=chat_id),
+                gr.update(choices=branches, value=head), gr.update(choices=images, value=pick),
+                app.boxed_image(chat_id, pick))
+
+    def follow(chat_id, answer, textbox=None):
+        """Stream an answer into the chat, then refresh the rest of the page."""
+        if answer is None:
+            yield everything(chat_id, textbox)
+            return
+        first = True
+        for a in answer.follow():
+            yield (app.chatbot(chat_id, live=a), EMPTY_BOX if first else gr.skip(), chat_id,
+                   gr.update(choices=app.chat_choices(), value=chat_id) if first else gr.skip(),
+                   gr.skip(), gr.skip(), gr.skip())
+            first = False
+        yield everything(chat_id)
+
+    def send(message, chat_id, temperature, top_p, max_tokens):
+        message = message or EMPTY_BOX
+        text, files = message.get("text") or "", list(message.get("files") or [])
+        chat_id, answer, problems, refused = app.ask(chat_id, text, files,
+                                                     _params(temperature, top_p, max_tokens))
+        if problems:  # refused: say why in the chat, keep what the user typed and the good files
+            keep = [f for f in files if str(f) not in refused]
+            yield (app.chatbot(chat_id, problems=problems), {"text": text, "files": keep}, chat_id,
+                   gr.skip(), gr.skip(), gr.skip(), gr.skip())
+            return
+        yield from follow(chat_id, answer, EMPTY_BOX)
+
+    def regenerate(chat_id, temperature, top_p, max_tokens):
+        yield from follow(chat_id, app.regenerate(chat_id, _params(temperature, top_p, max_tokens)))
+
+    def edit(chat_id, index, text, temperature, top_p, max_tokens):
+        answer = app.edit(chat_id, _index(index), _text_of(text), _params(temperature, top_p, max_tokens))
+        yield from follow(chat_id, answer)
+
+    def on_edit(chat_id, temperature, top_p, max_tokens, evt: gr.EditData):
+        yield from edit(chat_id, evt.index, evt.value, temperature, top_p, max_tokens)
+
+    def on_undo(chat_id, evt: gr.UndoData):
+        text = app.undo(chat_id, _index(evt.index))
+        return everything(chat_id, {"text": text, "files": []})
+
+    def open_chat(chat_id):
+        return everything(int(chat_id) if chat_id is not None else None)
+
+    def new_chat():
+        return everything(None, EMPTY_BOX)
+
+    def delete_chat(chat_id):
+        if chat_id is not None:
+            app.stop(chat_id)
+            app.store.delete_chat(chat_id)
+        return everything(None)
+
+    def pick_branch(chat_id, leaf_id):
+        app.show_branch(chat_id, leaf_id)
+        return everything(chat_id)
+
+    def load_model(path, backend, attention, quant):
+        app.load_model(ModelSpec((path or "").strip(), backend, attention, quant))
+        return status_html(app.slot), gr.update(choices=model_choices(s.data_dir, [*extra_models, path]))
+
+    with gr.Blocks(title="vlchat", fill_height=True) as demo:
+        chat_id = gr.State(None)
+        with gr.Sidebar(open=True, label="Chats"):
+            new_btn = gr.Button("+ New chat", variant="primary")
+            chat_list = gr.Radio(label="Chats", choices=app.chat_choices(), value=None,
+                                 elem_id="chat-list")
+            delete_btn = gr.Button("Delete this chat", size="sm", variant="stop")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3):
+                chatbot = gr.Chatbot(label="Chat", elem_id="chatbot", height="68vh", editable="user",
+                                     buttons=["copy", "copy_all"], feedback_options=None,
+                                     placeholder="Drop or paste images, ask a question.")
+                # Any file type is accepted here so that a wrong one gets a clear message in the
+                # chat from attachments.py instead of a toast that loses the message.
+                textbox = gr.MultimodalTextbox(
+                    elem_id="message", file_count="multiple",
+                    placeholder="Message (Enter to send, Shift+Enter for a new line)",
+                    show_label=False, autofocus=True)
+                with gr.Row():
+                    stop_btn = gr.Button("■ Stop", size="sm", elem_id="stop")
+                    regen_btn = gr.Button("↻ Regenerate", size="sm", elem_id="regenerate")
+                    branch_dd = gr.Dropdown(label="Branch", choices=[], scale=2, min_width=200)
+                # For API clients: the chatbot's own edit event carries its data in the event.
+                edit_index = gr.Number(visible=False, precision=0)
+                edit_text = gr.Textbox(visible=False)
+                edit_btn = gr.Button(visible=False)
+                open_id = gr.Number(visible=False, precision=0)  # any stored chat, by id
+                open_btn = gr.Button(visible=False)
+            with gr.Column(scale=1, min_width=300):
+                with gr.Accordion("Model", open=True):
+                    model_dd = gr.Dropdown(
+                        label="Model (pick, or type a path or URL)", allow_custom_value=True,
+                        choices=model_choices(s.data_dir, [*extra_models, s.model or ""]),
+                        value=s.model or None)
+                    backend = gr.Radio(BACKENDS, value=s.backend, label="Backend")
+                    attention = gr.Radio(ATTENTION, value=s.attention, label="Attention")
+                    quant = gr.Dropdown(QUANT, value=s.quant, label="Quantization (torch on CUDA)")
+                    load_btn = gr.Button("Load", variant="primary")
+                    status = gr.HTML(status_html(app.slot), elem_id="status")
+                with gr.Accordion("Sampling", open=False):
+                    temperature = gr.Slider(0, 2, value=0.7, step=0.05, label="Temperature")
+                    top_p = gr.Slider(0.05, 1, value=0.95, step=0.05, label="Top-p")
+                    max_tokens = gr.Slider(16, 4096, value=s.max_tokens, step=16, label="Max new tokens",
+                                           elem_id="max-tokens")
+                with gr.Accordion("Boxes", open=True):
+                    image_dd = gr.Dropdown(label="Image", choices=[])
+                    box_image = gr.Image(label="Answer's boxes", type="pil", interactive=False,
+                                         elem_id="boxes", buttons=["download", "fullscreen"])
+        timer = gr.Timer(1.0)
+
+        out = [chatbot, textbox, chat_id, chat_list, branch_dd, image_dd, box_image]
+        sampling = [temperature, top_p, max_tokens]
+        answer_kw = dict(outputs=out, concurrency_limit=4, concurrency_id="answer",
+                         show_progress="hidden")
+        streams = [
+            textbox.submit(send, [textbox, chat_id, *sampling], api_name="send", **answer_kw),
+            regen_btn.click(regenerate, [chat_id, *sampling], api_name="regenerate", **answer_kw),
+            chatbot.retry(regenerate, [chat_id, *sampling], api_name="retry", api_visibility="private",
+                          **answer_kw),
+            chatbot.edit(on_edit, [chat_id, *sampling], api_visibility="private", **answer_kw),
+            edit_btn.click(edit, [chat_id, edit_index, edit_text, *sampling], api_name="edit", **answer_kw),
+        ]
+        # Leaving a chat stops following its answer on the page; the answer itself goes on into
+        # the store (only Stop stops it).
+        leave = dict(outputs=out, cancels=streams)
+        chatbot.undo(on_undo, [chat_id], out, api_visibility="private")
+        stop_btn.click(app.stop, [chat_id], None, api_name="stop", concurrency_limit=None, queue=False)
+        new_btn.click(new_chat, None, api_name="new_chat", **leave)
+        chatbot.clear(new_chat, None, api_name="clear", api_visibility="private", **leave)
+        chat_list.input(open_chat, [chat_list], api_name="pick_chat", api_visibility="private", **leave)
+        open_btn.click(open_chat, [open_id], api_name="open_chat", **leave)
+        delete_btn.click(delete_chat, [chat_id], api_name="delete_chat", **leave)
+        branch_dd.input(pick_branch, [chat_id, branch_dd], api_name="pick_branch", **leave)
+        image_dd.input(app.boxed_image, [chat_id, image_dd], box_image, api_name="show_boxes")
+        # bitsandbytes quantization exists only in the torch backend
+        backend.change(lambda b: gr.update(interactive=b in ("auto", "torch")), backend, quant,
+                       api_visibility="private", queue=False)
+        load_btn.click(load_model, [model_dd, backend, attention, quant], [status, model_dd],
+                       api_name="load_model")
+        timer.tick(lambda: status_html(app.slot), None, status, api_visibility="private",
+                   show_progress="hidden", concurrency_limit=None, queue=False)
+        demo.load(lambda: gr.update(choices=app.chat_choices()), None, chat_list,
+                  api_visibility="private")
+    return demo

@@ -1,0 +1,65 @@
+"""Stored messages seen two ways: as engine.api Messages for the model, and as Gradio chat
+messages for the page."""
+from __future__ import annotations
+
+from engine.api import Image, Message, Text
+
+from .blobs import BlobStore
+from .store import StoredMessage
+
+ROLES = ("system", "user", "assistant")
+
+STATUS_NOTE = {
+    "streaming": " ▌",
+    "interrupted": "\n\n*⚠ Interrupted: the app stopped before this answer was finished.*",
+    "cancelled": "\n\n*■ Stopped.*",
+    "error": "\n\n*⚠ {error}*",
+}
+
+
+def to_engine(branch: list[StoredMessage], blobs: BlobStore) -> list[Message]:
+    """The conversation the model sees. Images are numbered by their order here, which is the
+    image_index of the Box events the model sends back."""
+    out = []
+    for m in branch:
+        if m.role not in ROLES or (m.role == "assistant" and not m.text):
+            continue
+        parts = [Image(str(blobs.path(b))) for b in m.blobs] + [Text(m.text)]
+        out.append(Message(m.role, parts))
+    return out
+
+
+def images_of(branch: list[StoredMessage]) -> list[str]:
+    """Blob names of the branch's images in the order the model sees them."""
+    return [b for m in branch if m.role in ROLES for b in m.blobs]
+
+
+def answer_text(text: str, status: str, error: str | None = None, note: str = "") -> str:
+    shown = text + STATUS_NOTE.get(status, "").format(error=error or "The model failed.")
+    if note:
+        shown += f"\n\n*{note}*"
+    return shown
+
+
+def to_chatbot(branch: list[StoredMessage], blobs: BlobStore, live=None) -> list[dict]:
+    """Gradio 'messages' for the branch; `live` (an Answer) replaces its row while it streams."""
+    out = []
+    for m in branch:
+        if m.role == "user":
+            content = [{"path": str(blobs.path(b))} for b in m.blobs]
+            if m.text:
+                content.append(m.text)
+            out.append({"role": "user", "content": content})
+        elif m.role == "assistant":
+            if live is not None and live.msg_id == m.id:
+                text = answer_text(live.text, "streaming" if not live.finished else live.status,
+                                   live.error, live.note)
+            else:
+                text = answer_text(m.text, m.status, m.meta.get("error"))
+            out.append({"role": "assistant", "content": text})
+    return out
+
+
+def notices(problems: list[str]) -> list[dict]:
+    """Messages about refused input, shown in the chat but not stored or sent to the model."""
+    return [{"role": "assistant", "content": f"⚠ **Not sent.** {p}"} for p in problems]

@@ -1,0 +1,135 @@
+"""Test files made for real: bad inputs (not an image, truncated, a decompression bomb, too big, a
+PDF) and helpers that serve the app on 127.0.0.1 and drive it with gradio_client."""
+from __future__ import annotations
+
+import io
+import socket
+import struct
+import time
+import zlib
+from pathlib import Path
+
+from PIL import Image
+
+from engine.api import EngineError, Token
+
+
+def png_bytes(size=(64, 64), colour=(10, 200, 10)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, colour).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def bomb_png(width=30000, height=30000) -> bytes:
+    """A small PNG whose header claims width x height (900 MP): PIL's bomb guard must refuse it."""
+    data = bytearray(png_bytes((8, 8)))
+    ihdr = data.index(b"IHDR")
+    data[ihdr + 4:ihdr + 12] = struct.pack(">II", width, height)
+    crc = zlib.crc32(bytes(data[ihdr:ihdr + 17])) & 0xFFFFFFFF
+    data[ihdr + 17:ihdr + 21] = struct.pack(">I", crc)
+    return bytes(data)
+
+
+def noisy_png(size=(200, 200)) -> bytes:
+    """Random pixels do not compress: about 3 bytes a pixel."""
+    import random
+    rnd = random.Random(0)
+    img = Image.frombytes("RGB", size, bytes(rnd.getrandbits(8) for _ in range(size[0] * size[1] * 3)))
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def make_bad_files(d: Path) -> dict[str, tuple[Path, str]]:
+    """name -> (file, words the user's message must contain)."""
+    d.mkdir(parents=True, exist_ok=True)
+    files = {
+        "text": ("notes.txt", b"just some text, not an image\n", "not an image"),
+        "truncated": ("cut.png", png_bytes((300, 300))[:200], "corrupt or truncated"),
+        "bomb": ("bomb.png", bomb_png(), "decompression bomb"),
+        "big_bytes": ("noise.png", noisy_png(), "the limit is"),
+        "big_pixels": ("wide.png", png_bytes((1500, 1000)), "megapixels"),
+        "pdf": ("doc.pdf", b"%PDF-1.4\n%fake\n", "PDF"),
+    }
+    out = {}
+    for key, (name, data, words) in files.items():
+        (d / name).write_bytes(data)
+        out[key] = (d / name, words)
+    return out
+
+
+# ---- the app served for real ----------------------------------------------------------------
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_app(data_dir: Path, model: Path | None, wait=True, **limits):
+    """The real page in this process, on a free port; returns (demo, ChatApp)."""
+    from app.cli import launch, make_app, parse
+    argv = ["--backend", "torch", "--no-browser", "--data-dir", str(data_dir), "--port", str(free_port())]
+    if model is not None:
+        argv += ["--model", str(model)]
+    for k, v in limits.items():
+        argv += [f"--{k.replace('_', '-')}", str(v)]
+    args = parse(argv)
+    app = make_app(args)
+    demo = launch(app, args, block=False)
+    if wait:
+        assert app.slot.wait(timeout=120)
+    return demo, app
+
+
+def wait_until(cond, timeout=60.0, every=0.05):
+    end = time.time() + timeout
+    while time.time() < end:
+        if cond():
+            return True
+        time.sleep(every)
+    return False
+
+
+# ---- driving the served page with gradio_client -------------------------------------------
+def client(demo):
+    from gradio_client import Client
+    return Client(demo.local_url, verbose=False)
+
+
+def send(c, text, files=(), max_tokens=16):
+    from gradio_client import handle_file
+    return c.submit({"text": text, "files": [handle_file(str(f)) for f in files]}, 0.7, 0.95,
+                    max_tokens, api_name="/send")
+
+
+def texts(message) -> str:
+    """The text of one chatbot message as gradio_client returns it."""
+    content = message["content"]
+    parts = content if isinstance(content, list) else [content]
+    return "".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in parts)
+
+
+def last_answer(outputs) -> str:
+    return texts(outputs[0][-1]) if outputs and outputs[0] else ""
+
+
+class FailsMidAnswer:
+    """The real engine, made to fail after a few tokens: an engine error cannot be caused on
+    demand through the real engine, and the app must keep what was written before it."""
+
+    def __init__(self, real, after=3):
+        self.real, self.after, self.info = real, after, real.info
+
+    def stream(self, messages, params, cancel=None):
+        n = 0
+        for ev in self.real.stream(messages, params, cancel):
+            yield ev
+            n += isinstance(ev, Token)
+            if n == self.after:
+                raise EngineError("The engine failed mid-answer (test).")
+
+    def close(self):
+        pass
