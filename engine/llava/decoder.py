@@ -62,7 +62,9 @@ class Decoder(nn.Module):
 class KVCache:
     """Per-layer keys (after RoPE) and values for positions [0, capacity) of one sequence."""
 
-    def __init__(self, c: DecoderConfig, capacity: int, dtype, device):
+    def __init__(self, c: DecoderConfig, capacity: int, dtype, device, bucket: int = 1):
+        self.bucket = bucket  # capacities are rounded up to this (compiled decode: fewer recompiles)
+        capacity = -(-capacity // bucket) * bucket
         shape = (c.n_layers, 1, c.n_kv_heads, capacity, c.head_dim)
         self.k = torch.zeros(shape, dtype=dtype, device=device)
         self.v = torch.zeros(shape, dtype=dtype, device=device)
@@ -74,5 +76,6 @@ class KVCache:
     def ensure(self, capacity: int) -> None:
         """Grow (keeping what is stored) when a longer sequence is coming."""
         if capacity > self.capacity:
+            capacity = -(-capacity // self.bucket) * self.bucket
             pad = (0, 0, 0, capacity - self.capacity)
             self.k, self.v = F.pad(self.k, pad), F.pad(self.v, pad)

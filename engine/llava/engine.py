@@ -34,7 +34,7 @@ def _device(name: str) -> str:
 class TorchEngine:
     def __init__(self, folder, attention=None, device="auto", dtype=None, visual_mlp=None,
                  kernel="sdpa", max_context=None, visual_cache=True, kv_cache_dir=None,
-                 kv_cache_bytes=2 * 2 ** 30, kv_disk_bytes=8 * 2 ** 30, quant=None):
+                 kv_cache_bytes=2 * 2 ** 30, kv_disk_bytes=8 * 2 ** 30, quant=None, compile=False):
         folder = Path(folder)
         if not folder.is_dir():
             raise EngineError(f"Model folder not found: {folder}")
@@ -55,7 +55,8 @@ class TorchEngine:
         attention = attention or ee.get("attention", "composite" if cfg.ee_mllm is not None else "full")
         if attention not in ("full", "composite"):
             raise EngineError(f"attention must be 'full' or 'composite', not {attention!r}.")
-        self.run = RunConfig(attention, ee.get("visual_mlp", True) if visual_mlp is None else visual_mlp, kernel)
+        self.run = RunConfig(attention, ee.get("visual_mlp", True) if visual_mlp is None else visual_mlp, kernel,
+                             compile)
         self.prompter = Prompter(folder, cfg)
         self.eos = set(cfg.eos_token_ids) | {self.prompter.tokenizer.eos_token_id} - {None}
         self.device = device
@@ -187,7 +188,7 @@ class TorchEngine:
 
 
 OPTIONS = ("attention", "device", "dtype", "visual_mlp", "kernel", "max_context", "visual_cache",
-           "kv_cache_dir", "kv_cache_bytes", "kv_disk_bytes", "quant")
+           "kv_cache_dir", "kv_cache_bytes", "kv_disk_bytes", "quant", "compile")
 
 
 def load_torch_engine(path, **kw) -> TorchEngine:

@@ -98,18 +98,35 @@ def text_layers(dec, x, pos, cache, vis=None, kernel="sdpa"):
     keys = torch.arange(length, device=x.device)
     mask = None if x.shape[1] == 1 and int(pos[0]) == length - 1 else keys[None, :] <= pos[:, None]
     for i, layer in enumerate(dec.layers):
-        a = layer.self_attn
-        h = layer.input_layernorm(x)
-        q = rope.apply(_heads(a.q_proj(h), c.n_heads), cos, sin)
-        cache.k[i].index_copy_(2, pos, rope.apply(_heads(a.k_proj(h), c.n_kv_heads), cos, sin))
-        cache.v[i].index_copy_(2, pos, _heads(a.v_proj(h), c.n_kv_heads))
-        if vis:
-            k_pre, v = vis[0][i]
-            cache.k[i].index_copy_(2, vis[1], rope.apply(k_pre, vcos, vsin))
-            cache.v[i].index_copy_(2, vis[1], v)
-        y = attend(q, cache.k[i, :, :, :length], cache.v[i, :, :, :length], mask)
-        x = x + a.o_proj(_merge(y))
-        x = x + layer.mlp(layer.post_attention_layernorm(x))
+        x = _layer(layer, i, x, pos, cos, sin, cache, length, mask, attend, c,
+                   (vis[0][i], vis[1], vcos, vsin) if vis else None)
+    return x
+
+
+def _layer(layer, i, x, pos, cos, sin, cache, length, mask, attend, c, vis=None):
+    """One decoder layer for rows with queries; their K/V (and visual K/V, if given) go to the cache."""
+    a = layer.self_attn
+    h = layer.input_layernorm(x)
+    q = rope.apply(_heads(a.q_proj(h), c.n_heads), cos, sin)
+    cache.k[i].index_copy_(2, pos, rope.apply(_heads(a.k_proj(h), c.n_kv_heads), cos, sin))
+    cache.v[i].index_copy_(2, pos, _heads(a.v_proj(h), c.n_kv_heads))
+    if vis:
+        (k_pre, v), vpos, vcos, vsin = vis
+        cache.k[i].index_copy_(2, vpos, rope.apply(k_pre, vcos, vsin))
+        cache.v[i].index_copy_(2, vpos, v)
+    y = attend(q, cache.k[i, :, :, :length], cache.v[i, :, :, :length], mask)
+    x = x + a.o_proj(_merge(y))
+    return x + layer.mlp(layer.post_attention_layernorm(x))
+
+
+def decode_static(dec, x, pos, cache, kernel="sdpa"):
+    """One token attending over the whole cache through a mask: every shape is fixed, so the step
+    can be captured as a CUDA graph (torch.compile mode="reduce-overhead"), as gpt-fast does."""
+    c = dec.config
+    cos, sin = rope.cos_sin(dec.inv_freq, pos, x.dtype)
+    mask = torch.arange(cache.capacity, device=x.device)[None, :] <= pos[:, None]
+    for i, layer in enumerate(dec.layers):
+        x = _layer(layer, i, x, pos, cos, sin, cache, cache.capacity, mask, KERNELS[kernel], c)
     return x
 
 

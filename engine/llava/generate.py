@@ -9,7 +9,7 @@ from typing import Iterator
 import torch
 
 from .decoder import KVCache
-from .forward import ATTENTION, decode_step
+from .forward import ATTENTION, decode_static, decode_step
 from .sampling import sample
 
 
@@ -18,6 +18,7 @@ class RunConfig:
     attention: str = "full"          # key of forward.ATTENTION
     visual_mlp: bool = True
     kernel: str = "sdpa"
+    compile: bool = False            # decode with a fixed-shape step under torch.compile (CUDA graphs)
 
 
 @dataclass
@@ -48,8 +49,26 @@ def prefill(model, ids: torch.Tensor, pixels, cache: KVCache, run: RunConfig, ti
 def decode_hidden(model, x: torch.Tensor, pos: int, cache: KVCache, run: RunConfig) -> torch.Tensor:
     """One input embedding (D,) at position pos -> its last hidden state (D,), before the norm."""
     dev = cache.k.device
+    if run.compile:
+        step = _compiled(model, run.kernel)
+        return step(x.reshape(1, 1, -1), torch.tensor([pos], device=dev), cache)[0, -1].clone()
     return decode_step(model.decoder, x.reshape(1, 1, -1), torch.tensor([pos], device=dev), cache,
                        kernel=run.kernel)[0, -1]
+
+
+_STEPS: dict = {}
+
+
+def _compiled(model, kernel: str):
+    """gpt-fast's recipe: the fixed-shape decode step compiled with mode="reduce-overhead" (CUDA
+    graphs on GPU). Compiled once per model; a new cache capacity recompiles, so caches are
+    allocated in buckets (KVCache.bucket)."""
+    key = (id(model), kernel)
+    if key not in _STEPS:
+        def step(x, pos, cache):
+            return decode_static(model.decoder, x, pos, cache, kernel=kernel)
+        _STEPS[key] = torch.compile(step, mode="reduce-overhead", fullgraph=False)
+    return _STEPS[key]
 
 
 @torch.inference_mode()

@@ -68,7 +68,7 @@ class Prefiller:
             cache.ensure(len(keys) + extra)
         else:
             dtype = m.decoder.embed_tokens.weight.dtype
-            cache = KVCache(cfg.decoder, len(keys) + extra, dtype, dev)
+            cache = KVCache(cfg.decoder, len(keys) + extra, dtype, dev, bucket=1024 if self.run.compile else 1)
         self.last = None  # the cache is being overwritten from p on
         starts = [i for i, k in enumerate(keys) if isinstance(k, tuple) and k[0] != "box" and k[1] == 0]
         later_boxes = prompt.boxes[sum(1 for k in keys[:p] if isinstance(k, tuple) and k[0] == "box"):]
