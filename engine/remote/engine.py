@@ -1,0 +1,206 @@
+"""The `openai` backend: stream chat completions from an OpenAI-compatible server.
+
+We never run the server: vLLM, SGLang or llama.cpp serve the model; this is only a client.
+Failures become Done("error", message) with the partial answer already yielded, never a crash."""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from urllib.parse import urlsplit
+
+import openai
+
+from ..api import Done, EngineError, EngineInfo, GenParams, Message, Stats, Token
+from .errors import explain
+from .grounding import box_parser_for
+from .messages import to_openai
+from .params import request_options
+
+API_KEY_ENV = "VLCHAT_API_KEY"
+DEFAULT_TIMEOUT = 120.0
+FINISH_REASONS = {"stop": "stop", "length": "length"}  # anything else ("abort", ...) ends as stop
+
+
+def load_openai_engine(path, api_key: str | None = None, model: str | None = None,
+                       timeout: float | None = DEFAULT_TIMEOUT, **ignored) -> "OpenAIEngine":
+    """Connect to the server at base URL `path`, check the key and pick the model it serves."""
+    url = str(path).rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise EngineError(f"{path!r} is not a server URL; give one like http://HOST:8000/v1.")
+    timeout = float(timeout or DEFAULT_TIMEOUT)
+    key = api_key or os.environ.get(API_KEY_ENV)
+    # An explicit placeholder: left None, the openai client would pick up OPENAI_API_KEY and send a
+    # user's real OpenAI key to whatever server this is.
+    client = openai.OpenAI(base_url=url, api_key=key or "none", max_retries=0,
+                           timeout=openai.Timeout(timeout, connect=min(10.0, timeout)))
+    try:
+        served = client.models.list().data
+    except openai.APIError as e:
+        client.close()
+        raise EngineError(explain(e, url, timeout)) from None
+    ids = [m.id for m in served]
+    if model is None and not ids:
+        client.close()
+        raise EngineError(f"The server at {url} lists no models; name one with --model.")
+    if model is not None and ids and model not in ids:
+        client.close()
+        raise EngineError(f"The server at {url} has no model {model!r}; it serves: "
+                          f"{', '.join(ids)}. Pass one of these with --model.")
+    model = model or ids[0]
+    entry = next((m for m in served if m.id == model), None)
+    context = (entry.model_extra or {}).get("max_model_len", 0) if entry else 0  # vLLM says it
+
+    parser = box_parser_for(model)
+    notes = ["Whether the model sees images is up to the server; a text-only model answers an "
+             "image with an error or ignores it."]
+    if key:
+        notes.append("An API key is used (never stored).")
+    if parser is None:
+        notes.append("No box parser is available yet: grounding text stays plain text.")
+    unused = sorted(k for k, v in ignored.items() if v is not None)
+    if unused:
+        notes.append(f"Ignored for a remote server: {', '.join(unused)}.")
+    info = EngineInfo(name=model, backend="openai", device=f"remote {urlsplit(url).hostname}:"
+                      f"{urlsplit(url).port or ''}".rstrip(":"), dtype="unknown (server side)",
+                      vision=True, grounding=parser is not None, context_length=int(context or 0),
+                      notes=notes)
+    return OpenAIEngine(client, url, model, timeout, info, parser)
+
+
+class OpenAIEngine:
+    def __init__(self, client: openai.OpenAI, url: str, model: str, timeout: float,
+                 info: EngineInfo, box_parser=None):
+        self._client, self._url, self._model, self._timeout = client, url, model, timeout
+        self._box_parser = box_parser
+        self.info = info
+
+    def __repr__(self) -> str:  # never the key
+        return f"OpenAIEngine({self._url!r}, model={self._model!r})"
+
+    def stream(self, messages: list[Message], params: GenParams,
+               cancel: threading.Event | None = None):
+        cancel = cancel or threading.Event()
+        try:
+            payload, sizes = to_openai(messages)
+        except EngineError as e:
+            yield Stats(0.0, 0.0)
+            yield Done("error", str(e))
+            return
+        opts = request_options(params)
+        run = _Run()
+        try:
+            yield from self._tokens(payload, opts, cancel, run)
+        except (openai.APIError, OSError) as e:  # OSError: a transport error the client let through
+            run.error = e
+        except Exception as e:  # the stream dying halfway surfaces as the HTTP library's own error
+            if not _is_transport_error(e):
+                raise
+            run.error = e
+        text = "".join(run.text)
+        if self._box_parser and text and run.error is None and not cancel.is_set():
+            yield from self._box_parser(text, sizes)
+        yield run.stats(self._model)
+        yield self._done(run, cancel, payload, opts)
+
+    def _tokens(self, payload, opts, cancel, run):
+        run.t0 = time.perf_counter()
+        stream = self._client.chat.completions.create(
+            model=self._model, messages=payload, stream=True,
+            stream_options={"include_usage": True}, **opts)
+        # Stop must stop the server too: closing the connection makes vLLM, SGLang and llama.cpp
+        # abort the request. A watcher closes it even while we wait on a slow first token.
+        finished = threading.Event()
+        threading.Thread(target=_close_on_cancel, args=(cancel, finished, stream), daemon=True).start()
+        try:
+            for chunk in stream:
+                if cancel.is_set():
+                    return
+                run.usage = chunk.usage or run.usage
+                run.timings = (chunk.model_extra or {}).get("timings") or run.timings
+                for choice in chunk.choices[:1]:
+                    if choice.delta and choice.delta.content:
+                        run.token(choice.delta.content)
+                        yield Token(choice.delta.content)
+                    run.finish = choice.finish_reason or run.finish
+        except Exception:
+            if cancel.is_set():  # the watcher closed the connection under us
+                return
+            raise
+        finally:
+            finished.set()
+            stream.close()
+
+    def _done(self, run: "_Run", cancel, payload, opts) -> Done:
+        if cancel.is_set():
+            return Done("cancelled")
+        if run.error is not None:
+            message = explain(run.error, self._url, self._timeout)
+            if run.text:
+                message += " The partial answer is kept."
+            return Done("error", message)
+        if run.finish is None:
+            return Done("error", self._why_unfinished(run, payload, opts))
+        return Done(FINISH_REASONS.get(run.finish, "stop"))
+
+    def _why_unfinished(self, run, payload, opts) -> str:
+        """The stream ended without a finish reason. llama.cpp's Python server does this when the
+        request fails after its 200 (prompt too long, image to a text model): ask once more
+        without streaming and one token long, which returns the error as a status."""
+        if run.text:
+            return (f"The server at {self._url} ended the answer without finishing it. The partial "
+                    f"answer is kept; the server's log says why.")
+        try:  # one retry: the server may have just closed the pooled connection of the stream
+            self._client.with_options(max_retries=1).chat.completions.create(
+                model=self._model, messages=payload, stream=False, **{**opts, "max_tokens": 1})
+        except openai.APIError as e:
+            return explain(e, self._url, self._timeout)
+        return f"The server at {self._url} ended the answer without sending any; its log says why."
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _close_on_cancel(cancel: threading.Event, finished: threading.Event, stream) -> None:
+    while not finished.is_set():
+        if cancel.wait(0.1):
+            stream.close()
+            return
+
+
+def _is_transport_error(e: Exception) -> bool:
+    """httpx / httpx2 errors (RemoteProtocolError, ReadTimeout, ...), without importing either."""
+    return any(c.__module__.split(".")[0] in ("httpx", "httpx2", "httpcore", "h11")
+               for c in type(e).__mro__)
+
+
+class _Run:
+    """What one answer measured: token times, the server's usage and timings, the finish."""
+
+    def __init__(self):
+        self.t0 = self.first = self.last = 0.0
+        self.chunks = 0
+        self.text: list[str] = []
+        self.usage = self.timings = self.finish = self.error = None
+
+    def token(self, text: str) -> None:
+        now = time.perf_counter()
+        self.first = self.first or now
+        self.last = now
+        self.chunks += 1
+        self.text.append(text)
+
+    def stats(self, model: str) -> Stats:
+        # A server may pack several tokens in one chunk (vLLM does under load): its usage count wins.
+        generated = self.usage.completion_tokens if self.usage else self.chunks
+        span = self.last - self.first
+        extra = {"model": model, "tokens_counted_by": "server usage" if self.usage else "stream chunks",
+                 "finish_reason": self.finish}
+        if self.usage:
+            extra["server_usage"] = self.usage.model_dump(exclude_none=True)
+        if self.timings:
+            extra["server_timings"] = self.timings  # llama.cpp's C++ server sends its own
+        return Stats(prefill_ms=(self.first - self.t0) * 1000 if self.first else 0.0,
+                     decode_tokens_per_s=(generated - 1) / span if generated > 1 and span > 0 else 0.0,
+                     prompt_tokens=self.usage.prompt_tokens if self.usage else 0,
+                     generated_tokens=generated, extra=extra)
