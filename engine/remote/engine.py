@@ -88,14 +88,12 @@ class OpenAIEngine:
             yield Done("error", str(e))
             return
         opts = request_options(params)
-        run = _Run()
+        run = _Run(images=len(sizes))
         try:
             yield from self._tokens(payload, opts, cancel, run)
-        except (openai.APIError, OSError) as e:  # OSError: a transport error the client let through
-            run.error = e
-        except Exception as e:  # the stream dying halfway surfaces as the HTTP library's own error
+        except Exception as e:
             if not _is_transport_error(e):
-                raise
+                raise  # a bug of ours, not the server's or the network's
             run.error = e
         text = "".join(run.text)
         if self._box_parser and text and run.error is None and not cancel.is_set():
@@ -108,6 +106,7 @@ class OpenAIEngine:
         stream = self._client.chat.completions.create(
             model=self._model, messages=payload, stream=True,
             stream_options={"include_usage": True}, **opts)
+        run.answering = True
         # Stop must stop the server too: closing the connection makes vLLM, SGLang and llama.cpp
         # abort the request. A watcher closes it even while we wait on a slow first token.
         finished = threading.Event()
@@ -135,7 +134,8 @@ class OpenAIEngine:
         if cancel.is_set():
             return Done("cancelled")
         if run.error is not None:
-            message = explain(run.error, self._url, self._timeout)
+            message = explain(run.error, self._url, self._timeout, mid_answer=run.answering,
+                              images=run.images)
             if run.text:
                 message += " The partial answer is kept."
             return Done("error", message)
@@ -154,7 +154,7 @@ class OpenAIEngine:
             self._client.with_options(max_retries=1).chat.completions.create(
                 model=self._model, messages=payload, stream=False, **{**opts, "max_tokens": 1})
         except openai.APIError as e:
-            return explain(e, self._url, self._timeout)
+            return explain(e, self._url, self._timeout, images=run.images)
         return f"The server at {self._url} ended the answer without sending any; its log says why."
 
     def close(self) -> None:
@@ -169,15 +169,18 @@ def _close_on_cancel(cancel: threading.Event, finished: threading.Event, stream)
 
 
 def _is_transport_error(e: Exception) -> bool:
-    """httpx / httpx2 errors (RemoteProtocolError, ReadTimeout, ...), without importing either."""
-    return any(c.__module__.split(".")[0] in ("httpx", "httpx2", "httpcore", "h11")
-               for c in type(e).__mro__)
+    """The client's own errors, OS socket errors, and the HTTP library's (httpx or httpx2:
+    RemoteProtocolError when a stream dies halfway), matched by module to import neither."""
+    return isinstance(e, (openai.OpenAIError, OSError)) or any(
+        c.__module__.split(".")[0] in ("httpx", "httpx2", "httpcore", "h11") for c in type(e).__mro__)
 
 
 class _Run:
     """What one answer measured: token times, the server's usage and timings, the finish."""
 
-    def __init__(self):
+    def __init__(self, images: int = 0):
+        self.images = images
+        self.answering = False  # the server accepted the request and began streaming
         self.t0 = self.first = self.last = 0.0
         self.chunks = 0
         self.text: list[str] = []

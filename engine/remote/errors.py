@@ -38,17 +38,25 @@ STATUS_MESSAGES = {
 OTHER_STATUS = "The server failed ({status}): {detail}. Its own log says more."
 
 
-def explain(err: Exception, url: str, timeout: float) -> str:
+IMAGE_HINT = (" The chat holds images: if the model is text-only, the server cannot take them; "
+              "serve a vision model (see the README) or send text only.")
+
+
+def explain(err: Exception, url: str, timeout: float, *, mid_answer: bool = False,
+            images: int = 0) -> str:
+    """One message for `err`; `mid_answer`: the server had started answering; `images`: how many
+    the request held (a text-only model's server fails on them in its own ways)."""
     if isinstance(err, openai.APITimeoutError):  # before APIConnectionError: it is a subclass
         return (f"The server at {url} did not answer within {timeout:g} s. It may be busy or "
                 f"stuck; raise --timeout if it is slow.")
-    if isinstance(err, openai.APIConnectionError):
+    if isinstance(err, openai.APIConnectionError) or not isinstance(err, openai.APIError):
         cause = err.__cause__ or err
+        if mid_answer:
+            return f"The connection to the server at {url} was lost mid-answer ({cause})."
         return (f"Cannot reach the server at {url} ({cause}). Is it running, and is the host and "
                 f"port right?")
     if isinstance(err, openai.APIStatusError):
         template = STATUS_MESSAGES.get(err.status_code, OTHER_STATUS)
-        return template.format(url=url, status=err.status_code, detail=server_detail(err))
-    if isinstance(err, openai.APIError):  # an {"error": ...} event inside the stream
-        return f"The server reported an error mid-answer: {err.message}"
-    return f"The connection to {url} was lost mid-answer ({type(err).__name__}: {err})."
+        message = template.format(url=url, status=err.status_code, detail=server_detail(err))
+        return message + (IMAGE_HINT if images and err.status_code in (400, 422, 500) else "")
+    return f"The server reported an error mid-answer: {err.message}"  # an {"error"} SSE event

@@ -87,3 +87,18 @@ def test_prompt_too_long_is_a_clear_error_and_engine_goes_on(server):
     text, rest = collect(engine.stream([Message.user("Say hello.")], GREEDY))
     engine.close()
     assert text and rest[-1].reason in ("stop", "length")
+
+
+def test_sampling_params_reach_the_server(server):
+    engine = load(server.url, backend="openai")
+    ask = [Message.user("Tell me about cats.")]
+    seeded = GenParams(max_new_tokens=16, temperature=1.0, top_k=40, repetition_penalty=1.1, seed=7)
+    first, _ = collect(engine.stream(ask, seeded))
+    again, _ = collect(engine.stream(ask, seeded))
+    stopped, rest = collect(engine.stream(ask, GenParams(max_new_tokens=60, temperature=0.0,
+                                                         stop=(".",))))
+    short, rest_short = collect(engine.stream(ask, GenParams(max_new_tokens=3, temperature=0.0)))
+    engine.close()
+    assert first == again, "same seed, same answer"
+    assert stopped and "." not in stopped and rest[-1].reason == "stop"
+    assert rest_short[-1].reason == "length" and rest_short[-2].generated_tokens == 3
