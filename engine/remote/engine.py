@@ -5,6 +5,7 @@ Failures become Done("error", message) with the partial answer already yielded, 
 from __future__ import annotations
 
 import os
+import queue
 import threading
 import time
 from urllib.parse import urlsplit
@@ -19,6 +20,7 @@ from .params import request_options
 
 API_KEY_ENV = "VLCHAT_API_KEY"
 DEFAULT_TIMEOUT = 120.0
+_STARTED, _END = object(), object()  # markers the request thread puts around its chunks
 FINISH_REASONS = {"stop": "stop", "length": "length"}  # anything else ("abort", ...) ends as stop
 
 
@@ -102,33 +104,48 @@ class OpenAIEngine:
         yield self._done(run, cancel, payload, opts)
 
     def _tokens(self, payload, opts, cancel, run):
+        """Chunks come from a worker thread through a queue, so Stop answers within 0.1 s even
+        while the server is still busy with the prompt: closing a connection from another thread
+        does not wake a blocked read. The worker then closes it at its next chunk, which makes
+        vLLM, SGLang and llama.cpp abort the request."""
         run.t0 = time.perf_counter()
-        stream = self._client.chat.completions.create(
-            model=self._model, messages=payload, stream=True,
-            stream_options={"include_usage": True}, **opts)
-        run.answering = True
-        # Stop must stop the server too: closing the connection makes vLLM, SGLang and llama.cpp
-        # abort the request. A watcher closes it even while we wait on a slow first token.
-        finished = threading.Event()
-        threading.Thread(target=_close_on_cancel, args=(cancel, finished, stream), daemon=True).start()
+        chunks: queue.Queue = queue.Queue()
+        stop = threading.Event()
+        threading.Thread(target=self._pump, args=(payload, opts, chunks, stop), daemon=True).start()
         try:
-            for chunk in stream:
-                if cancel.is_set():
+            while True:
+                try:
+                    item = chunks.get(timeout=0.1)
+                except queue.Empty:
+                    item = None
+                if cancel.is_set() or item is _END:
                     return
-                run.usage = chunk.usage or run.usage
-                run.timings = (chunk.model_extra or {}).get("timings") or run.timings
-                for choice in chunk.choices[:1]:
-                    if choice.delta and choice.delta.content:
-                        run.token(choice.delta.content)
-                        yield Token(choice.delta.content)
-                    run.finish = choice.finish_reason or run.finish
-        except Exception:
-            if cancel.is_set():  # the watcher closed the connection under us
-                return
-            raise
+                if item is _STARTED:
+                    run.answering = True
+                elif isinstance(item, BaseException):
+                    raise item
+                elif item is not None:
+                    yield from run.chunk(item)
         finally:
-            finished.set()
-            stream.close()
+            stop.set()
+
+    def _pump(self, payload, opts, chunks: queue.Queue, stop: threading.Event) -> None:
+        try:
+            stream = self._client.chat.completions.create(
+                model=self._model, messages=payload, stream=True,
+                stream_options={"include_usage": True}, **opts)
+            chunks.put(_STARTED)
+            try:
+                for chunk in stream:
+                    if stop.is_set():
+                        break
+                    chunks.put(chunk)
+            finally:
+                stream.close()
+        except Exception as e:  # handed to the reading side, which decides what it means
+            chunks.put(e)
+        finally:
+            chunks.put(_END)
 
     def _done(self, run: "_Run", cancel, payload, opts) -> Done:
         if cancel.is_set():
@@ -161,13 +178,6 @@ class OpenAIEngine:
         self._client.close()
 
 
-def _close_on_cancel(cancel: threading.Event, finished: threading.Event, stream) -> None:
-    while not finished.is_set():
-        if cancel.wait(0.1):
-            stream.close()
-            return
-
-
 def _is_transport_error(e: Exception) -> bool:
     """The client's own errors, OS socket errors, and the HTTP library's (httpx or httpx2:
     RemoteProtocolError when a stream dies halfway), matched by module to import neither."""
@@ -186,12 +196,19 @@ class _Run:
         self.text: list[str] = []
         self.usage = self.timings = self.finish = self.error = None
 
-    def token(self, text: str) -> None:
-        now = time.perf_counter()
-        self.first = self.first or now
-        self.last = now
-        self.chunks += 1
-        self.text.append(text)
+    def chunk(self, chunk):
+        """Take one ChatCompletionChunk; yield its text as a Token."""
+        self.usage = chunk.usage or self.usage
+        self.timings = (chunk.model_extra or {}).get("timings") or self.timings
+        for choice in chunk.choices[:1]:
+            if choice.delta and choice.delta.content:
+                now = time.perf_counter()
+                self.first = self.first or now
+                self.last = now
+                self.chunks += 1
+                self.text.append(choice.delta.content)
+                yield Token(choice.delta.content)
+            self.finish = choice.finish_reason or self.finish
 
     def stats(self, model: str) -> Stats:
         # A server may pack several tokens in one chunk (vLLM does under load): its usage count wins.
