@@ -63,9 +63,9 @@ def load_openai_engine(path, api_key: str | None = None, model: str | None = Non
     unused = sorted(k for k, v in ignored.items() if v is not None)
     if unused:
         notes.append(f"Ignored for a remote server: {', '.join(unused)}.")
-    info = EngineInfo(name=model, backend="openai", device=f"remote {urlsplit(url).hostname}:"
-                      f"{urlsplit(url).port or ''}".rstrip(":"), dtype="unknown (server side)",
-                      vision=True, grounding=parser is not None, context_length=int(context or 0),
+    host = urlsplit(url).netloc.rpartition("@")[2]  # never user:password@ from the URL
+    info = EngineInfo(name=model, backend="openai", device=f"remote {host}",
+                      dtype="unknown (server side)", vision=True, grounding=parser is not None, context_length=int(context or 0),
                       notes=notes)
     return OpenAIEngine(client, url, model, timeout, info, parser)
 
