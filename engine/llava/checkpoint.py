@@ -1,0 +1,67 @@
+"""Read checkpoint weights: safetensors only (never pickle), with Hugging Face key layouts
+(legacy `language_model.model.*`, transformers-5 `model.language_model.*`, text-only `model.*`)
+mapped onto this engine's module names."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from safetensors import safe_open
+
+from ..api import EngineError
+
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
+
+# Ordered: the first matching prefix wins.
+PREFIXES = [
+    ("model.vision_tower.vision_model.", "vision."), ("model.vision_tower.", "vision."),
+    ("vision_tower.vision_model.", "vision."), ("vision_tower.", "vision."),
+    ("model.multi_modal_projector.", "projector."), ("multi_modal_projector.", "projector."),
+    ("language_model.model.", "decoder."), ("language_model.lm_head.", "lm_head."),
+    ("model.language_model.", "decoder."), ("model.", "decoder."), ("lm_head.", "lm_head."),
+]
+
+
+def canonical(key: str) -> str:
+    for old, new in PREFIXES:
+        if key.startswith(old):
+            return new + key[len(old):]
+    return key
+
+
+def safetensors_files(folder: str | Path) -> list[Path]:
+    folder = Path(folder)
+    index = folder / "model.safetensors.index.json"
+    if index.is_file():
+        names = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+        files = [folder / n for n in names]
+    else:
+        files = sorted(folder.glob("*.safetensors"))
+    if not files:
+        pickles = [p.name for p in folder.iterdir() if p.suffix in PICKLE_SUFFIXES] if folder.is_dir() else []
+        if pickles:
+            raise EngineError(
+                f"{folder} holds only pickle weights ({', '.join(pickles[:3])}). Pickle files can run "
+                "arbitrary code when loaded, so they are never read here. Convert the checkpoint to "
+                "safetensors (transformers: model.save_pretrained(dir, safe_serialization=True)).")
+        raise EngineError(f"{folder} holds no *.safetensors weights.")
+    missing = [f.name for f in files if not f.is_file()]
+    if missing:
+        raise EngineError(f"{folder}: weight shards are missing: {', '.join(missing)}.")
+    return files
+
+
+def read_weights(folder: str | Path, dtype=None) -> dict:
+    """All tensors, keyed by canonical name, optionally cast to dtype (float tensors only)."""
+    out = {}
+    for f in safetensors_files(folder):
+        try:
+            with safe_open(str(f), framework="pt") as st:
+                for key in st.keys():
+                    t = st.get_tensor(key)
+                    out[canonical(key)] = t.to(dtype) if dtype is not None and t.is_floating_point() else t
+        except EngineError:
+            raise
+        except Exception as e:  # safetensors raises several types for a damaged header or body
+            raise EngineError(f"{f.name} is not a readable safetensors file ({e}).") from None
+    return out

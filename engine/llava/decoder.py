@@ -1,0 +1,78 @@
+"""Llama / Mistral / Qwen2 decoder modules (HF parameter names) and a static KV cache.
+The forward passes are free functions in forward.py, so attention modes stay a table."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import rope
+from .config import DecoderConfig
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim: int, eps: float):
+        super().__init__()
+        self.eps, self.weight = eps, nn.Parameter(torch.ones(dim))
+
+    def forward(self, x):
+        xf = x.float()
+        return self.weight * (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)).to(x.dtype)
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, c: DecoderConfig):
+        super().__init__()
+        self.q_proj = nn.Linear(c.hidden, c.n_heads * c.head_dim, bias=c.qkv_bias)
+        self.k_proj = nn.Linear(c.hidden, c.n_kv_heads * c.head_dim, bias=c.qkv_bias)
+        self.v_proj = nn.Linear(c.hidden, c.n_kv_heads * c.head_dim, bias=c.qkv_bias)
+        self.o_proj = nn.Linear(c.n_heads * c.head_dim, c.hidden, bias=c.o_bias)
+
+
+class MLP(nn.Module):
+    def __init__(self, c: DecoderConfig):
+        super().__init__()
+        self.gate_proj = nn.Linear(c.hidden, c.intermediate, bias=c.mlp_bias)
+        self.up_proj = nn.Linear(c.hidden, c.intermediate, bias=c.mlp_bias)
+        self.down_proj = nn.Linear(c.intermediate, c.hidden, bias=c.mlp_bias)
+
+    def forward(self, x):
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+
+
+class Layer(nn.Module):
+    def __init__(self, c: DecoderConfig):
+        super().__init__()
+        self.input_layernorm = RMSNorm(c.hidden, c.norm_eps)
+        self.self_attn = SelfAttention(c)
+        self.post_attention_layernorm = RMSNorm(c.hidden, c.norm_eps)
+        self.mlp = MLP(c)
+
+
+class Decoder(nn.Module):
+    def __init__(self, c: DecoderConfig):
+        super().__init__()
+        self.config = c
+        self.embed_tokens = nn.Embedding(c.vocab_size, c.hidden)
+        self.layers = nn.ModuleList(Layer(c) for _ in range(c.n_layers))
+        self.norm = RMSNorm(c.hidden, c.norm_eps)
+        self.register_buffer("inv_freq", rope.inv_freq(c.rope, c.head_dim), persistent=False)
+
+
+class KVCache:
+    """Per-layer keys (after RoPE) and values for positions [0, capacity) of one sequence."""
+
+    def __init__(self, c: DecoderConfig, capacity: int, dtype, device):
+        shape = (c.n_layers, 1, c.n_kv_heads, capacity, c.head_dim)
+        self.k = torch.zeros(shape, dtype=dtype, device=device)
+        self.v = torch.zeros(shape, dtype=dtype, device=device)
+
+    @property
+    def capacity(self) -> int:
+        return self.k.shape[3]
+
+    def ensure(self, capacity: int) -> None:
+        """Grow (keeping what is stored) when a longer sequence is coming."""
+        if capacity > self.capacity:
+            pad = (0, 0, 0, capacity - self.capacity)
+            self.k, self.v = F.pad(self.k, pad), F.pad(self.v, pad)

@@ -1,0 +1,110 @@
+"""Decoder forward passes. Attention modes and kernels are tables of plain functions.
+
+full:      every token attends causally to all earlier tokens (LLaVA).
+composite: text tokens attend causally to everything; a visual token attends only to itself, so
+           its attention output is W_o W_v norm(x): no query projection, no scores, no softmax
+           (EE-MLLM's aligner, reusing the layer's weights). Visual rows therefore never depend on
+           text or on other visual tokens, and run as their own pass (visual_layers), whose
+           per-layer keys (before RoPE) and values the text pass places at their positions.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from . import rope
+
+
+def attend_sdpa(q, k, v, mask):
+    """q (1,H,Tq,D); k, v (1,Hkv,L,D); mask bool (Tq,L) or None for "see everything"."""
+    rep = q.shape[1] // k.shape[1]
+    if rep > 1:
+        k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+
+
+KERNELS = {"sdpa": attend_sdpa}
+
+
+def _heads(x, n):  # (1, T, n*d) -> (1, n, T, d)
+    return x.view(x.shape[0], x.shape[1], n, -1).transpose(1, 2)
+
+
+def _merge(x):  # (1, n, T, d) -> (1, T, n*d)
+    return x.transpose(1, 2).reshape(x.shape[0], x.shape[2], -1)
+
+
+def text_layers(dec, x, pos, cache, vis=None, kernel="sdpa"):
+    """Run rows `x` (1,T,D) at positions `pos` (T,) through every layer with queries, writing their
+    K/V into `cache`; `vis` = (per-layer [(k_pre, v)], visual positions) is placed in the cache at
+    the same time. Cache positions below max(pos) must already be filled. Returns hidden (1,T,D)."""
+    c, attend = dec.config, KERNELS[kernel]
+    length = int(torch.cat([pos, vis[1]]).max() if vis else pos.max()) + 1
+    cos, sin = rope.cos_sin(dec.inv_freq, pos, x.dtype)
+    if vis:
+        vcos, vsin = rope.cos_sin(dec.inv_freq, vis[1], x.dtype)
+    keys = torch.arange(length, device=x.device)
+    mask = None if x.shape[1] == 1 and int(pos[0]) == length - 1 else keys[None, :] <= pos[:, None]
+    for i, layer in enumerate(dec.layers):
+        a = layer.self_attn
+        h = layer.input_layernorm(x)
+        q = rope.apply(_heads(a.q_proj(h), c.n_heads), cos, sin)
+        cache.k[i].index_copy_(2, pos, rope.apply(_heads(a.k_proj(h), c.n_kv_heads), cos, sin))
+        cache.v[i].index_copy_(2, pos, _heads(a.v_proj(h), c.n_kv_heads))
+        if vis:
+            k_pre, v = vis[0][i]
+            cache.k[i].index_copy_(2, vis[1], rope.apply(k_pre, vcos, vsin))
+            cache.v[i].index_copy_(2, vis[1], v)
+        y = attend(q, cache.k[i, :, :, :length], cache.v[i, :, :, :length], mask)
+        x = x + a.o_proj(_merge(y))
+        x = x + layer.mlp(layer.post_attention_layernorm(x))
+    return x
+
+
+def visual_layers(dec, x, visual_mlp=True):
+    """Composite attention's visual rows (1,Tv,D): attention output = W_o W_v norm(x) per token.
+    Returns ([(k before RoPE, v)] per layer, final hidden). The MLP is skipped when visual_mlp
+    is false (the EE-MLLM speed setting)."""
+    c = dec.config
+    rep = c.n_heads // c.n_kv_heads
+    kv = []
+    for layer in dec.layers:
+        a = layer.self_attn
+        h = layer.input_layernorm(x)
+        k, v = _heads(a.k_proj(h), c.n_kv_heads), _heads(a.v_proj(h), c.n_kv_heads)
+        kv.append((k, v))
+        x = x + a.o_proj(_merge(v.repeat_interleave(rep, dim=1) if rep > 1 else v))
+        if visual_mlp:
+            x = x + layer.mlp(layer.post_attention_layernorm(x))
+    return kv, x
+
+
+def prefill_full(dec, x, pos, is_visual, cache, visual_mlp=True, kernel="sdpa"):
+    return text_layers(dec, x, pos, cache, kernel=kernel)
+
+
+def prefill_composite(dec, x, pos, is_visual, cache, visual_mlp=True, kernel="sdpa", visual_kv=None):
+    """visual_kv: per-layer (k_pre, v) for the visual rows, computed earlier (a cache hit); then
+    the visual rows' final hidden states are not recomputed and come back as zeros."""
+    vi, ti = is_visual.nonzero()[:, 0], (~is_visual).nonzero()[:, 0]
+    if not len(vi):
+        return text_layers(dec, x, pos, cache, kernel=kernel)
+    if visual_kv is None:
+        visual_kv, hv = visual_layers(dec, x[:, vi], visual_mlp)
+    else:
+        hv = torch.zeros_like(x[:, vi])
+    out = torch.empty_like(x)
+    out[:, vi] = hv
+    if len(ti):
+        out[:, ti] = text_layers(dec, x[:, ti], pos[ti], cache, vis=(visual_kv, pos[vi]), kernel=kernel)
+    else:
+        text_layers(dec, x[:, :0], pos[:0], cache, vis=(visual_kv, pos[vi]), kernel=kernel)
+    return out
+
+
+ATTENTION = {"full": prefill_full, "composite": prefill_composite}
+
+
+def decode_step(dec, x, pos, cache, kernel="sdpa"):
+    """One new token (1,1,D) at position pos (1,): a text row in either mode."""
+    return text_layers(dec, x, pos, cache, kernel=kernel)

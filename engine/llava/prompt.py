@@ -1,0 +1,76 @@
+"""Messages -> model inputs, with the checkpoint's own chat template, tokenizer and image
+processor (transformers), images opened safely (engine.images)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ..api import EngineError, Image, Message, Region, Text
+from ..images import open_rgb
+from .config import ModelConfig
+
+
+def _region_text(r: Region) -> str:
+    # Models without a box head read regions as coordinate text (Shikra style, 0..1).
+    return f"region [{', '.join(f'{v:.3f}' for v in r.box)}] of image {r.image_index + 1}"
+
+
+class Prompter:
+    def __init__(self, folder: str | Path, cfg: ModelConfig):
+        from transformers import AutoProcessor, AutoTokenizer
+        from transformers.utils import logging
+        logging.set_verbosity_error()  # its torchvision notice is noise: the PIL processors are used
+        folder = Path(folder)
+        self.cfg = cfg
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(folder)
+            has_proc = (folder / "preprocessor_config.json").is_file() or (folder / "processor_config.json").is_file()
+            self.processor = AutoProcessor.from_pretrained(folder) if cfg.vision is not None and has_proc else None
+        except Exception as e:
+            raise EngineError(f"{folder}: cannot read the tokenizer/processor files ({e}).") from None
+        if cfg.vision is not None and self.processor is None:
+            raise EngineError(f"{folder} is a vision checkpoint without processor files "
+                              "(preprocessor_config.json): cannot prepare images for it.")
+        owner = self.processor or self.tokenizer
+        self.template = getattr(owner, "chat_template", None) or self.tokenizer.chat_template
+
+    def conversation(self, messages: list[Message]):
+        conv, images = [], []
+        for m in messages:
+            parts = []
+            for p in m.parts:
+                if isinstance(p, Text):
+                    parts.append({"type": "text", "text": p.text})
+                elif isinstance(p, Image):
+                    images.append(open_rgb(p))
+                    parts.append({"type": "image"})
+                elif isinstance(p, Region):
+                    parts.append({"type": "text", "text": _region_text(p)})
+            if all(p["type"] == "text" for p in parts):  # plain string: every template accepts it
+                parts = "".join(p["text"] for p in parts)
+            conv.append({"role": m.role, "content": parts})
+        return conv, images
+
+    def render(self, conv) -> str:
+        if not self.template:  # a base model: plain text, the last user turn last
+            return "\n".join(c["content"] if isinstance(c["content"], str) else "" for c in conv)
+        owner = self.processor or self.tokenizer
+        return owner.apply_chat_template(conv, add_generation_prompt=True, tokenize=False)
+
+    def build(self, messages: list[Message]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """-> input_ids (T,) with image tokens expanded, pixel_values (n_images, 3, H, W) or None."""
+        if not messages:
+            raise EngineError("No messages to answer.")
+        conv, images = self.conversation(messages)
+        if images and self.cfg.vision is None:
+            raise EngineError("This model is text-only: it cannot see images. Load a vision model "
+                              "(a LLaVA folder, or a GGUF with its mmproj file) to ask about images.")
+        text = self.render(conv)
+        if images:
+            out = self.processor(text=text, images=images, return_tensors="pt")
+            return out["input_ids"][0], out["pixel_values"]
+        ids = self.tokenizer(text, return_tensors="pt")["input_ids"][0]
+        if self.cfg.image_token_id is not None and bool((ids == self.cfg.image_token_id).any()):
+            raise EngineError("The text holds image placeholders but no image was attached.")
+        return ids, None

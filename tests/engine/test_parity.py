@@ -1,0 +1,120 @@
+"""Our torch engine against transformers' own LlavaForConditionalGeneration on the same weights."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+import engine
+from engine import Image, Message, Text
+from engine.llava.generate import RunConfig, Timings, generate
+
+TOL = 1e-4
+CASES = {"llama-clip": dict(family="llama", vision="clip"),
+         "qwen2-siglip": dict(family="qwen2", vision="siglip"),
+         "llama3-rope-tied": dict(family="llama", vision="clip", tie=True, kv_heads=1, rope_scaling={
+             "rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+             "original_max_position_embeddings": 32}),
+         "linear-rope": dict(family="qwen2", vision="clip", rope_scaling={"rope_type": "linear", "factor": 4.0})}
+
+
+def two_image_prompt(images):
+    """Text before, between and after two images: the layout that catches off-by-one placement."""
+    return [Message("user", [Text("Compare "), Image(images[0]), Text(" with "), Image(images[1]),
+                             Text(" and tell me which is bluer.")])]
+
+
+def hf_model(folder):
+    from transformers import LlavaForConditionalGeneration
+    return LlavaForConditionalGeneration.from_pretrained(folder, dtype=torch.float32).eval()
+
+
+@pytest.fixture(scope="module", params=list(CASES))
+def case(request, make_tiny_ckpt, images):
+    folder = make_tiny_ckpt(**CASES[request.param])
+    eng = engine.load(folder, backend="torch", attention="full")
+    ids, pixels = eng.prepare(two_image_prompt(images))
+    return folder, eng, ids, pixels
+
+
+def test_full_logits_match_transformers(case):
+    folder, eng, ids, pixels = case
+    assert int((ids == eng.model.cfg.image_token_id).sum()) == 2 * eng.model.cfg.image_seq_length
+    ours = eng.logits(ids[None], pixels)
+    with torch.no_grad():
+        ref = hf_model(folder)(input_ids=ids[None], pixel_values=pixels).logits
+    assert ours.shape == ref.shape
+    assert (ours - ref).abs().max().item() <= TOL
+
+
+def test_greedy_32_tokens_match_transformers_generate(case):
+    folder, eng, ids, pixels = case
+    ours = list(generate(eng.model, ids, pixels, eng.run, 32, dict(temperature=0), eng.eos, Timings()))
+    with torch.no_grad():
+        out = hf_model(folder).generate(input_ids=ids[None], pixel_values=pixels, max_new_tokens=32,
+                                        do_sample=False, eos_token_id=sorted(eng.eos))
+    theirs = [t for t in out[0, len(ids):].tolist() if t not in eng.eos]
+    assert len(ours) >= 8, "tiny model stopped too early to compare anything"
+    assert ours == theirs
+
+
+def composite_mask(ids, image_token_id):
+    """4D additive mask: text rows causal over everything, each visual row only itself."""
+    t = len(ids)
+    vis = ids == image_token_id
+    allowed = torch.ones(t, t).tril().bool()
+    allowed[vis] = torch.eye(t).bool()[vis]
+    return torch.zeros(1, 1, t, t).masked_fill(~allowed, torch.finfo(torch.float32).min), vis
+
+
+def test_composite_matches_masked_transformers(case):
+    folder, _, ids, pixels = case
+    eng = engine.load(folder, backend="torch", attention="composite", visual_mlp=True)
+    mask, _ = composite_mask(ids, eng.model.cfg.image_token_id)
+    ours = eng.logits(ids[None], pixels)
+    with torch.no_grad():
+        ref = hf_model(folder)(input_ids=ids[None], pixel_values=pixels, attention_mask=mask).logits
+    full = engine.load(folder, backend="torch", attention="full").logits(ids[None], pixels)
+    assert (ours - full).abs().max().item() > 1e-3, "composite should differ from full attention"
+    assert (ours - ref).abs().max().item() <= TOL
+
+
+def reference_no_visual_mlp(hf, ids, pixels, image_token_id):
+    """Masked reference written here from the weights alone: every row gets q/k/v and the masked
+    softmax; the MLP's contribution is zeroed on visual rows."""
+    lm, cfg = hf.model.language_model, hf.config.text_config
+    mask, vis = composite_mask(ids, image_token_id)
+    feats = hf.model.get_image_features(pixel_values=pixels).pooler_output
+    x = lm.embed_tokens(ids.masked_fill(vis, 0)).clone()
+    x[vis] = torch.cat(list(feats))
+    t, nh, nkv = len(ids), cfg.num_attention_heads, cfg.num_key_value_heads
+    hd = getattr(cfg, "head_dim", None) or cfg.hidden_size // nh
+    cos, sin = (c[0] for c in lm.rotary_emb(x[None], torch.arange(t)[None]))  # the checkpoint's RoPE
+    def rot(z):
+        a, b = z.chunk(2, -1)
+        return z * cos + torch.cat([-b, a], -1) * sin
+
+    def rms(z, w, eps=cfg.rms_norm_eps):
+        return w * z * torch.rsqrt(z.pow(2).mean(-1, keepdim=True) + eps)
+
+    for layer in lm.layers:
+        at = layer.self_attn
+        h = rms(x, layer.input_layernorm.weight)
+        q = rot(at.q_proj(h).view(t, nh, hd).transpose(0, 1))
+        k = rot(at.k_proj(h).view(t, nkv, hd).transpose(0, 1)).repeat_interleave(nh // nkv, 0)
+        v = at.v_proj(h).view(t, nkv, hd).transpose(0, 1).repeat_interleave(nh // nkv, 0)
+        att = (q @ k.transpose(1, 2) / hd ** 0.5 + mask[0]).softmax(-1) @ v
+        x = x + at.o_proj(att.transpose(0, 1).reshape(t, -1))
+        m = layer.mlp(rms(x, layer.post_attention_layernorm.weight))
+        x = x + m * (~vis)[:, None]
+    return hf.lm_head(rms(x, lm.norm.weight))
+
+
+def test_composite_without_visual_mlp_matches_reference(case):
+    folder, _, ids, pixels = case
+    eng = engine.load(folder, backend="torch", attention="composite", visual_mlp=False)
+    with torch.no_grad():
+        ref = reference_no_visual_mlp(hf_model(folder), ids, pixels, eng.model.cfg.image_token_id)
+    ours = eng.logits(ids[None], pixels)[0]
+    text = ids != eng.model.cfg.image_token_id
+    assert (ours[text] - ref[text]).abs().max().item() <= TOL
+    assert (ours - ref).abs().max().item() <= TOL
