@@ -131,9 +131,7 @@ class OpenAIEngine:
 
     def _pump(self, payload, opts, chunks: queue.Queue, stop: threading.Event) -> None:
         try:
-            stream = self._client.chat.completions.create(
-                model=self._model, messages=payload, stream=True,
-                stream_options={"include_usage": True}, **opts)
+            stream = self._open(payload, opts)
             chunks.put(_STARTED)
             try:
                 for chunk in stream:
@@ -146,6 +144,20 @@ class OpenAIEngine:
             chunks.put(e)
         finally:
             chunks.put(_END)
+
+    def _open(self, payload, opts):
+        """Start the streamed request. A connection error before any response is tried once more:
+        the pooled connection may be one the server closed a moment ago (after a failed answer),
+        and nothing was generated on it. Timeouts are not retried: that would double the wait."""
+        create = self._client.chat.completions.create
+        kw = dict(model=self._model, messages=payload, stream=True,
+                  stream_options={"include_usage": True}, **opts)
+        try:
+            return create(**kw)
+        except openai.APITimeoutError:
+            raise
+        except openai.APIConnectionError:
+            return create(**kw)
 
     def _done(self, run: "_Run", cancel, payload, opts) -> Done:
         if cancel.is_set():

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import API_KEY, free_port
+from remote_servers import API_KEY, free_port
 from engine.api import EngineError, GenParams, Message, Token, collect
 from engine.backends import load
 
@@ -77,7 +77,7 @@ def test_right_api_key_streams_and_is_not_kept_in_info(keyed_server, monkeypatch
     engine = load(keyed_server.url, backend="openai", api_key=None if via_env else API_KEY)
     text, rest = collect(engine.stream([Message.user("Say hello.")], GenParams(max_new_tokens=8)))
     engine.close()
-    assert text and rest[-1].reason in ("stop", "length")
+    assert text and rest[-1].reason in ("stop", "length"), rest
     assert API_KEY not in repr(engine.info) and API_KEY not in repr(engine)
 
 
@@ -92,7 +92,7 @@ def test_image_to_a_text_only_server_says_so(server, tmp_path):
     assert "text-only" in rest[-1].error and "(500)" in rest[-1].error
     text, rest = collect(engine.stream([Message.user("Say hello.")], GenParams(max_new_tokens=8)))
     engine.close()
-    assert text, "the engine goes on after the error"
+    assert text, f"the engine goes on after the error: {rest}"
 
 
 def test_unreadable_image_fails_before_any_request(server):
