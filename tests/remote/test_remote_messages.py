@@ -1,0 +1,72 @@
+"""Messages become OpenAI chat messages: images as base64 data URLs that decode to the same
+pixels, regions as text, text-only messages as plain strings."""
+from __future__ import annotations
+
+import base64
+import io
+
+from PIL import Image as PILImage
+
+from engine.api import GenParams, Image, Message, Region, Text
+from engine.remote.messages import PNG_LIMIT, to_openai
+from engine.remote.params import request_options
+
+
+def png_bytes(size=(40, 30), color=(10, 200, 30), mode="RGB") -> bytes:
+    buf = io.BytesIO()
+    PILImage.new(mode, size, color).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def decode(url: str) -> PILImage.Image:
+    header, data = url.split(",", 1)
+    assert header in ("data:image/png;base64", "data:image/jpeg;base64")
+    return PILImage.open(io.BytesIO(base64.b64decode(data)))
+
+
+def test_text_only_messages_are_plain_strings():
+    out, sizes = to_openai([Message("system", [Text("Be brief.")]), Message.user("Hi"),
+                            Message.assistant("Hello!")])
+    assert out == [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
+                   {"role": "assistant", "content": "Hello!"}]
+    assert sizes == []
+
+
+def test_images_go_as_data_urls_with_the_same_pixels(tmp_path):
+    path = tmp_path / "a.png"
+    path.write_bytes(png_bytes((40, 30), (10, 200, 30)))
+    rgba = png_bytes((8, 8), (255, 0, 0, 128), mode="RGBA")
+    out, sizes = to_openai([Message.user("Compare them.", [str(path), rgba])])
+    parts = out[0]["content"]
+    assert [p["type"] for p in parts] == ["image_url", "image_url", "text"]
+    first, second = (decode(p["image_url"]["url"]) for p in parts[:2])
+    assert first.size == (40, 30) and first.getpixel((5, 5)) == (10, 200, 30)
+    assert second.mode == "RGB", "re-encoded as RGB, alpha dropped"
+    assert sizes == [(40, 30), (8, 8)]
+    assert parts[2] == {"type": "text", "text": "Compare them."}
+
+
+def test_large_images_fall_back_to_jpeg():
+    noise = PILImage.effect_noise((2200, 2200), 120).convert("RGB")
+    buf = io.BytesIO()
+    noise.save(buf, "PNG")
+    assert buf.tell() > PNG_LIMIT, "the test image must be past the PNG limit"
+    out, _ = to_openai([Message.user("Noise?", [buf.getvalue()])])
+    assert out[0]["content"][0]["image_url"]["url"].startswith("data:image/jpeg;base64,")
+
+
+def test_regions_become_text_next_to_their_question():
+    msg = Message("user", [Image(png_bytes()), Text("What is in"), Region(0, (0.1, 0.2, 0.5, 0.75)),
+                           Text("?")])
+    out, _ = to_openai([msg])
+    text = out[0]["content"][1]["text"]
+    assert text.startswith("What is in [region on image 1: x1=0.100, y1=0.200, x2=0.500, y2=0.750")
+    assert text.endswith("?")
+
+
+def test_sampling_options_beyond_openai_only_when_set():
+    plain = request_options(GenParams(max_new_tokens=7, temperature=0.0, top_p=1.0))
+    assert plain == {"max_tokens": 7, "temperature": 0.0, "top_p": 1.0}
+    full = request_options(GenParams(top_k=20, repetition_penalty=1.1, seed=3, stop=("###",)))
+    assert full["seed"] == 3 and full["stop"] == ["###"]
+    assert full["extra_body"] == {"top_k": 20, "repetition_penalty": 1.1, "repeat_penalty": 1.1}
