@@ -83,6 +83,9 @@ def decode_speed(engine, new_tokens: int) -> tuple[float, int]:
 
 
 def main(argv: list[str]) -> int:
+    if "--device" in argv:  # a device other than this CPU: the torch engine alone, at 7B shape
+        from .decode_device import main as device_main
+        return device_main(argv)
     ap = argparse.ArgumentParser(prog="python -m engine bench decode", description=__doc__)
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--tokens", type=int, default=64)
