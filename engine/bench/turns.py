@@ -14,7 +14,6 @@ import time
 
 import torch
 
-from ..llava.decoder import KVCache
 from ..llava.generate import RunConfig, Timings, decode_one
 from ..llava.kvstore import VisualKVStore
 from ..llava.model import LlavaModel

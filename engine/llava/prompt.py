@@ -27,7 +27,7 @@ class Prompt:
     boxes: list[tuple] = field(default_factory=list)  # regions for <boxes> tokens, padded-square coords
 
 
-def pad_to_square(img, mean) -> "PIL.Image.Image":
+def pad_to_square(img, mean):
     """LLaVA's expand2square: the image centred on a square of the processor's mean colour."""
     from PIL import Image as PILImage
     from ..grounding.geometry import pad_offsets

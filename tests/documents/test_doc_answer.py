@@ -1,7 +1,7 @@
 """Questions whose answers sit on a known page: the page is retrieved, the prompt carries it, and
 the answer's words are boxed where they are printed."""
 import pytest
-from conftest import PAGES, word_box
+from doc_pdfs import PAGES, word_box
 
 from engine.api import Box, Image, Text
 from engine.documents import build_messages, cite_boxes, cite_events, citations, retrieve

@@ -1,5 +1,4 @@
 """Every way a dropped file can be wrong gives a clear EngineError, never a traceback."""
-import io
 
 import pypdfium2 as pdfium
 import pytest

@@ -2,7 +2,7 @@
 import json
 
 import pytest
-from conftest import PAGES, SCAN, SCAN_FONT_SIZE, word_box
+from doc_pdfs import PAGES, SCAN, SCAN_FONT_SIZE, word_box
 
 from engine.documents import open_document
 
@@ -54,7 +54,7 @@ def test_page_renders_are_cached_pngs(report):
 
 
 def test_png_scans_become_one_document(tmp_path, cache_dir):
-    from conftest import scan_png
+    from doc_pdfs import scan_png
     p1 = tmp_path / "scan1.png"
     p1.write_bytes(scan_png())
     p2 = tmp_path / "scan2.png"

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 import engine
-from engine import Done, EngineError, GenParams, Image, Message, Stats, Text, Token
-from engine.llava.generate import RunConfig, Timings, decode_one, prefill
+from engine import Done, EngineError, GenParams, Message, Stats, Token
+from engine.llava.generate import Timings, decode_one, prefill
 from engine.llava.decoder import KVCache
 
 

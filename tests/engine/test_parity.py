@@ -6,7 +6,7 @@ import torch
 
 import engine
 from engine import Image, Message, Text
-from engine.llava.generate import RunConfig, Timings, generate
+from engine.llava.generate import Timings, generate
 
 TOL = 1e-4
 CASES = {"llama-clip": dict(family="llama", vision="clip"),
