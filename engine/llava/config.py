@@ -60,6 +60,7 @@ class ModelConfig:
     eos_token_ids: list[int] = field(default_factory=list)
     ee_mllm: dict | None = None         # an EE-MLLM checkpoint: composite attention by default
     grounding: dict | None = None
+    quantization: str | None = None      # "4bit" | "8bit": saved by bitsandbytes, loads as saved
 
     @property
     def image_seq_length(self) -> int:
@@ -109,6 +110,16 @@ def vision_config(vc: dict) -> VisionConfig:
         act=vc.get("hidden_act", "quick_gelu" if family == "clip" else "gelu_pytorch_tanh"))
 
 
+def _bnb_mode(cfg: dict) -> str | None:
+    q = cfg.get("quantization_config") or {}
+    if q.get("quant_method") != "bitsandbytes":
+        if q:
+            raise EngineError(f"Quantization {q.get('quant_method')!r} is not supported; bitsandbytes "
+                              "checkpoints are, or load the full-precision weights with --quant.")
+        return None
+    return "4bit" if q.get("load_in_4bit") or q.get("_load_in_4bit") else "8bit"
+
+
 def _eos(cfg: dict, tc: dict, folder: Path) -> list[int]:
     ids = []
     for src in (tc, cfg, _read(folder / "generation_config.json")):
@@ -139,7 +150,7 @@ def read_config(folder: str | Path) -> ModelConfig:
             projector_act=cfg.get("projector_hidden_act", "gelu"),
             projector_bias=cfg.get("multimodal_projector_bias", True),
             eos_token_ids=_eos(cfg, tc, folder), ee_mllm=cfg.get("ee_mllm"),
-            grounding=cfg.get("grounding"))
+            grounding=cfg.get("grounding"), quantization=_bnb_mode(cfg))
     if cfg.get("model_type") in DECODERS:
         return ModelConfig(decoder=decoder_config(cfg), eos_token_ids=_eos(cfg, cfg, folder))
     raise EngineError(f"{folder}: model_type {cfg.get('model_type')!r} is not supported; this engine "

@@ -112,7 +112,16 @@ def load_model(folder, dtype=torch.float32, device="cpu", quant: str | None = No
     weights = read_weights(folder, dtype)
     with torch.device("meta"):
         model = LlavaModel(cfg)
-    wanted = set(model.state_dict())
+    done = ()
+    if cfg.quantization:  # a bitsandbytes checkpoint: its quantized linears load as saved
+        from .quant import load_prequantized, prequantized_modules
+        if quant:
+            raise EngineError(f"{folder} is already quantized ({cfg.quantization}); load it without --quant.")
+        used = load_prequantized(model, weights, device, dtype)
+        done = tuple(f"{m}." for m in prequantized_modules(weights) if f"{m}.weight" in used)
+        for key in used:
+            weights.pop(key, None)
+    wanted = {k for k in model.state_dict() if not k.startswith(done)} if done else set(model.state_dict())
     missing = sorted(wanted - set(weights))
     if missing:
         raise EngineError(f"{folder}: the checkpoint lacks {len(missing)} weights this model needs, "
@@ -122,7 +131,7 @@ def load_model(folder, dtype=torch.float32, device="cpu", quant: str | None = No
     if extra:
         raise EngineError(f"{folder}: the checkpoint has weights this engine does not know "
                           f"({', '.join(extra[:4])}): an unsupported architecture variant.")
-    model.load_state_dict({k: weights[k] for k in wanted}, assign=True)
+    model.load_state_dict({k: weights[k] for k in wanted}, assign=True, strict=not done)
     # Non-persistent buffers were made on the meta device: compute them for real.
     model.decoder.register_buffer("inv_freq", rope.inv_freq(cfg.decoder.rope, cfg.decoder.head_dim),
                                   persistent=False)

@@ -49,3 +49,51 @@ def quantize_decoder(model, mode: str, device: str, compute_dtype: torch.dtype) 
                     n += 1
         layer.to(device)
     return n
+
+
+def prequantized_modules(weights: dict) -> dict[str, str]:
+    """Module names (canonical) that a bitsandbytes checkpoint saved quantized -> "4bit"|"8bit"."""
+    found = {}
+    for key in weights:
+        if key.endswith(".weight.quant_state.bitsandbytes__nf4") or key.endswith(".weight.quant_state.bitsandbytes__fp4"):
+            found[key.split(".weight.quant_state.")[0]] = "4bit"
+        elif key.endswith(".SCB"):
+            found[key[: -len(".SCB")]] = "8bit"
+    return found
+
+
+def load_prequantized(model, weights: dict, device: str, compute_dtype: torch.dtype) -> set[str]:
+    """Put each saved-quantized linear in place as transformers saved it (NF4/FP4 with its
+    statistics, or int8 with its row scales). Returns the weight keys consumed."""
+    bnb = _bnb()
+    used = set()
+    for name, mode in prequantized_modules(weights).items():
+        parent_name, _, attr = name.rpartition(".")
+        try:
+            parent = model.get_submodule(parent_name)
+            old = getattr(parent, attr)
+        except AttributeError:
+            continue  # a layer this engine does not build (the vision tower's unread last layers)
+        bias = f"{name}.bias" in weights
+        if mode == "4bit":
+            prefix = f"{name}.weight."
+            stats = {k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)}
+            q = bnb.nn.Linear4bit(old.in_features, old.out_features, bias=bias, compute_dtype=compute_dtype,
+                                  device="meta")
+            used |= {prefix + k for k in stats}  # before: from_prequantized consumes the dict
+            q.weight = bnb.nn.Params4bit.from_prequantized(weights[f"{name}.weight"], stats, requires_grad=False,
+                                                           device=device)
+        else:
+            q = bnb.nn.Linear8bitLt(old.in_features, old.out_features, bias=bias, has_fp16_weights=False,
+                                    device="meta")
+            q.weight = bnb.nn.Int8Params(weights[f"{name}.weight"].to(device), requires_grad=False,
+                                         has_fp16_weights=False)
+            q.weight.CB = q.weight.data                  # the int8 rows, as bnb keeps them
+            q.weight.SCB = weights[f"{name}.SCB"].to(device)
+            used |= {f"{name}.SCB", f"{name}.weight_format"}
+        if bias:
+            q.bias = nn.Parameter(weights[f"{name}.bias"].to(device, compute_dtype), requires_grad=False)
+            used.add(f"{name}.bias")
+        used.add(f"{name}.weight")
+        setattr(parent, attr, q)
+    return used

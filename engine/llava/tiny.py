@@ -38,7 +38,7 @@ def sentencepiece_path() -> Path:
 
 def make_tiny(out: str | Path, family="llama", vision="clip", layers=2, hidden=64, heads=4,
               kv_heads=2, vision_layers=3, image_size=56, patch_size=14, seed=0, rope_scaling=None,
-              ee_mllm=None, tie=False, grounding=False) -> Path:
+              ee_mllm=None, tie=False, grounding=False, vision_hidden=32) -> Path:
     import torch
     from transformers import (CLIPImageProcessor, CLIPVisionConfig, LlavaConfig,
                               LlavaForConditionalGeneration, LlavaProcessor, Qwen2Config,
@@ -71,7 +71,7 @@ def make_tiny(out: str | Path, family="llama", vision="clip", layers=2, hidden=6
         rope = {**rope, **rope_scaling}
     text_kw["rope_parameters"] = rope
     text = (Qwen2Config if family == "qwen2" else LlamaConfig)(**text_kw)
-    vis_kw = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=vision_layers,
+    vis_kw = dict(hidden_size=vision_hidden, intermediate_size=2 * vision_hidden, num_hidden_layers=vision_layers,
                   num_attention_heads=4, image_size=image_size, patch_size=patch_size)
     vis = (SiglipVisionConfig if vision == "siglip" else CLIPVisionConfig)(**vis_kw)
     n_patches = (image_size // patch_size) ** 2

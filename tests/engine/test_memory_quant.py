@@ -63,3 +63,32 @@ def test_quantized_decoder_layers_are_swapped_and_still_agree(tiny_llava, images
 def test_unknown_kernel_is_a_clear_error(tiny_llava):
     with pytest.raises(EngineError, match="not available"):
         engine.load(tiny_llava, backend="torch", device="cpu", kernel="flash")
+
+
+@pytest.mark.parametrize("mode", ["4bit", "8bit"])
+def test_prequantized_bitsandbytes_checkpoint_loads_as_saved(make_tiny_ckpt, images, tmp_path, mode):
+    """A checkpoint quantized and saved by transformers + bitsandbytes loads without re-quantizing
+    and gives transformers' own logits for it."""
+    pytest.importorskip("bitsandbytes", reason="bitsandbytes is not installed")
+    import shutil
+    from transformers import BitsAndBytesConfig, LlavaForConditionalGeneration
+    src = make_tiny_ckpt(vision_hidden=64, hidden=128)  # bitsandbytes' CPU path wants rows >= 64
+    qc = (BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                             bnb_4bit_compute_dtype=torch.float32) if mode == "4bit"
+          else BitsAndBytesConfig(load_in_8bit=True))
+    hf = LlavaForConditionalGeneration.from_pretrained(src, quantization_config=qc, device_map="cpu")
+    out = tmp_path / mode
+    hf.save_pretrained(out)
+    for f in src.iterdir():
+        if not (out / f.name).exists():
+            shutil.copy(f, out / f.name)
+    e = engine.load(out, backend="torch", device="cpu")
+    assert e.model.cfg.quantization == mode
+    bnb = pytest.importorskip("bitsandbytes")
+    cls = bnb.nn.Linear4bit if mode == "4bit" else bnb.nn.Linear8bitLt
+    assert isinstance(e.model.decoder.layers[0].mlp.up_proj, cls)
+    ids, pixels = e.prepare([Message.user("Describe.", [images[0]])])
+    with torch.no_grad():
+        want = LlavaForConditionalGeneration.from_pretrained(out, device_map="cpu")(
+            input_ids=ids[None], pixel_values=pixels).logits
+    assert (e.logits(ids[None], pixels) - want).abs().max().item() <= 1e-3
