@@ -65,8 +65,8 @@ class Documents:
         boxes of the cited words, for drawing in the chat and the boxes panel."""
         doc = self.get(ref)
         hits = cite_boxes(doc, answer, pages)
-        order = [n for n in citations(answer) if 1 <= n <= len(doc.pages)]
-        order += [h.page for h in hits if h.page not in order]
+        cited = [n for n in citations(answer) if 1 <= n <= len(doc.pages)]
+        order = list(dict.fromkeys(cited + [h.page for h in hits]))
         out = []
         for n in order[:SHOWN_PAGES]:
             boxes = [[f"p{n}" if not any(h.page == n for h in hits[:i]) else None, *h.box]
