@@ -44,9 +44,13 @@ ON_EVENT = {Token: _token, Box: _box, Stats: _stats, Done: _done}
 
 class Answer:
     def __init__(self, store: Store, slot: ModelSlot, chat_id: int, parent_id: int,
-                 messages: list, params):
+                 messages, params, finish=None, extra: dict | None = None):
+        """`messages`: a list, or a function of the model's EngineInfo that makes it once the model
+        is loaded (a document prompt holds page images only for a model that sees).
+        `finish(answer) -> dict`: more meta once the text is complete (figures with boxes)."""
         self.store, self.slot, self.chat_id = store, slot, chat_id
         self.messages, self.params = messages, params
+        self.finish, self.extra = finish, dict(extra or {})
         self.msg_id = store.add(chat_id, parent_id, "assistant", "", status="streaming")
         self.cancel = threading.Event()
         self.text, self.boxes, self.stats = "", [], None
@@ -69,6 +73,7 @@ class Answer:
         finally:
             if self.status == "streaming":
                 self.status = "cancelled" if self.cancel.is_set() else "done"
+            self._finish()
             self.note = ""
             self._flush()
             self.finished = True
@@ -91,6 +96,8 @@ class Answer:
             if engine is None:
                 raise EngineError(f"No model is loaded ({self.slot.error})" if self.slot.error else
                                   "No model is loaded. Pick one in the side panel and press Load.")
+            if callable(self.messages):
+                self.messages = self.messages(engine.info)
             last = time.monotonic()
             for ev in engine.stream(self.messages, self.params, self.cancel):
                 ON_EVENT[type(ev)](self, ev)
@@ -103,8 +110,16 @@ class Answer:
         finally:
             self.slot.use.release()
 
+    def _finish(self) -> None:
+        if self.finish is None or not (self.text or self.boxes):
+            return
+        try:
+            self.extra.update(self.finish(self))
+        except Exception:  # drawing boxes must never lose the answer
+            log.exception("answer %s: figures failed", self.msg_id)
+
     def _flush(self) -> None:
-        meta = {"boxes": [dataclasses.asdict(b) for b in self.boxes]}
+        meta = {**self.extra, "boxes": [dataclasses.asdict(b) for b in self.boxes]}
         if self.stats is not None:
             meta["stats"] = dataclasses.asdict(self.stats)
         if self.reason:

@@ -1,10 +1,11 @@
-"""Check what the user dropped in before anything is stored or sent to the model.
+"""Check what the user dropped in before anything is stored or sent to the model: images go to
+the blob store, PDFs (and scans marked as a document) to the document index.
 
 Each file is classified by its first bytes, then handled by the function in KINDS for its kind.
 A bad file gives a message for the chat; it never raises past this module."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image as PILImage
@@ -21,6 +22,8 @@ EXT = {"PNG": ".png", "JPEG": ".jpg", "GIF": ".gif", "WEBP": ".webp", "BMP": ".b
 class Limits:
     max_image_mb: float = 20.0
     max_image_megapixels: float = 40.0
+    max_doc_mb: float = 200.0
+    max_pages: int = 500
 
 
 @dataclass
@@ -28,6 +31,7 @@ class Checked:
     blobs: list[str]      # stored attachments, in order
     problems: list[str]   # one message per refused file
     refused: list[str]    # the refused files' paths
+    documents: list[Path] = field(default_factory=list)  # PDFs and scans, indexed by documents.py
 
 
 def kind_of(head: bytes) -> str:
@@ -36,26 +40,32 @@ def kind_of(head: bytes) -> str:
     return "image"  # anything else is tried as an image; PIL says if it is not one
 
 
-def _image(path: Path, blobs: BlobStore, limits: Limits) -> str:
+def _image(path: Path, blobs: BlobStore, limits: Limits, as_document: bool) -> tuple[str, object]:
     size = path.stat().st_size
     if size > limits.max_image_mb * 2**20:
         raise EngineError(f"{path.name} is {size / 2**20:.1f} MiB; the limit is "
                           f"{limits.max_image_mb:g} MiB (--max-image-mb).")
     open_rgb(str(path), max_pixels=int(limits.max_image_megapixels * 1e6))  # full decode: truncation shows here
+    if as_document:  # a scanned page: read by OCR with the other pages of the document
+        return "documents", path
     with PILImage.open(path) as img:
         ext = EXT.get(img.format or "", ".png")
-    return blobs.put(path.read_bytes(), ext)
+    return "blobs", blobs.put(path.read_bytes(), ext)
 
 
-def _pdf(path: Path, blobs: BlobStore, limits: Limits) -> str:
-    raise EngineError(f"{path.name} is a PDF; documents are not supported yet. "
-                      "Send page screenshots as images for now.")
+def _pdf(path: Path, blobs: BlobStore, limits: Limits, as_document: bool) -> tuple[str, object]:
+    size = path.stat().st_size
+    if size > limits.max_doc_mb * 2**20:
+        raise EngineError(f"{path.name} is {size / 2**20:.1f} MiB; the limit for documents is "
+                          f"{limits.max_doc_mb:g} MiB (--max-doc-mb).")
+    return "documents", path
 
 
 KINDS = {"image": _image, "pdf": _pdf}
 
 
-def check_files(paths, blobs: BlobStore, limits: Limits) -> Checked:
+def check_files(paths, blobs: BlobStore, limits: Limits, as_document: bool = False) -> Checked:
+    """`as_document`: images are the pages of one scanned document, not pictures to chat about."""
     out = Checked([], [], [])
     for p in map(Path, paths or []):
         try:
@@ -63,7 +73,8 @@ def check_files(paths, blobs: BlobStore, limits: Limits) -> Checked:
                 raise EngineError(f"{p.name} could not be read (the upload may have failed).")
             with p.open("rb") as f:
                 head = f.read(8)
-            out.blobs.append(KINDS[kind_of(head)](p, blobs, limits))
+            where, value = KINDS[kind_of(head)](p, blobs, limits, as_document)
+            getattr(out, where).append(value)
         except EngineError as e:
             out.problems.append(str(e))
             out.refused.append(str(p))

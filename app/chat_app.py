@@ -2,18 +2,21 @@
 progress, behind plain methods that ui.py wires to Gradio events."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image as PILImage
 
-from engine.api import GenParams
+from engine.api import EngineError, GenParams
 
 from .answer import Answer
 from .attachments import Limits, check_files
 from .blobs import BlobStore
+from .documents import Documents, latest_document
 from .draw import draw_boxes
+from .figures import box_figures, render, with_drawn
 from .model_slot import ModelSlot, ModelSpec
 from .store import Store, StoredMessage
 from .views import images_of, notices, to_chatbot, to_engine
@@ -30,6 +33,7 @@ class Settings:
     quant: str = "none"
     max_tokens: int = 512
     limits: Limits = field(default_factory=Limits)
+    logit_bias: dict = field(default_factory=dict)  # token id -> bias for every answer (tests force <at>)
 
 
 class ChatApp:
@@ -39,6 +43,7 @@ class ChatApp:
         d.mkdir(parents=True, exist_ok=True)
         self.store = Store(d / "chats.sqlite3")
         self.blobs = BlobStore(d / "blobs")
+        self.docs = Documents(d / "docindex", self.blobs, settings.limits)
         self.slot = ModelSlot()
         self.answers: dict[int, Answer] = {}  # chat id -> its answer being written
         if settings.model:
@@ -48,18 +53,28 @@ class ChatApp:
         self.slot.load(spec)
 
     # ---- asking ---------------------------------------------------------------------------------
-    def ask(self, chat_id: int | None, text: str, files: list[str], params: GenParams):
-        """Store the question and start the answer.
-        Returns (chat_id, Answer | None, problems, refused file paths)."""
-        checked = check_files(files, self.blobs, self.settings.limits)
+    def ask(self, chat_id: int | None, text: str, files: list[str], params: GenParams,
+            as_document: bool = False, progress=None):
+        """Store the question (indexing a dropped document first: `progress(i, n)` per page) and
+        start the answer. Returns (chat_id, Answer | None, problems, refused file paths)."""
+        checked = check_files(files, self.blobs, self.settings.limits, as_document)
         if checked.problems:
             return chat_id, None, checked.problems, checked.refused
-        if not text.strip() and not checked.blobs:
+        meta = {}
+        if checked.documents:
+            try:
+                meta["document"] = self.docs.index(checked.documents, progress)
+            except EngineError as e:
+                return chat_id, None, [str(e)], [str(p) for p in checked.documents]
+        if not text.strip() and not checked.blobs and not meta:
             return chat_id, None, [], []
         if chat_id is None or self.store.chat(chat_id) is None:
             chat_id = self.store.new_chat()
         head = self.store.chat(chat_id).head
-        user_id = self.store.add(chat_id, head, "user", text, checked.blobs)
+        title = text or (meta["document"]["name"] if meta else "")
+        user_id = self.store.add(chat_id, head, "user", text, checked.blobs, meta=meta, title=title)
+        if not text.strip():  # a document alone: indexed, the questions come next
+            return chat_id, None, [], []
         return chat_id, self._answer(chat_id, user_id, params), [], []
 
     def regenerate(self, chat_id: int | None, params: GenParams) -> Answer | None:
@@ -74,14 +89,37 @@ class ChatApp:
         if not 0 <= index < len(shown) or shown[index].role != "user":
             return None
         old = shown[index]
-        new_id = self.store.add(chat_id, old.parent_id, "user", text, old.blobs)
+        new_id = self.store.add(chat_id, old.parent_id, "user", text, old.blobs, meta=old.meta)
         return self._answer(chat_id, new_id, params)
 
     def _answer(self, chat_id: int, user_id: int, params: GenParams) -> Answer:
-        messages = to_engine(self.store.branch(chat_id, user_id), self.blobs)
-        answer = Answer(self.store, self.slot, chat_id, user_id, messages, params)
+        if self.settings.logit_bias and not params.logit_bias:
+            params = dataclasses.replace(params, logit_bias=dict(self.settings.logit_bias))
+        branch = self.store.branch(chat_id, user_id)
+        doc, talk = latest_document(branch)
+        if doc is not None:
+            messages, finish, extra = self._document_answer(doc, talk)
+        else:
+            messages, notes = to_engine(branch, self.blobs)
+            if branch[-1].meta.get("notes", []) != notes:
+                self.store.update(user_id, meta={**branch[-1].meta, "notes": notes})
+            images = images_of(branch)
+            finish, extra = (lambda a: {"figures": with_drawn(box_figures(a.boxes, images), self.blobs)}), {}
+        answer = Answer(self.store, self.slot, chat_id, user_id, messages, params, finish, extra)
         self.answers[chat_id] = answer
         return answer
+
+    def _document_answer(self, doc: dict, talk: list[StoredMessage]):
+        """The question is answered from the document's best pages, and its cited words boxed."""
+        question = talk[-1].text
+        pages = self.docs.pick_pages(doc, question)
+
+        def messages(info):
+            return self.docs.messages(doc, pages, question, talk[:-1], bool(info.vision))
+
+        def finish(answer):
+            return {"figures": with_drawn(self.docs.figures(doc, pages, answer.text), self.blobs)}
+        return messages, finish, {"doc": {"sha": doc["sha"], "pages": pages}}
 
     def stop(self, chat_id: int | None) -> None:
         targets = [self.answers.get(chat_id)] if chat_id is not None else list(self.answers.values())
@@ -109,8 +147,9 @@ class ChatApp:
     def _last_user(self, chat_id) -> StoredMessage | None:
         return next((m for m in reversed(self.shown(chat_id)) if m.role == "user"), None)
 
-    def chatbot(self, chat_id: int | None, live: Answer | None = None, problems=()) -> list[dict]:
-        return to_chatbot(self.shown(chat_id), self.blobs, live) + notices(list(problems))
+    def chatbot(self, chat_id: int | None, live: Answer | None = None, problems=(), info=()) -> list[dict]:
+        return (to_chatbot(self.shown(chat_id), self.blobs, live) + notices(list(problems))
+                + [{"role": "assistant", "content": i} for i in info])
 
     def chat_choices(self) -> list[tuple[str, int]]:
         return [(c.title, c.id) for c in self.store.chats()]
@@ -134,26 +173,51 @@ class ChatApp:
                 self.store.set_head(chat_id, msg.id)
 
     def image_choices(self, chat_id: int | None) -> tuple[list[tuple[str, int]], int | None]:
-        """The branch's images, and the one the last answer's first box is on (else the last)."""
-        branch = self.shown(chat_id)
-        images = images_of(branch)
-        if not images:
+        """The branch's images, then the pages the last answer cites; the one picked is the first
+        cited page, else the image of the last answer's first box, else the last image."""
+        images = images_of(self.shown(chat_id))
+        pages = self._last_pages(chat_id)
+        choices = [(f"image {i + 1}", i) for i in range(len(images))]
+        choices += [(f["label"], len(images) + j) for j, f in enumerate(pages)]
+        if not choices:
             return [], None
         boxes = self.last_boxes(chat_id)
-        pick = boxes[0]["image_index"] if boxes and boxes[0]["image_index"] < len(images) else len(images) - 1
-        return [(f"image {i + 1}", i) for i in range(len(images))], pick
+        if pages:
+            pick = len(images)
+        elif boxes and boxes[0]["image_index"] < len(images):
+            pick = boxes[0]["image_index"]
+        else:
+            pick = len(images) - 1
+        return choices, pick
+
+    def _last_answer(self, chat_id) -> StoredMessage | None:
+        return next((m for m in reversed(self.shown(chat_id)) if m.role == "assistant"), None)
 
     def last_boxes(self, chat_id: int | None) -> list[dict]:
-        answer = next((m for m in reversed(self.shown(chat_id)) if m.role == "assistant"), None)
+        answer = self._last_answer(chat_id)
         return answer.meta.get("boxes", []) if answer else []
 
+    def _last_pages(self, chat_id) -> list[dict]:
+        answer = self._last_answer(chat_id)
+        return answer.meta.get("figures", []) if answer and answer.meta.get("doc") else []
+
     def boxed_image(self, chat_id: int | None, index: int | None):
-        """The chosen image with the last answer's boxes for it drawn on, or None."""
+        """The chosen image (or cited page) with the last answer's boxes for it drawn on, or None."""
         images = images_of(self.shown(chat_id))
-        if index is None or not 0 <= int(index) < len(images):
+        pages = self._last_pages(chat_id)
+        if index is None or not 0 <= int(index) < len(images) + len(pages):
             return None
         index = int(index)
+        if index >= len(images):
+            return render(pages[index - len(images)], self.blobs)
         boxes = [(b["ref"], (b["x1"], b["y1"], b["x2"], b["y2"]))
                  for b in self.last_boxes(chat_id) if b["image_index"] == index]
         with PILImage.open(self.blobs.path(images[index])) as img:
             return draw_boxes(img, boxes)
+
+    def plain_image(self, chat_id: int | None, index: int | None):
+        """The chosen conversation image without boxes (to draw a region on), or None."""
+        images = images_of(self.shown(chat_id))
+        if index is None or not 0 <= int(index) < len(images):
+            return None
+        return str(self.blobs.path(images[int(index)]))

@@ -27,6 +27,8 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--max-tokens", type=int, default=512, help="default for new answers (a slider too)")
     p.add_argument("--max-image-mb", type=float, default=Limits.max_image_mb)
     p.add_argument("--max-image-megapixels", type=float, default=Limits.max_image_megapixels)
+    p.add_argument("--max-doc-mb", type=float, default=Limits.max_doc_mb, help="largest PDF accepted")
+    p.add_argument("--max-pages", type=int, default=Limits.max_pages, help="most pages a document may have")
     return p.parse_args(argv)
 
 
@@ -35,14 +37,15 @@ def make_app(args: argparse.Namespace) -> ChatApp:
     return ChatApp(Settings(data_dir=catalog.data_dir(args.data_dir), model=model,
                             backend=args.backend, attention=args.attention, quant=args.quant,
                             max_tokens=args.max_tokens,
-                            limits=Limits(args.max_image_mb, args.max_image_megapixels)))
+                            limits=Limits(args.max_image_mb, args.max_image_megapixels,
+                                          args.max_doc_mb, args.max_pages)))
 
 
 def launch(app: ChatApp, args: argparse.Namespace, block: bool = True):
     """Serve the page; with block=False return the running gr.Blocks (demo.local_url, .close())."""
     demo = build(app)
     demo.queue(default_concurrency_limit=1)
-    upload_mb = max(args.max_image_mb, 1) * 4  # several images in one message
+    upload_mb = max(max(args.max_image_mb, 1) * 4, args.max_doc_mb)  # several images, or one PDF
     demo.launch(server_name=args.host, server_port=args.port, share=False,
                        inbrowser=not args.no_browser, prevent_thread_lock=not block,
                        max_file_size=f"{upload_mb:g}mb", allowed_paths=[str(app.blobs.root)],

@@ -36,18 +36,40 @@ def to_pixels(box, width: int, height: int) -> tuple[int, int, int, int]:
 def draw_boxes(image: Image.Image, boxes) -> Image.Image:
     """Return a copy of `image` with each box drawn. `boxes`: objects with ref, x1, y1, x2, y2
     (engine.api.Box) or (ref, (x1, y1, x2, y2)) pairs."""
+    items = []
+    for b in boxes:
+        ref, coords = (b.ref, (b.x1, b.y1, b.x2, b.y2)) if hasattr(b, "ref") else b
+        items.append((ref, coords, f"[{ref}]"))
+    return _draw(image, items)
+
+
+def draw_figure(image: Image.Image, rows) -> Image.Image:
+    """Boxes as an answer's figures store them, rows of [label, x1, y1, x2, y2]: an int label is a
+    [k] box in its own colour, a string tags a group (a cited page, "[p3]"), None is one more box
+    of the group before it, drawn without a label (cited words would bury the page in tags)."""
+    items, ref = [], 0
+    for label, *coords in rows:
+        ref = label if isinstance(label, int) else ref
+        items.append((ref, coords, None if label is None else f"[{label}]"))
+    return _draw(image, items)
+
+
+def _draw(image: Image.Image, items) -> Image.Image:
     out = image.convert("RGB")
     draw = ImageDraw.Draw(out)
     w, h = out.size
-    line = max(2, round(min(w, h) / 160))
+    line = max(2, round(min(w, h) / 320))
     font = ImageFont.load_default(size=max(12, round(min(w, h) / 28)))
-    for b in boxes:
-        ref, coords = (b.ref, (b.x1, b.y1, b.x2, b.y2)) if hasattr(b, "ref") else b
+    for ref, coords, _ in items:
+        # Drawn mostly outside the box, so the boxed words stay readable.
         x1, y1, x2, y2 = to_pixels(coords, w, h)
-        c = colour(ref)
-        draw.rectangle((x1, y1, x2, y2), outline=DARK, width=line * 3)
-        draw.rectangle((x1 + line, y1 + line, x2 - line, y2 - line), outline=c, width=line)
-        _label(draw, font, f"[{ref}]", x1, y1, w, h, c)
+        o = 2 * line
+        draw.rectangle((x1 - o, y1 - o, x2 + o, y2 + o), outline=DARK, width=line * 3)
+        draw.rectangle((x1 - line, y1 - line, x2 + line, y2 + line), outline=colour(ref), width=line)
+    for ref, coords, label in items:  # labels last, so no later box hides one
+        if label:
+            x1, y1, _, _ = to_pixels(coords, w, h)
+            _label(draw, font, label, x1, y1, w, h, colour(ref))
     return out
 
 

@@ -27,6 +27,22 @@ def _loading(slot: ModelSlot) -> str:
             f"<progress class='vl-bar' max='1' value='{frac:.3f}'></progress></div>")
 
 
+# Engine cache counters worth showing (Stats.extra keys; each backend reports what it has).
+CACHE_STATS = [("reused_prefix_tokens", "reused prefix", "{:,} tokens"),
+               ("reused_tokens", "reused prefix", "{:,} tokens"),
+               ("visual_cache_hits", "image cache hits", "{:,}"),
+               ("images_encoded", "images encoded", "{:,}")]
+
+
+def cache_rows(extra: dict) -> list[tuple[str, str]]:
+    rows, seen = [], set()
+    for key, label, fmt in CACHE_STATS:
+        if key in extra and label not in seen:
+            seen.add(label)
+            rows.append((label, fmt.format(extra[key])))
+    return rows
+
+
 def _ready(slot: ModelSlot) -> str:
     info = slot.info
     rows = [("model", info.name), ("backend", info.backend), ("device", info.device),
@@ -42,6 +58,7 @@ def _ready(slot: ModelSlot) -> str:
     if st is not None:
         rows.append(("prefill", f"{st.prefill_ms:,.0f} ms ({st.prompt_tokens} tokens)"))
         rows.append(("decode", f"{st.decode_tokens_per_s:,.1f} tokens/s"))
+        rows += cache_rows(st.extra or {})
     body = "".join(f"<tr><td>{k}</td><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
     return f"<div class='vl-status'><b class='vl-ok'>● Ready</b><table>{body}</table></div>"
 

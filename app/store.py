@@ -107,8 +107,10 @@ class Store:
 
     # ---- messages -----------------------------------------------------------------------------
     def add(self, chat_id: int, parent_id: int | None, role: str, text: str,
-            blobs: list[str] | tuple = (), status: str = "done", meta: dict | None = None) -> int:
-        """Append a message under parent_id and make it the chat's head."""
+            blobs: list[str] | tuple = (), status: str = "done", meta: dict | None = None,
+            title: str | None = None) -> int:
+        """Append a message under parent_id and make it the chat's head. A first user message
+        names the chat by `title` (default: its text)."""
         now = time.time()
         with self._lock, self._db:  # one transaction: the row and the new head together
             self._db.execute("BEGIN")
@@ -119,7 +121,7 @@ class Store:
                  json.dumps(meta or {}), now, now)).lastrowid
             self._db.execute("UPDATE chats SET head=?, updated=? WHERE id=?", (mid, now, chat_id))
             if role == "user":  # the first words of the first question name the chat
-                title = " ".join(text.split())[:60] or "Images"
+                title = " ".join((title or text).split())[:60] or "Images"
                 self._db.execute("UPDATE chats SET title=? WHERE id=? AND title=?",
                                  (title, chat_id, NEW_CHAT_TITLE))
         return mid

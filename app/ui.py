@@ -1,6 +1,9 @@
 """The page: Gradio Blocks layout and the events that connect it to ChatApp."""
 from __future__ import annotations
 
+import os
+import threading
+
 import gradio as gr
 
 from engine.api import GenParams
@@ -8,6 +11,7 @@ from engine.api import GenParams
 from .chat_app import ChatApp
 from .model_slot import ModelSpec
 from .models import model_choices
+from .regions import box_text, drawn_box
 from .status import status_html
 
 BACKENDS = ["auto", "torch", "gguf", "openai"]
@@ -51,6 +55,44 @@ def _text_of(value) -> str:
     return ""
 
 
+def _reading(files, progress: dict) -> str:
+    names = ", ".join(os.path.basename(str(f)) for f in files) or "the document"
+    done = f": page {progress['i']} of {progress['n']}" if progress else ""
+    return f"📄 Reading {names}{done} …"
+
+
+def _asking(app: ChatApp, chat_id, text, files, params, as_document):
+    """Run app.ask in a thread (a document is indexed first, page by page); yield progress lines
+    while it runs, then its result."""
+    progress, result = {}, {}
+
+    def run():
+        try:
+            result["r"] = app.ask(chat_id, text, files, params, as_document,
+                                  lambda i, n: progress.update(i=i, n=n))
+        except Exception as e:  # a bug while reading must not lose what the user typed
+            result["r"] = (chat_id, None, [f"Reading failed: {type(e).__name__}: {e}"], [str(f) for f in files])
+    t = threading.Thread(target=run, daemon=True, name="ask")
+    t.start()
+    t.join(0.2)
+    while t.is_alive():
+        yield _reading(files, progress)
+        t.join(0.3)
+    yield result["r"]
+
+
+def add_region(editor, message):
+    """The box around what was drawn in the region editor, added to the message as text."""
+    message = message or EMPTY_BOX
+    background = (editor or {}).get("background")
+    box = drawn_box((editor or {}).get("layers"), background.size) if background is not None else None
+    if box is None:
+        gr.Warning("Pick an image, press 'Draw on it', and draw over the part you mean first.")
+        return gr.skip()
+    text = (message.get("text") or "").rstrip()
+    return {"text": f"{text} {box_text(box)}".strip(), "files": list(message.get("files") or [])}
+
+
 def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
     s = app.settings
 
@@ -76,11 +118,15 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
             first = False
         yield everything(chat_id)
 
-    def send(message, chat_id, temperature, top_p, max_tokens):
+    def send(message, chat_id, temperature, top_p, max_tokens, as_document=False):
         message = message or EMPTY_BOX
         text, files = message.get("text") or "", list(message.get("files") or [])
-        chat_id, answer, problems, refused = app.ask(chat_id, text, files,
-                                                     _params(temperature, top_p, max_tokens))
+        params = _params(temperature, top_p, max_tokens)
+        for step in _asking(app, chat_id, text, files, params, bool(as_document)):
+            if isinstance(step, str):
+                yield (app.chatbot(chat_id, info=[step]), gr.skip(), chat_id, gr.skip(), gr.skip(),
+                       gr.skip(), gr.skip())
+        chat_id, answer, problems, refused = step
         if problems:  # refused: say why in the chat, keep what the user typed and the good files
             keep = [f for f in files if str(f) not in refused]
             yield (app.chatbot(chat_id, problems=problems), {"text": text, "files": keep}, chat_id,
@@ -141,6 +187,8 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
                     placeholder="Message (Enter to send, Shift+Enter for a new line)",
                     show_label=False, autofocus=True)
                 with gr.Row():
+                    as_document = gr.Checkbox(False, label="Images are pages of a scanned document",
+                                              elem_id="as-document", scale=2, min_width=200)
                     stop_btn = gr.Button("■ Stop", size="sm", elem_id="stop")
                     regen_btn = gr.Button("↻ Regenerate", size="sm", elem_id="regenerate")
                     branch_dd = gr.Dropdown(label="Branch", choices=[], scale=2, min_width=200)
@@ -170,6 +218,16 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
                     image_dd = gr.Dropdown(label="Image", choices=[])
                     box_image = gr.Image(label="Answer's boxes", type="pil", interactive=False,
                                          elem_id="boxes", buttons=["download", "fullscreen"])
+                with gr.Accordion("Give a region", open=False):
+                    gr.Markdown("Type `[x1, y1, x2, y2]` in a message (0..1, or pixels of the last "
+                                "image), or draw over the image picked above and add it.")
+                    region_editor = gr.ImageEditor(
+                        type="pil", label="Draw over the part you mean", elem_id="region-editor",
+                        sources=(), transforms=(), layers=False, interactive=True,
+                        brush=gr.Brush(colors=["#E69F00"], default_size=6))
+                    with gr.Row():
+                        region_pick_btn = gr.Button("Draw on it", size="sm")
+                        region_add_btn = gr.Button("Add region to message", size="sm")
         timer = gr.Timer(1.0)
 
         out = [chatbot, textbox, chat_id, chat_list, branch_dd, image_dd, box_image]
@@ -177,7 +235,7 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
         answer_kw = dict(outputs=out, concurrency_limit=4, concurrency_id="answer",
                          show_progress="hidden")
         streams = [
-            textbox.submit(send, [textbox, chat_id, *sampling], api_name="send", **answer_kw),
+            textbox.submit(send, [textbox, chat_id, *sampling, as_document], api_name="send", **answer_kw),
             regen_btn.click(regenerate, [chat_id, *sampling], api_name="regenerate", **answer_kw),
             chatbot.retry(regenerate, [chat_id, *sampling], api_name="retry", api_visibility="private",
                           **answer_kw),
@@ -196,6 +254,8 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
         delete_btn.click(delete_chat, [chat_id], api_name="delete_chat", **leave)
         branch_dd.input(pick_branch, [chat_id, branch_dd], api_name="pick_branch", **leave)
         image_dd.input(app.boxed_image, [chat_id, image_dd], box_image, api_name="show_boxes")
+        region_pick_btn.click(app.plain_image, [chat_id, image_dd], region_editor, api_name="region_image")
+        region_add_btn.click(add_region, [region_editor, textbox], textbox, api_name="add_region")
         # bitsandbytes quantization exists only in the torch backend
         backend.change(lambda b: gr.update(interactive=b in ("auto", "torch")), backend, quant,
                        api_visibility="private", queue=False)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from engine.api import Image, Message, Text
 
 from .blobs import BlobStore
+from .documents import describe
+from .regions import image_size, split_regions
 from .store import StoredMessage
 
 ROLES = ("system", "user", "assistant")
@@ -17,16 +19,23 @@ STATUS_NOTE = {
 }
 
 
-def to_engine(branch: list[StoredMessage], blobs: BlobStore) -> list[Message]:
-    """The conversation the model sees. Images are numbered by their order here, which is the
-    image_index of the Box events the model sends back."""
-    out = []
+def to_engine(branch: list[StoredMessage], blobs: BlobStore) -> tuple[list[Message], list[str]]:
+    """The conversation the model sees, and notes about typed regions. Images are numbered by
+    their order here, which is the image_index of the Box events the model sends back; a typed
+    [x1, y1, x2, y2] becomes a Region on the last image at or before its message."""
+    out, notes, n_images, last = [], [], 0, None
     for m in branch:
         if m.role not in ROLES or (m.role == "assistant" and not m.text):
             continue
-        parts = [Image(str(blobs.path(b))) for b in m.blobs] + [Text(m.text)]
-        out.append(Message(m.role, parts))
-    return out
+        parts = [Image(str(blobs.path(b))) for b in m.blobs]
+        n_images += len(m.blobs)
+        last = m.blobs[-1] if m.blobs else last
+        if m.role == "user" and last is not None:
+            text_parts, notes = split_regions(m.text, n_images - 1, image_size(blobs.path(last)))
+        else:
+            text_parts = [Text(m.text)]
+        out.append(Message(m.role, parts + text_parts))
+    return out, notes  # the notes of the last message: the one being sent
 
 
 def images_of(branch: list[StoredMessage]) -> list[str]:
@@ -46,17 +55,22 @@ def to_chatbot(branch: list[StoredMessage], blobs: BlobStore, live=None) -> list
     out = []
     for m in branch:
         if m.role == "user":
-            content = [{"path": str(blobs.path(b))} for b in m.blobs]
-            if m.text:
-                content.append(m.text)
+            doc = m.meta.get("document")
+            content = [{"path": str(blobs.path(b))} for b in m.blobs + (doc["thumbs"] if doc else [])]
+            lines = [m.text, describe(doc) if doc else ""] + [f"*{n}*" for n in m.meta.get("notes", [])]
+            text = "\n\n".join(line for line in lines if line)
+            if text:
+                content.append(text)
             out.append({"role": "user", "content": content})
         elif m.role == "assistant":
             if live is not None and live.msg_id == m.id:
                 text = answer_text(live.text, "streaming" if not live.finished else live.status,
                                    live.error, live.note)
-            else:
-                text = answer_text(m.text, m.status, m.meta.get("error"))
-            out.append({"role": "assistant", "content": text})
+                out.append({"role": "assistant", "content": text})
+                continue
+            text = answer_text(m.text, m.status, m.meta.get("error"))
+            drawn = [{"path": str(blobs.path(f["drawn"]))} for f in m.meta.get("figures", []) if f.get("drawn")]
+            out.append({"role": "assistant", "content": [text, *drawn] if drawn else text})
     return out
 
 

@@ -68,10 +68,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_app(data_dir: Path, model: Path | None, wait=True, **limits):
+def start_app(data_dir: Path, model: Path | None, wait=True, backend="torch", **limits):
     """The real page in this process, on a free port; returns (demo, ChatApp)."""
     from app.cli import launch, make_app, parse
-    argv = ["--backend", "torch", "--no-browser", "--data-dir", str(data_dir), "--port", str(free_port())]
+    argv = ["--backend", backend, "--no-browser", "--data-dir", str(data_dir), "--port", str(free_port())]
     if model is not None:
         argv += ["--model", str(model)]
     for k, v in limits.items():
@@ -99,10 +99,10 @@ def client(demo):
     return Client(demo.local_url, verbose=False)
 
 
-def send(c, text, files=(), max_tokens=16):
+def send(c, text, files=(), max_tokens=16, temperature=0.7, as_document=False):
     from gradio_client import handle_file
-    return c.submit({"text": text, "files": [handle_file(str(f)) for f in files]}, 0.7, 0.95,
-                    max_tokens, api_name="/send")
+    return c.submit({"text": text, "files": [handle_file(str(f)) for f in files]}, temperature, 0.95,
+                    max_tokens, as_document, api_name="/send")
 
 
 def texts(message) -> str:

