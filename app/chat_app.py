@@ -31,6 +31,7 @@ class Settings:
     backend: str = "auto"
     attention: str = "full"
     quant: str = "none"
+    served_model: str = ""
     max_tokens: int = 512
     limits: Limits = field(default_factory=Limits)
     logit_bias: dict = field(default_factory=dict)  # token id -> bias for every answer (tests force <at>)
@@ -47,7 +48,8 @@ class ChatApp:
         self.slot = ModelSlot()
         self.answers: dict[int, Answer] = {}  # chat id -> its answer being written
         if settings.model:
-            self.load_model(ModelSpec(settings.model, settings.backend, settings.attention, settings.quant))
+            self.load_model(ModelSpec(settings.model, settings.backend, settings.attention, settings.quant,
+                                      settings.served_model))
 
     def load_model(self, spec: ModelSpec) -> None:
         self.slot.load(spec)

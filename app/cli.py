@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 
 from engine import catalog
 
@@ -17,6 +18,9 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--model", help="model folder, .gguf file, or http(s) URL of an OpenAI-compatible "
                                    "server (default: the shipped SmolLM2 GGUF, if installed)")
     p.add_argument("--backend", choices=BACKENDS, default="auto")
+    p.add_argument("--base-url", help="an OpenAI-compatible server (vLLM, SGLang, llama.cpp), e.g. "
+                   "http://127.0.0.1:8000/v1; --model then names the model it serves")
+    p.add_argument("--api-key", help="the server's key (or env VLCHAT_API_KEY); never stored")
     p.add_argument("--attention", choices=ATTENTION, default="full")
     p.add_argument("--quant", choices=QUANT, default="none", help="torch backend on CUDA only")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: this machine only)")
@@ -34,8 +38,13 @@ def parse(argv=None) -> argparse.Namespace:
 
 def make_app(args: argparse.Namespace) -> ChatApp:
     model = args.model or (str(catalog.default_model() or "") or None)
-    return ChatApp(Settings(data_dir=catalog.data_dir(args.data_dir), model=model,
-                            backend=args.backend, attention=args.attention, quant=args.quant,
+    served, backend = "", args.backend
+    if args.base_url:
+        model, served, backend = args.base_url, args.model or "", "openai"
+    if args.api_key:  # handed to the engine through the environment only: never in the database
+        os.environ["VLCHAT_API_KEY"] = args.api_key
+    return ChatApp(Settings(data_dir=catalog.data_dir(args.data_dir), model=model, served_model=served,
+                            backend=backend, attention=args.attention, quant=args.quant,
                             max_tokens=args.max_tokens,
                             limits=Limits(args.max_image_mb, args.max_image_megapixels,
                                           args.max_doc_mb, args.max_pages)))

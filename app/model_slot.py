@@ -20,10 +20,11 @@ class ModelSpec:
     backend: str = "auto"
     attention: str = "full"
     quant: str = "none"
+    served_model: str = ""    # the model's name on a remote server (else the first it lists)
 
     def load_kwargs(self) -> dict:
         """Only options the user changed are passed, so backends that lack them still load."""
-        kw = {}
+        kw = {"model": self.served_model} if self.served_model else {}
         if self.attention and self.attention != "full":
             kw["attention"] = self.attention
         if self.quant and self.quant != "none":

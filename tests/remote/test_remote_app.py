@@ -1,0 +1,35 @@
+"""The app pointed at a real OpenAI-compatible server: `run.py --base-url URL --api-key KEY`."""
+from __future__ import annotations
+
+import sqlite3
+
+from remote_servers import API_KEY, free_port
+
+
+def test_app_chats_through_a_keyed_server_and_never_stores_the_key(keyed_server, tmp_path):
+    from gradio_client import Client
+
+    from app.cli import launch, make_app, parse
+    args = parse(["--base-url", keyed_server.url, "--api-key", API_KEY, "--no-browser",
+                  "--data-dir", str(tmp_path), "--port", str(free_port())])
+    app = make_app(args)
+    demo = launch(app, args, block=False)
+    try:
+        assert app.slot.wait(timeout=60) and app.slot.state == "ready", app.slot.error
+        assert app.slot.info.backend == "openai"
+        c = Client(demo.local_url, verbose=False)
+        out = c.submit({"text": "What is the capital of France?", "files": []}, 0.0, 0.95, 24, False,
+                       api_name="/send").result(timeout=120)
+        answer = out[0][-1]["content"]
+        answer = answer if isinstance(answer, str) else "".join(
+            p.get("text", "") if isinstance(p, dict) else str(p) for p in answer)
+        assert answer.strip()
+    finally:
+        demo.close()
+    db = tmp_path / "chats.sqlite3"
+    with sqlite3.connect(db) as con:
+        rows = con.execute("select text from messages").fetchall()
+    assert any("capital of France" in str(r) for r in rows)
+    for f in tmp_path.rglob("*"):
+        if f.is_file():
+            assert API_KEY.encode() not in f.read_bytes(), f
