@@ -148,7 +148,7 @@ def visual_layers(dec, x, visual_mlp=True):
     return kv, x
 
 
-def prefill_full(dec, x, pos, is_visual, cache, visual_mlp=True, kernel="sdpa"):
+def prefill_full(dec, x, pos, is_visual, cache, visual_mlp=True, kernel="sdpa", visual_kv=None):
     return text_layers(dec, x, pos, cache, kernel=kernel)
 
 

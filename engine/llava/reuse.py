@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 
 from .decoder import KVCache
-from .forward import text_layers, visual_layers
+from .forward import ATTENTION, visual_layers
 from .generate import RunConfig, Timings
 from .kvstore import VisualKVStore
 from .prompt import Prompt
@@ -78,27 +78,28 @@ class Prefiller:
         vision_s = 0.0
         stats = dict(reused_prefix_tokens=p, prefilled_tokens=len(keys) - p, images_encoded=0,
                      visual_cache_hits=0, visual_cache_misses=0)
-        if self.run.attention == "composite" and isinstance(keys[-1], int):
-            kvs, vpos = [], []
-            for start, img in todo:
+        # Composite: each image's visual K/V comes from the store or is computed once per image
+        # (unless the prompt ends on an image: its last row then needs its own hidden state).
+        reuse_visual = self.run.attention == "composite" and isinstance(keys[-1], int)
+        visual_kv, feats = None, None
+        if reuse_visual and todo:
+            kvs = []
+            for _, img in todo:
                 kv, vs = self._visual_kv(prompt, img, stats)
                 vision_s += vs
                 kvs.append(kv)
-                vpos.append(pos[start:start + per_image])
-            text = (pos >= p) & (ids != cfg.image_token_id) if m.sees_images else pos >= p
-            x, _ = m.embed(ids[text], None, later_boxes)
-            vis = None
-            if kvs:
-                vis = ([(torch.cat([kv[i][0] for kv in kvs], 2), torch.cat([kv[i][1] for kv in kvs], 2))
-                        for i in range(cfg.decoder.n_layers)], torch.cat(vpos))
-            h = text_layers(m.decoder, x, pos[text], cache, vis=vis, kernel=self.run.kernel)
-        else:
+            visual_kv = [(torch.cat([kv[i][0] for kv in kvs], 2), torch.cat([kv[i][1] for kv in kvs], 2))
+                         for i in range(cfg.decoder.n_layers)]
+            # Placeholders for the visual rows' embeddings: their hidden states are not recomputed.
+            feats = torch.zeros(len(todo), per_image, cfg.decoder.hidden, device=dev)
+        elif todo:
             tv = time.perf_counter()
-            feats = m.image_features(prompt.pixels[[img for _, img in todo]].to(dev)) if todo else None
+            feats = m.image_features(prompt.pixels[[img for _, img in todo]].to(dev))
             vision_s = time.perf_counter() - tv
             stats["images_encoded"] = len(todo)
-            x, _ = m.embed(ids[p:], feats, later_boxes)
-            h = text_layers(m.decoder, x, pos[p:], cache, kernel=self.run.kernel)
+        x, is_visual = m.embed(ids[p:], feats, later_boxes)
+        h = ATTENTION[self.run.attention](m.decoder, x, pos[p:], is_visual, cache, visual_mlp=self.run.visual_mlp,
+                                          kernel=self.run.kernel, visual_kv=visual_kv)
         logits = m.head(h[0, -1])
         timings.vision_ms = vision_s * 1e3
         timings.prefill_ms = (time.perf_counter() - t0 - vision_s) * 1e3
