@@ -1,7 +1,6 @@
 """Documents in the served app, with the default text-only model (SmolLM2-135M GGUF, real
 English, greedy): a reportlab PDF dropped through gradio_client is indexed, a question is answered
 from its page, and the words the answer took from it come back boxed on the page image."""
-import io
 
 import pypdfium2 as pdfium
 import pytest
