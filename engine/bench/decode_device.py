@@ -42,6 +42,24 @@ def weight_bytes_per_token(model) -> int:
     return n + head.numel() * head.element_size()
 
 
+def _seconds_per_token(model, cfg, device, dtype, kernel, comp, context, tokens) -> float:
+    run_cfg = RunConfig("full", True, kernel, comp)
+    cache = KVCache(cfg.decoder, context + tokens + 1, dtype, device, bucket=1024 if comp else 1)
+    with torch.inference_mode():
+        x = (torch.randn(1, context, cfg.decoder.hidden, device=device) * 0.02).to(dtype)
+        text_layers(model.decoder, x, torch.arange(context, device=device), cache, kernel=kernel)
+        for i in range(3):                                   # warm-up (and compile)
+            decode_one(model, 1, context + i, cache, run_cfg)
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        for i in range(tokens):
+            decode_one(model, 1, context + i, cache, run_cfg)
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        return (time.perf_counter() - t0) / tokens
+
+
 def run(shape="7b", device="cuda", dtype=torch.bfloat16, quants=(None,), kernels=("sdpa",), context=640,
         tokens=64, compile_modes=(False, True)):
     cfg = shapes(**SHAPES[shape])
@@ -52,21 +70,12 @@ def run(shape="7b", device="cuda", dtype=torch.bfloat16, quants=(None,), kernels
         per_token = weight_bytes_per_token(model)
         for kernel in kernels:
             for comp in compile_modes:
-                run_cfg = RunConfig("full", True, kernel, comp)
-                cache = KVCache(cfg.decoder, context + tokens + 1, dtype, device, bucket=1024 if comp else 1)
-                with torch.inference_mode():
-                    x = (torch.randn(1, context, cfg.decoder.hidden, device=device) * 0.02).to(dtype)
-                    text_layers(model.decoder, x, torch.arange(context, device=device), cache, kernel=kernel)
-                    for i in range(3):                                   # warm-up (and compile)
-                        decode_one(model, 1, context + i, cache, run_cfg)
-                    if device.startswith("cuda"):
-                        torch.cuda.synchronize()
-                    t0 = time.perf_counter()
-                    for i in range(tokens):
-                        decode_one(model, 1, context + i, cache, run_cfg)
-                    if device.startswith("cuda"):
-                        torch.cuda.synchronize()
-                    s = (time.perf_counter() - t0) / tokens
+                try:
+                    s = _seconds_per_token(model, cfg, device, dtype, kernel, comp, context, tokens)
+                except Exception as e:  # one variant failing (a compiler error) must not lose the others
+                    rows.append(dict(weights=quant or str(dtype).replace("torch.", ""), kernel=kernel,
+                                     compiled=comp, error=f"{type(e).__name__}: {str(e).splitlines()[0][:60]}"))
+                    continue
                 rows.append(dict(weights=quant or str(dtype).replace("torch.", ""), kernel=kernel,
                                  compiled=comp, tok_s=1 / s, mb_token=per_token / 1e6,
                                  gb_s=per_token / s / 1e9, frac=per_token / s / bw))
@@ -101,5 +110,6 @@ def main(argv: list[str]) -> int:
           f"context {res['context']}")
     print_table(res["rows"], [("weights", "weights", "s"), ("kernel", "kernel", "s"), ("compiled", "compiled", ""),
                               ("tok_s", "tok/s", ".1f"), ("mb_token", "MB read/token", ".0f"),
-                              ("gb_s", "GB/s", ".0f"), ("frac", "of copy bandwidth", ".0%")])
+                              ("gb_s", "GB/s", ".0f"), ("frac", "of copy bandwidth", ".0%"),
+                              ("error", "error", "s")])
     return 0

@@ -78,10 +78,10 @@ def build(cfg: ModelConfig, device: str, dtype, quant: str | None):
 
 
 def run(n_visual_list=(576, 2304), repeats=3, shape="small", device="cpu", dtype=torch.float32,
-        kernels=("sdpa",), quants=(None,), vision=True):
+        kernels=("sdpa",), quants=(None,), vision=True, compiled=False):
     cfg = shapes(**SHAPES[shape])
     peak = matmul_flops_per_s(dtype=dtype, device=device)
-    rows, speedup = [], {}
+    rows, speedup, speedup_compiled = [], {}, {}
     for quant in quants:
         model = build(cfg, device, dtype, quant)
         for n_vis in n_visual_list:
@@ -104,23 +104,30 @@ def run(n_visual_list=(576, 2304), repeats=3, shape="small", device="cpu", dtype
             pos = torch.arange(t, device=device)
             cache = KVCache(cfg.decoder, t, dtype, device)
 
-            def prefill_fn(mode, vmlp, kernel):
+            def prefill_fn(mode, vmlp, kernel, comp):
                 def fn():
                     with torch.inference_mode():
-                        ATTENTION[mode](model.decoder, x, pos, is_vis, cache, visual_mlp=vmlp, kernel=kernel)
+                        ATTENTION[mode](model.decoder, x, pos, is_vis, cache, visual_mlp=vmlp, kernel=kernel,
+                                        compiled=comp)
                 return _synced(fn, device)
-            fns = {(label, k): prefill_fn(*m, k) for k in kernels for label, m in MODES.items()}
-            times = interleaved(fns, repeats=repeats)
-            for (label, kernel), s in times.items():
+            # Compiled layers (torch.compile, one layer compiled for all) with the first kernel,
+            # unquantized only: bitsandbytes' matmuls break the graph.
+            variants = [(k, False) for k in kernels] + ([(kernels[0], True)] if compiled and quant is None else [])
+            fns = {(label, k, c): prefill_fn(*m, k, c) for k, c in variants for label, m in MODES.items()}
+            times = interleaved(fns, repeats=repeats, warmup=2 if compiled else 1)
+            for (label, kernel, comp), s in times.items():
                 f = decoder_flops(cfg.decoder, n_vis, TEXT_TOKENS, *MODES[label])
-                rows.append(dict(visual=n_vis, stage="decoder " + label, kernel=kernel, quant=quant or dtype_name(dtype),
-                                 ms=s * 1e3, gflop=f / 1e9, tflops=f / s / 1e12, frac=f / s / peak,
-                                 ttft_ms=(vis_s + s) * 1e3 if vis_s else None))
+                rows.append(dict(visual=n_vis, stage="decoder " + label, kernel=kernel, compiled=comp,
+                                 quant=quant or dtype_name(dtype), ms=s * 1e3, gflop=f / 1e9, tflops=f / s / 1e12,
+                                 frac=f / s / peak, ttft_ms=(vis_s + s) * 1e3 if vis_s else None))
             if quant == quants[0]:
                 k = kernels[0]
-                speedup[str(n_vis)] = times[("full", k)] / times[("composite (visual MLP off)", k)]
+                speedup[str(n_vis)] = times[("full", k, False)] / times[("composite (visual MLP off)", k, False)]
+                if ("full", k, True) in times:
+                    speedup_compiled[str(n_vis)] = (times[("full", k, True)]
+                                                    / times[("composite (visual MLP off)", k, True)])
         del model
-    return dict(rows=rows, speedup=speedup, device=device_name(device), peak_tflops=peak / 1e12,
+    return dict(rows=rows, speedup=speedup, speedup_compiled=speedup_compiled, device=device_name(device), peak_tflops=peak / 1e12,
                 text_tokens=TEXT_TOKENS, shape=SHAPES[shape], threads=torch.get_num_threads())
 
 
@@ -141,6 +148,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--shape", choices=list(SHAPES), help="default: small on CPU, 7b on CUDA")
     ap.add_argument("--kernels", nargs="+", help="default: every kernel available on the device")
     ap.add_argument("--quant", nargs="+", default=None, help="none 8bit 4bit (default: none; all on CUDA)")
+    ap.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
+                    help="also time compiled layers (default: on CUDA)")
     a = ap.parse_args(argv)
     cuda = a.device.startswith("cuda")
     if cuda and not torch.cuda.is_available():
@@ -148,16 +157,19 @@ def main(argv: list[str]) -> int:
         return 1
     quants = [None if q == "none" else q for q in (a.quant or (["none", "8bit", "4bit"] if cuda else ["none"]))]
     res = run(tuple(a.visual), a.repeats, a.shape or ("7b" if cuda else "small"), a.device,
-              torch.bfloat16 if cuda else torch.float32, tuple(a.kernels or available_kernels(a.device)), quants)
+              torch.bfloat16 if cuda else torch.float32, tuple(a.kernels or available_kernels(a.device)), quants,
+              compiled=cuda if a.compile is None else a.compile)
     if a.json:
         print(json.dumps(res, indent=2))
         return 0
     print(f"{res['device']}: measured matmul rate {res['peak_tflops']:.2f} TFLOP/s; decoder {res['shape']}; "
           f"{TEXT_TOKENS} text tokens")
     print_table(res["rows"], [("visual", "visual tokens", "d"), ("stage", "stage", "s"), ("kernel", "kernel", "s"),
-                              ("quant", "weights", "s"), ("ms", "ms", ".1f"), ("gflop", "GFLOP", ".1f"),
+                              ("compiled", "compiled", ""), ("quant", "weights", "s"), ("ms", "ms", ".1f"), ("gflop", "GFLOP", ".1f"),
                               ("tflops", "TFLOP/s", ".3f"), ("frac", "of matmul rate", ".0%"),
                               ("ttft_ms", "time to first token ms", ".0f")])
     for k, v in res["speedup"].items():
         print(f"decoder prefill speedup, full / composite (visual MLP off), {k} visual tokens: {v:.2f}x")
+    for k, v in res["speedup_compiled"].items():
+        print(f"the same, compiled layers: {k} visual tokens: {v:.2f}x")
     return 0

@@ -93,7 +93,8 @@ class TorchEngine:
             cache = KVCache(self.model.cfg.decoder, len(row), x.dtype, self.device)
             pos = torch.arange(len(row), device=self.device)
             h = ATTENTION[self.run.attention](self.model.decoder, x, pos, vis, cache,
-                                              visual_mlp=self.run.visual_mlp, kernel=self.run.kernel)
+                                              visual_mlp=self.run.visual_mlp, kernel=self.run.kernel,
+                                              compiled=self.run.compile)
             rows.append(self.model.head(h)[0])
         return torch.stack(rows)
 

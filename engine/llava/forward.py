@@ -86,11 +86,11 @@ def _merge(x):  # (1, n, T, d) -> (1, T, n*d)
     return x.transpose(1, 2).reshape(x.shape[0], x.shape[2], -1)
 
 
-def text_layers(dec, x, pos, cache, vis=None, kernel="sdpa"):
+def text_layers(dec, x, pos, cache, vis=None, kernel="sdpa", compiled=False):
     """Run rows `x` (1,T,D) at positions `pos` (T,) through every layer with queries, writing their
     K/V into `cache`; `vis` = (per-layer [(k_pre, v)], visual positions) is placed in the cache at
     the same time. Cache positions below max(pos) must already be filled. Returns hidden (1,T,D)."""
-    c, attend = dec.config, KERNELS[kernel]
+    c, attend, layer_fn = dec.config, KERNELS[kernel], LAYER_FNS[compiled]()[0]
     length = int(torch.cat([pos, vis[1]]).max() if vis else pos.max()) + 1
     cos, sin = rope.cos_sin(dec.inv_freq, pos, x.dtype)
     if vis:
@@ -98,23 +98,24 @@ def text_layers(dec, x, pos, cache, vis=None, kernel="sdpa"):
     keys = torch.arange(length, device=x.device)
     mask = None if x.shape[1] == 1 and int(pos[0]) == length - 1 else keys[None, :] <= pos[:, None]
     for i, layer in enumerate(dec.layers):
-        x = _layer(layer, i, x, pos, cos, sin, cache, length, mask, attend, c,
-                   (vis[0][i], vis[1], vcos, vsin) if vis else None)
+        x = layer_fn(layer, x, pos, cos, sin, cache.k[i], cache.v[i], length, mask, attend, c,
+                     (vis[0][i], vis[1], vcos, vsin) if vis else None)
     return x
 
 
-def _layer(layer, i, x, pos, cos, sin, cache, length, mask, attend, c, vis=None):
-    """One decoder layer for rows with queries; their K/V (and visual K/V, if given) go to the cache."""
+def _layer(layer, x, pos, cos, sin, k_cache, v_cache, length, mask, attend, c, vis=None):
+    """One decoder layer for rows with queries; their K/V (and visual K/V, if given) go to the
+    layer's cache (1,Hkv,capacity,D)."""
     a = layer.self_attn
     h = layer.input_layernorm(x)
     q = rope.apply(_heads(a.q_proj(h), c.n_heads), cos, sin)
-    cache.k[i].index_copy_(2, pos, rope.apply(_heads(a.k_proj(h), c.n_kv_heads), cos, sin))
-    cache.v[i].index_copy_(2, pos, _heads(a.v_proj(h), c.n_kv_heads))
+    k_cache.index_copy_(2, pos, rope.apply(_heads(a.k_proj(h), c.n_kv_heads), cos, sin))
+    v_cache.index_copy_(2, pos, _heads(a.v_proj(h), c.n_kv_heads))
     if vis:
         (k_pre, v), vpos, vcos, vsin = vis
-        cache.k[i].index_copy_(2, vpos, rope.apply(k_pre, vcos, vsin))
-        cache.v[i].index_copy_(2, vpos, v)
-    y = attend(q, cache.k[i, :, :, :length], cache.v[i, :, :, :length], mask)
+        k_cache.index_copy_(2, vpos, rope.apply(k_pre, vcos, vsin))
+        v_cache.index_copy_(2, vpos, v)
+    y = attend(q, k_cache[:, :, :length], v_cache[:, :, :length], mask)
     x = x + a.o_proj(_merge(y))
     return x + layer.mlp(layer.post_attention_layernorm(x))
 
@@ -126,48 +127,69 @@ def decode_static(dec, x, pos, cache, kernel="sdpa"):
     cos, sin = rope.cos_sin(dec.inv_freq, pos, x.dtype)
     mask = torch.arange(cache.capacity, device=x.device)[None, :] <= pos[:, None]
     for i, layer in enumerate(dec.layers):
-        x = _layer(layer, i, x, pos, cos, sin, cache, cache.capacity, mask, KERNELS[kernel], c)
+        x = _layer(layer, x, pos, cos, sin, cache.k[i], cache.v[i], cache.capacity, mask, KERNELS[kernel], c)
     return x
 
 
-def visual_layers(dec, x, visual_mlp=True):
+def visual_layers(dec, x, visual_mlp=True, compiled=False):
     """Composite attention's visual rows (1,Tv,D): attention output = W_o W_v norm(x) per token.
     Returns ([(k before RoPE, v)] per layer, final hidden). The MLP is skipped when visual_mlp
     is false (the EE-MLLM speed setting)."""
-    c = dec.config
-    rep = c.n_heads // c.n_kv_heads
-    kv = []
+    layer_fn, kv = LAYER_FNS[compiled]()[1], []
     for layer in dec.layers:
-        a = layer.self_attn
-        h = layer.input_layernorm(x)
-        k, v = _heads(a.k_proj(h), c.n_kv_heads), _heads(a.v_proj(h), c.n_kv_heads)
+        k, v, x = layer_fn(layer, x, dec.config, visual_mlp)
         kv.append((k, v))
-        x = x + a.o_proj(_merge(v.repeat_interleave(rep, dim=1) if rep > 1 else v))
-        if visual_mlp:
-            x = x + layer.mlp(layer.post_attention_layernorm(x))
     return kv, x
 
 
-def prefill_full(dec, x, pos, is_visual, cache, visual_mlp=True, kernel="sdpa", visual_kv=None):
-    return text_layers(dec, x, pos, cache, kernel=kernel)
+def _visual_layer(layer, x, c, visual_mlp):
+    a = layer.self_attn
+    rep = c.n_heads // c.n_kv_heads
+    h = layer.input_layernorm(x)
+    k, v = _heads(a.k_proj(h), c.n_kv_heads), _heads(a.v_proj(h), c.n_kv_heads)
+    x = x + a.o_proj(_merge(v.repeat_interleave(rep, dim=1) if rep > 1 else v))
+    if visual_mlp:
+        x = x + layer.mlp(layer.post_attention_layernorm(x))
+    return k, v, x
 
 
-def prefill_composite(dec, x, pos, is_visual, cache, visual_mlp=True, kernel="sdpa", visual_kv=None):
+_COMPILED: list = []
+
+
+def _compiled_layer_fns():
+    """Regional compilation (one decoder layer, compiled once and reused by every layer): fuses the
+    norms, RoPE and residual adds, so a prefill is no longer bound by Python launching ~50 small
+    kernels per layer, which on a GPU costs more than the visual rows' matmuls."""
+    if not _COMPILED:
+        _COMPILED.extend(torch.compile(f, dynamic=True) for f in (_layer, _visual_layer))
+    return _COMPILED
+
+
+LAYER_FNS = {False: lambda: (_layer, _visual_layer), True: _compiled_layer_fns}
+
+
+def prefill_full(dec, x, pos, is_visual, cache, visual_mlp=True, kernel="sdpa", visual_kv=None, compiled=False):
+    return text_layers(dec, x, pos, cache, kernel=kernel, compiled=compiled)
+
+
+def prefill_composite(dec, x, pos, is_visual, cache, visual_mlp=True, kernel="sdpa", visual_kv=None,
+                      compiled=False):
     """visual_kv: per-layer (k_pre, v) for the visual rows, computed earlier (a cache hit); then
     the visual rows' final hidden states are not recomputed and come back as zeros."""
     vi, ti = is_visual.nonzero()[:, 0], (~is_visual).nonzero()[:, 0]
     if not len(vi):
-        return text_layers(dec, x, pos, cache, kernel=kernel)
+        return text_layers(dec, x, pos, cache, kernel=kernel, compiled=compiled)
     if visual_kv is None:
-        visual_kv, hv = visual_layers(dec, x[:, vi], visual_mlp)
+        visual_kv, hv = visual_layers(dec, x[:, vi], visual_mlp, compiled)
     else:
         hv = torch.zeros_like(x[:, vi])
     out = torch.empty_like(x)
     out[:, vi] = hv
     if len(ti):
-        out[:, ti] = text_layers(dec, x[:, ti], pos[ti], cache, vis=(visual_kv, pos[vi]), kernel=kernel)
+        out[:, ti] = text_layers(dec, x[:, ti], pos[ti], cache, vis=(visual_kv, pos[vi]), kernel=kernel,
+                                 compiled=compiled)
     else:
-        text_layers(dec, x[:, :0], pos[:0], cache, vis=(visual_kv, pos[vi]), kernel=kernel)
+        text_layers(dec, x[:, :0], pos[:0], cache, vis=(visual_kv, pos[vi]), kernel=kernel, compiled=compiled)
     return out
 
 

@@ -99,7 +99,7 @@ class Prefiller:
             stats["images_encoded"] = len(todo)
         x, is_visual = m.embed(ids[p:], feats, later_boxes)
         h = ATTENTION[self.run.attention](m.decoder, x, pos[p:], is_visual, cache, visual_mlp=self.run.visual_mlp,
-                                          kernel=self.run.kernel, visual_kv=visual_kv)
+                                          kernel=self.run.kernel, visual_kv=visual_kv, compiled=self.run.compile)
         logits = m.head(h[0, -1])
         timings.vision_ms = vision_s * 1e3
         timings.prefill_ms = (time.perf_counter() - t0 - vision_s) * 1e3
@@ -120,7 +120,7 @@ class Prefiller:
         t0 = time.perf_counter()
         feats = m.image_features(prompt.pixels[img:img + 1].to(prompt.ids.device))
         vision_s = time.perf_counter() - t0
-        kv, _ = visual_layers(m.decoder, feats, self.run.visual_mlp)
+        kv, _ = visual_layers(m.decoder, feats, self.run.visual_mlp, self.run.compile)
         if self.store:
             self.store.put(key, kv)
         return kv, vision_s
