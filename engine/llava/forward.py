@@ -88,33 +88,30 @@ def _merge(x):  # (1, n, T, d) -> (1, T, n*d)
 
 def text_layers(dec, x, pos, cache, vis=None, kernel="sdpa", compiled=False):
     """Run rows `x` (1,T,D) at positions `pos` (T,) through every layer with queries, writing their
-    K/V into `cache`; `vis` = (per-layer [(k_pre, v)], visual positions) is placed in the cache at
-    the same time. Cache positions below max(pos) must already be filled. Returns hidden (1,T,D)."""
+    K/V into `cache`; `vis` = (per-layer [(k_pre, v)], visual positions) is placed in the cache
+    first. Cache positions below max(pos) must already be filled. Returns hidden (1,T,D)."""
     c, attend, layer_fn = dec.config, KERNELS[kernel], LAYER_FNS[compiled]()[0]
     length = int(torch.cat([pos, vis[1]]).max() if vis else pos.max()) + 1
+    if vis:  # every layer's visual K/V at once (they do not depend on the text): fewer launches
+        kv, vpos = vis
+        vcos, vsin = rope.cos_sin(dec.inv_freq, vpos, x.dtype)
+        cache.k.index_copy_(3, vpos, rope.apply(torch.stack([k for k, _ in kv]), vcos, vsin))
+        cache.v.index_copy_(3, vpos, torch.stack([v for _, v in kv]))
     cos, sin = rope.cos_sin(dec.inv_freq, pos, x.dtype)
-    if vis:
-        vcos, vsin = rope.cos_sin(dec.inv_freq, vis[1], x.dtype)
     keys = torch.arange(length, device=x.device)
     mask = None if x.shape[1] == 1 and int(pos[0]) == length - 1 else keys[None, :] <= pos[:, None]
     for i, layer in enumerate(dec.layers):
-        x = layer_fn(layer, x, pos, cos, sin, cache.k[i], cache.v[i], length, mask, attend, c,
-                     (vis[0][i], vis[1], vcos, vsin) if vis else None)
+        x = layer_fn(layer, x, pos, cos, sin, cache.k[i], cache.v[i], length, mask, attend, c)
     return x
 
 
-def _layer(layer, x, pos, cos, sin, k_cache, v_cache, length, mask, attend, c, vis=None):
-    """One decoder layer for rows with queries; their K/V (and visual K/V, if given) go to the
-    layer's cache (1,Hkv,capacity,D)."""
+def _layer(layer, x, pos, cos, sin, k_cache, v_cache, length, mask, attend, c):
+    """One decoder layer for rows with queries; their K/V go to the layer's cache (1,Hkv,capacity,D)."""
     a = layer.self_attn
     h = layer.input_layernorm(x)
     q = rope.apply(_heads(a.q_proj(h), c.n_heads), cos, sin)
     k_cache.index_copy_(2, pos, rope.apply(_heads(a.k_proj(h), c.n_kv_heads), cos, sin))
     v_cache.index_copy_(2, pos, _heads(a.v_proj(h), c.n_kv_heads))
-    if vis:
-        (k_pre, v), vpos, vcos, vsin = vis
-        k_cache.index_copy_(2, vpos, rope.apply(k_pre, vcos, vsin))
-        v_cache.index_copy_(2, vpos, v)
     y = attend(q, k_cache[:, :, :length], v_cache[:, :, :length], mask)
     x = x + a.o_proj(_merge(y))
     return x + layer.mlp(layer.post_attention_layernorm(x))

@@ -47,6 +47,6 @@ def cos_sin(inv: torch.Tensor, positions: torch.Tensor, dtype) -> tuple[torch.Te
 
 
 def apply(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """x: (B, H, T, D); cos/sin: (T, D). The rotate-half convention of HF checkpoints."""
+    """x: (..., T, D); cos/sin: (T, D). The rotate-half convention of HF checkpoints."""
     x1, x2 = x.chunk(2, dim=-1)
     return x * cos + torch.cat([-x2, x1], dim=-1) * sin
