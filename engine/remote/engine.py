@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import openai
 
 from ..api import Done, EngineError, EngineInfo, GenParams, Message, Stats, Token
-from .errors import explain
+from .errors import explain, without_credentials
 from .messages import to_openai
 from .params import request_options
 
@@ -27,8 +27,10 @@ def load_openai_engine(path, api_key: str | None = None, model: str | None = Non
                        timeout: float | None = DEFAULT_TIMEOUT, **ignored) -> "OpenAIEngine":
     """Connect to the server at base URL `path`, check the key and pick the model it serves."""
     url = str(path).rstrip("/")
+    shown = without_credentials(url)  # what messages say: a user:password@ in the URL stays out
     if not url.startswith(("http://", "https://")):
-        raise EngineError(f"{path!r} is not a server URL; give one like http://HOST:8000/v1.")
+        raise EngineError(f"{without_credentials(str(path))!r} is not a server URL; give one like "
+                          f"http://HOST:8000/v1.")
     timeout = float(timeout or DEFAULT_TIMEOUT)
     key = api_key or os.environ.get(API_KEY_ENV)
     # An explicit placeholder: left None, the openai client would pick up OPENAI_API_KEY and send a
@@ -39,14 +41,14 @@ def load_openai_engine(path, api_key: str | None = None, model: str | None = Non
         served = client.models.list().data
     except openai.APIError as e:
         client.close()
-        raise EngineError(explain(e, url, timeout)) from None
+        raise EngineError(explain(e, shown, timeout)) from None
     ids = [m.id for m in served]
     if model is None and not ids:
         client.close()
-        raise EngineError(f"The server at {url} lists no models; name one with --model.")
+        raise EngineError(f"The server at {shown} lists no models; name one with --model.")
     if model is not None and ids and model not in ids:
         client.close()
-        raise EngineError(f"The server at {url} has no model {model!r}; it serves: "
+        raise EngineError(f"The server at {shown} has no model {model!r}; it serves: "
                           f"{', '.join(ids)}. Pass one of these with --model.")
     model = model or ids[0]
     entry = next((m for m in served if m.id == model), None)
@@ -63,12 +65,13 @@ def load_openai_engine(path, api_key: str | None = None, model: str | None = Non
     info = EngineInfo(name=model, backend="openai", device=f"remote {host}",
                       dtype="unknown (server side)", vision=True, grounding=False, context_length=int(context or 0),
                       notes=notes)
-    return OpenAIEngine(client, url, model, timeout, info)
+    return OpenAIEngine(client, shown, model, timeout, info)
 
 
 class OpenAIEngine:
     def __init__(self, client: openai.OpenAI, url: str, model: str, timeout: float,
                  info: EngineInfo):
+        # url is only for messages: the client holds the real one, credentials and all
         self._client, self._url, self._model, self._timeout = client, url, model, timeout
         self.info = info
 

@@ -3,6 +3,8 @@
 A table keyed by HTTP status, plus the few transport failures; `explain` picks the entry."""
 from __future__ import annotations
 
+import re
+
 import openai
 
 KEY_HINT = "pass --api-key or set VLCHAT_API_KEY to the key the server was started with"
@@ -29,8 +31,8 @@ STATUS_MESSAGES = {
     404: "Not found at {url} (404): {detail}. The base URL usually ends in /v1 "
          "(e.g. http://HOST:8000/v1), and the model name must be one the server lists.",
     408: "The server timed out reading the request (408): {detail}.",
-    413: "The request is too large for the server (413): send fewer or smaller images, or a "
-         "shorter chat.",
+    413: "The request is too large for the server at {url} (413): send fewer or smaller images, "
+         "or a shorter chat.",
     422: "The server could not use the request (422): {detail}.",
     429: "The server is busy (429): {detail}. Try again in a moment.",
     503: "The server is not ready or is overloaded (503): {detail}. Try again in a moment.",
@@ -42,11 +44,34 @@ IMAGE_HINT = (" The chat holds images: if the model is text-only, the server can
               "serve a vision model (see the README) or send text only.")
 
 
+USERINFO = re.compile(r"(?<=//)[^/@\s]*@")  # the user:password@ of any URL in a text
+
+
+def without_credentials(text: str) -> str:
+    """`text` with every URL's user:password@ removed: messages are shown, logged and stored."""
+    return USERINFO.sub("", text)
+
+
+def is_timeout(err: BaseException) -> bool:
+    """The client's timeout, or the HTTP library's (httpx/httpx2 ReadTimeout while a stream is
+    read: the openai client does not wrap errors raised after the response began)."""
+    return isinstance(err, (openai.APITimeoutError, TimeoutError)) or any(
+        c.__name__ == "TimeoutException" for c in type(err).__mro__)
+
+
 def explain(err: Exception, url: str, timeout: float, *, mid_answer: bool = False,
             images: int = 0) -> str:
-    """One message for `err`; `mid_answer`: the server had started answering; `images`: how many
-    the request held (a text-only model's server fails on them in its own ways)."""
-    if isinstance(err, openai.APITimeoutError):  # before APIConnectionError: it is a subclass
+    """One message for `err`, never with credentials; `mid_answer`: the server had started
+    answering; `images`: how many the request held (a text-only model's server fails on them in
+    its own ways)."""
+    return without_credentials(_explain(err, without_credentials(url), timeout, mid_answer, images))
+
+
+def _explain(err: Exception, url: str, timeout: float, mid_answer: bool, images: int) -> str:
+    if is_timeout(err):  # before APIConnectionError: APITimeoutError is a subclass
+        if mid_answer:
+            return (f"The server at {url} stopped sending mid-answer: nothing came for {timeout:g} "
+                    f"s. It may be stuck or overloaded; raise --timeout if it is slow.")
         return (f"The server at {url} did not answer within {timeout:g} s. It may be busy or "
                 f"stuck; raise --timeout if it is slow.")
     if isinstance(err, openai.APIConnectionError) or not isinstance(err, openai.APIError):

