@@ -84,7 +84,7 @@ class OpenAIEngine:
         try:
             payload, sizes = to_openai(messages)
         except EngineError as e:
-            yield Stats(0.0, 0.0)
+            yield Stats(0.0, 0.0, extra={"prompt_tokens_known": False})
             yield Done("error", str(e))
             return
         opts = request_options(params)
@@ -221,8 +221,11 @@ class _Run:
         # A server may pack several tokens in one chunk (vLLM does under load): its usage count wins.
         generated = self.usage.completion_tokens if self.usage else self.chunks
         span = self.last - self.first
+        # Usage is asked for (stream_options.include_usage: OpenAI, vLLM, SGLang send it), but
+        # llama-cpp-python's server sends none in a stream: then the prompt's size is unknown, not
+        # 0. Stats.prompt_tokens is an int the app formats, so it stays 0 and this flag says so.
         extra = {"model": model, "tokens_counted_by": "server usage" if self.usage else "stream chunks",
-                 "finish_reason": self.finish}
+                 "finish_reason": self.finish, "prompt_tokens_known": self.usage is not None}
         if self.usage:
             extra["server_usage"] = self.usage.model_dump(exclude_none=True)
         if self.timings:

@@ -3,7 +3,8 @@
 
 llama-cpp-python's server has no body limit of its own, so a 413 needs a server that has one. This
 is a real HTTP server (stdlib, 127.0.0.1): bodies under the limit go on to the real server and its
-answer streams back as it comes; bodies over it get nginx's 413 page."""
+answer streams back as it comes; bodies over it get nginx's 413 page. It keeps the bodies it
+received, so a test can read what the client really sent."""
 from __future__ import annotations
 
 import http.client
@@ -26,6 +27,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         size = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(size)  # read all, as nginx does, so the client sees the 413, not a reset
+        self.server.bodies.append(body)
         if size > self.server.limit:
             self.send_response(413)
             self.send_header("Content-Type", "text/html")
@@ -60,6 +62,7 @@ class SizeLimitProxy:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.httpd.daemon_threads = True
         self.httpd.upstream, self.httpd.limit = urlsplit(upstream_url), limit_bytes
+        self.httpd.bodies = []  # every POST body, as received: what the client really sent
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}{urlsplit(upstream_url).path}"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
