@@ -1,5 +1,5 @@
 """Servers for the remote engine's tests: one plain, one with --api_key, a fresh one a test may
-kill, and a socket that never answers."""
+kill, one serving a tiny exported vision model, and a socket that never answers."""
 from __future__ import annotations
 
 import socket
@@ -28,6 +28,23 @@ def keyed_server(tmp_path_factory):
 @pytest.fixture
 def fresh_server(tmp_path):
     s = LlamaServer(tmp_path / "fresh.log")
+    yield s
+    s.stop()
+
+
+# The name the vision server serves its model under: "qwen-vl" in it picks the Qwen-VL box format.
+VISION_ALIAS = "tiny-llava-as-qwen-vl"
+
+
+@pytest.fixture(scope="session")
+def vision_server(tiny_llava, tmp_path_factory):
+    """The tiny LLaVA checkpoint exported to GGUF + mmproj, served with llama.cpp's LLaVA-1.5
+    handler, as a user serves a LLaVA GGUF pair."""
+    from engine.gguf.export import export_checkpoint
+    lm, mmproj = export_checkpoint(tiny_llava, tmp_path_factory.mktemp("vision-gguf"), "f16")
+    s = LlamaServer(tmp_path_factory.mktemp("srv") / "vision.log", model=lm,
+                    args=["--clip_model_path", mmproj, "--chat_format", "llava-1-5",
+                          "--model_alias", VISION_ALIAS])
     yield s
     s.stop()
 
