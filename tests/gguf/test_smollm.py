@@ -70,3 +70,14 @@ def test_unknown_engine_options_are_noted_not_fatal(smollm_path):
         assert any("attention" in n for n in e.info.notes)
     finally:
         e.close()
+
+
+def test_issue_4_prompt_without_a_system_message_says_paris(smollm):
+    """Issue 4's exact check: `python -m engine chat --model <SmolLM2> --temperature 0 "What is
+    the capital of France?"`, no system prompt, greedy. At repetition_penalty 1.0 this model
+    loops ("la femme au martyre, ...") and never says Paris; at 1.1 (Ollama's and llama.cpp
+    server's default) it does. Passed explicitly here until GenParams' own default is 1.1."""
+    params = GenParams(temperature=0, repetition_penalty=1.1)  # other fields: GenParams defaults
+    events = list(smollm.stream([Message.user("What is the capital of France?")], params))
+    assert "Paris" in "".join(e.text for e in events if isinstance(e, Token))
+    assert events[-1] == Done("stop"), "it ends by itself, not at the token budget"
