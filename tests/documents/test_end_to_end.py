@@ -1,9 +1,14 @@
 """A real model end to end over a real PDF: retrieve, prompt with page images, stream, cite.
-The model is a tiny random LLaVA (torch backend), so its words are noise; what is checked is that
-every step runs on the real pieces and the answer's citations land as boxes."""
+
+The model is a tiny random LLaVA (torch backend): its words are noise, so only the plumbing is
+checked, never the answer. The retrieved pages must reach the model's prompt (their [pN]
+headers, their text, their images), the stream must run and report, and the citation step must
+box the right printed words for an answer that quotes the page (a stand-in answer, written here,
+since this model cannot write one)."""
 import threading
 
 import pytest
+from doc_pdfs import PAGES, word_box
 
 from engine.api import Done, GenParams, Stats, Token, collect
 
@@ -23,12 +28,27 @@ def test_question_over_a_pdf_with_a_seeing_model(report, tiny_model):
     from engine.documents import build_messages, cite_boxes, retrieve
     question = "How much revenue did the company make in 2023?"
     pages = retrieve(report, question, k=2)
+    assert pages[0].number == 2
     messages = build_messages(report, pages, question, can_see_images=tiny_model.info.vision, max_chars=800)
-    assert tiny_model.info.vision and len(messages[1].images) == 2
+
+    # the retrieved pages reach the prompt the model reads: headers and text as tokens, images as pixels
+    ids, pixels = tiny_model.prepare(messages)
+    prompt = tiny_model.prompter.tokenizer.decode(ids)
+    for page in pages:
+        assert f"[p{page.number}]" in prompt
+    assert "42 million dollars" in prompt and prompt.index("[p2]") < prompt.index("42 million")
+    assert pixels is not None and pixels.shape[0] == len(pages) == 2
+
     events = list(tiny_model.stream(messages, GenParams(max_new_tokens=6, temperature=0), threading.Event()))
     text, rest = collect(events)
-    assert isinstance(rest[-1], Done) and any(isinstance(e, Stats) for e in rest)
-    assert any(isinstance(e, Token) for e in events)
-    # whatever it said, the cited page's quoted words are found where they are printed
-    hits = cite_boxes(report, text + " Total revenue reached 42 million [p2]", pages)
-    assert {h.page for h in hits} == {2} and {"42", "million"} <= {h.word for h in hits}
+    assert any(isinstance(e, Token) for e in events) and isinstance(rest[-1], Done)
+    stats = next(e for e in rest if isinstance(e, Stats))
+    assert stats.prompt_tokens == len(ids), "the stream prompted with exactly those tokens"
+
+    # citation plumbing, on a stand-in answer: the cited page's words, boxed where they are printed
+    hits = cite_boxes(report, "Total revenue reached 42 million [p2]", pages)
+    assert {h.page for h in hits} == {2} and [h.word for h in hits] == ["Total", "revenue", "reached",
+                                                                        "42", "million"]
+    for h in hits:
+        x1, x2, base = word_box(PAGES[2][1], h.word, 1)
+        assert h.box[0] == pytest.approx(x1, abs=2 / 612) and h.box[1] < base < h.box[3]
