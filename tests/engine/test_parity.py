@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import engine
-from engine import Image, Message, Text
+from engine import GenParams, Image, Message, Text
 from engine.llava.generate import Timings, generate
 
 TOL = 1e-4
@@ -57,6 +57,23 @@ def test_greedy_32_tokens_match_transformers_generate(case):
     theirs = [t for t in out[0, len(ids):].tolist() if t not in eng.eos]
     assert len(ours) >= 8, "tiny model stopped too early to compare anything"
     assert ours == theirs
+
+
+@pytest.mark.parametrize("penalty", [1.0, 1.1])
+def test_streamed_answer_matches_transformers_generate(case, images, penalty):
+    """What a user gets: engine.stream (prefill with reuse, the decode loop, text streaming) with
+    greedy decoding and a repetition penalty, twice (the second reuses the cached prefix)."""
+    folder, eng, ids, pixels = case
+    with torch.no_grad():
+        out = hf_model(folder).generate(input_ids=ids[None], pixel_values=pixels, max_new_tokens=24,
+                                        do_sample=False, repetition_penalty=penalty, eos_token_id=sorted(eng.eos))
+    want = eng.prompter.tokenizer.decode([t for t in out[0, len(ids):].tolist() if t not in eng.eos],
+                                         skip_special_tokens=True)
+    params = GenParams(max_new_tokens=24, temperature=0, repetition_penalty=penalty)
+    for _ in range(2):
+        events = list(eng.stream(two_image_prompt(images), params))
+        assert sum(isinstance(e, engine.Token) for e in events) >= 8 and events[-1].reason == "length"
+        assert engine.collect(events)[0].strip() == want.strip()
 
 
 def composite_mask(ids, image_token_id):
