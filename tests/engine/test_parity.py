@@ -14,7 +14,8 @@ CASES = {"llama-clip": dict(family="llama", vision="clip"),
          "llama3-rope-tied": dict(family="llama", vision="clip", tie=True, kv_heads=1, rope_scaling={
              "rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
              "original_max_position_embeddings": 32}),
-         "linear-rope": dict(family="qwen2", vision="clip", rope_scaling={"rope_type": "linear", "factor": 4.0})}
+         "linear-rope": dict(family="qwen2", vision="clip", rope_scaling={"rope_type": "linear", "factor": 4.0}),
+         "mistral-window": dict(family="mistral", vision="clip", sliding_window=1024)}
 
 
 def two_image_prompt(images):
@@ -74,6 +75,13 @@ def test_streamed_answer_matches_transformers_generate(case, images, penalty):
         events = list(eng.stream(two_image_prompt(images), params))
         assert sum(isinstance(e, engine.Token) for e in events) >= 8 and events[-1].reason == "length"
         assert engine.collect(events)[0].strip() == want.strip()
+
+
+def test_sliding_window_caps_the_context(make_tiny_ckpt):
+    """Inside its window sliding attention is full attention (the parity cases above); past it
+    it is not, so the engine never lets the context grow past the window."""
+    eng = engine.load(make_tiny_ckpt(**CASES["mistral-window"]), backend="torch")
+    assert eng.context == 1024 and eng.model.cfg.decoder.family == "mistral"
 
 
 def composite_mask(ids, image_token_id):
