@@ -45,7 +45,7 @@ class ChatApp:
         self.store = Store(d / "chats.sqlite3")
         self.blobs = BlobStore(d / "blobs")
         self.docs = Documents(d / "docindex", self.blobs, settings.limits)
-        self.slot = ModelSlot()
+        self.slot = ModelSlot(d)
         self.answers: dict[int, Answer] = {}  # chat id -> its answer being written
         if settings.model:
             self.load_model(ModelSpec(settings.model, settings.backend, settings.attention, settings.quant,

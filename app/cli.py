@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+from pathlib import Path
 
 from engine import catalog
 
@@ -50,6 +51,9 @@ def make_app(args: argparse.Namespace) -> ChatApp:
                                           args.max_doc_mb, args.max_pages)))
 
 
+FAVICON = Path(__file__).resolve().parents[1] / "assets" / "favicon.png"
+
+
 def launch(app: ChatApp, args: argparse.Namespace, block: bool = True):
     """Serve the page; with block=False return the running gr.Blocks (demo.local_url, .close())."""
     demo = build(app)
@@ -58,7 +62,8 @@ def launch(app: ChatApp, args: argparse.Namespace, block: bool = True):
     demo.launch(server_name=args.host, server_port=args.port, share=False,
                        inbrowser=not args.no_browser, prevent_thread_lock=not block,
                        max_file_size=f"{upload_mb:g}mb", allowed_paths=[str(app.blobs.root)],
-                       theme=THEME, css=CSS, footer_links=[], show_error=True)
+                       theme=THEME, css=CSS, footer_links=[], show_error=True,
+                       favicon_path=str(FAVICON) if FAVICON.is_file() else None)
     return demo
 
 

@@ -43,7 +43,8 @@ def check_path(path: str) -> None:
 
 
 class ModelSlot:
-    def __init__(self):
+    def __init__(self, data_dir: Path | None = None):
+        self.data_dir = data_dir      # the engine keeps its files (visual KV cache) there too
         self.spec: ModelSpec | None = None
         self.engine = None
         self.state = "empty"          # empty | loading | ready | error
@@ -72,7 +73,7 @@ class ModelSlot:
         try:
             check_path(spec.path)
             new = engine.load(str(Path(spec.path).expanduser()) if "://" not in spec.path else spec.path,
-                              backend=spec.backend, **spec.load_kwargs())
+                              backend=spec.backend, data_dir=self.data_dir, **spec.load_kwargs())
         except EngineError as e:
             return self._finish(generation, None, str(e))
         except Exception as e:  # a broken checkpoint must not take the app down

@@ -60,7 +60,7 @@ class GenParams:
     temperature: float = 0.7  # 0 means greedy
     top_p: float = 0.95
     top_k: int = 0  # 0 means off
-    repetition_penalty: float = 1.0
+    repetition_penalty: float = 1.1  # as Ollama: small models loop without it (1.0 = off)
     seed: int | None = None
     stop: tuple[str, ...] = ()
     logit_bias: dict = field(default_factory=dict)  # token id -> added logit (OpenAI's parameter)

@@ -7,17 +7,21 @@ from pathlib import Path
 from .api import EngineError
 
 
-def _torch(path, **kw):
+# data_dir: the folder where the app keeps its files; each backend takes from it what it keeps
+# (the torch engine its visual KV cache; llama.cpp and remote servers keep nothing there).
+def _torch(path, data_dir=None, **kw):
     from .llava.engine import load_torch_engine
+    if data_dir is not None and kw.get("kv_cache_dir") is None:
+        kw["kv_cache_dir"] = Path(data_dir) / "kvcache"
     return load_torch_engine(path, **kw)
 
 
-def _gguf(path, **kw):
+def _gguf(path, data_dir=None, **kw):
     from .gguf.engine import load_gguf_engine
     return load_gguf_engine(path, **kw)
 
 
-def _openai(path, **kw):
+def _openai(path, data_dir=None, **kw):
     from .remote.engine import load_openai_engine
     return load_openai_engine(path, **kw)
 

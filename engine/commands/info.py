@@ -5,6 +5,7 @@ import argparse
 import dataclasses
 import json
 import sys
+from pathlib import Path
 
 from .. import EngineError
 from .chat import add_model_args, load_from_args
@@ -21,5 +22,23 @@ def main(argv: list[str]) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 1
     d = dataclasses.asdict(info)
+    if (Path(a.model) / "config.json").is_file():
+        d["architecture"] = architecture(a.model)
     print(json.dumps(d, indent=2) if a.json else "\n".join(f"{k:15s} {v}" for k, v in d.items()))
     return 0
+
+
+def architecture(folder: str) -> str:
+    """What a LLaVA-layout config.json describes, in one line (read without the weights)."""
+    from ..llava.config import read_config
+    c = read_config(folder)
+    d = c.decoder
+    rope = d.rope.get("rope_type", "default") + f" theta {d.rope.get('rope_theta'):g}"
+    out = (f"decoder {d.family}: {d.n_layers} layers, hidden {d.hidden}, heads {d.n_heads} "
+           f"(kv {d.n_kv_heads}), MLP {d.intermediate}, RoPE {rope}, {d.max_positions} positions"
+           f"{', tied embeddings' if d.tie_embeddings else ''}")
+    if c.vision:
+        v = c.vision
+        out += (f"; vision {v.family}: {v.n_layers} layers, hidden {v.hidden}, {v.image_size}px / patch "
+                f"{v.patch_size} -> {c.image_seq_length} visual tokens per image")
+    return out

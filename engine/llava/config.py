@@ -86,12 +86,16 @@ def decoder_config(tc: dict) -> DecoderConfig:
     n_heads = tc["num_attention_heads"]
     hidden = tc["hidden_size"]
     qwen = family == "qwen2"
+    # Sliding-window attention equals full attention while the context fits in the window, so
+    # the context is capped there rather than implementing the window.
+    window = tc.get("sliding_window") if family == "mistral" or tc.get("use_sliding_window") else None
+    max_positions = min(tc.get("max_position_embeddings", 4096), window or 1 << 30)
     return DecoderConfig(
         family=family, vocab_size=tc["vocab_size"], hidden=hidden,
         intermediate=tc["intermediate_size"], n_layers=tc["num_hidden_layers"], n_heads=n_heads,
         n_kv_heads=tc.get("num_key_value_heads") or n_heads,
         head_dim=tc.get("head_dim") or hidden // n_heads, norm_eps=tc.get("rms_norm_eps", 1e-6),
-        rope=_rope(tc), max_positions=tc.get("max_position_embeddings", 4096),
+        rope=_rope(tc), max_positions=max_positions,
         qkv_bias=True if qwen else tc.get("attention_bias", False),
         o_bias=False if qwen else tc.get("attention_bias", False),
         mlp_bias=tc.get("mlp_bias", False), tie_embeddings=tc.get("tie_word_embeddings", False),

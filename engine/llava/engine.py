@@ -34,14 +34,16 @@ def _device(name: str) -> str:
 class TorchEngine:
     def __init__(self, folder, attention=None, device="auto", dtype=None, visual_mlp=None,
                  kernel="sdpa", max_context=None, visual_cache=True, kv_cache_dir=None,
-                 kv_cache_bytes=2 * 2 ** 30, kv_disk_bytes=8 * 2 ** 30, quant=None, compile=False):
+                 kv_cache_bytes=2 * 2 ** 30, kv_disk_bytes=8 * 2 ** 30, kv_cache_dtype=None, quant=None,
+                 compile=False):
         folder = Path(folder)
         if not folder.is_dir():
             raise EngineError(f"Model folder not found: {folder}")
         device = _device(device)
         dtype = dtype or ("bfloat16" if device.startswith("cuda") else "float32")
-        if dtype not in DTYPES:
-            raise EngineError(f"dtype {dtype!r} is not one of {', '.join(DTYPES)}.")
+        for name in (dtype, kv_cache_dtype or dtype):
+            if name not in DTYPES:
+                raise EngineError(f"dtype {name!r} is not one of {', '.join(DTYPES)}.")
         if kernel not in available_kernels(device):
             raise EngineError(f"Attention kernel {kernel!r} is not available on {device}; "
                               f"available: {', '.join(available_kernels(device))}.")
@@ -61,15 +63,18 @@ class TorchEngine:
         self.eos = set(cfg.eos_token_ids) | {self.prompter.tokenizer.eos_token_id} - {None}
         self.device = device
         self.lock = threading.Lock()  # one generation at a time: they share the cached conversation
-        # Visual K/V may be reused only by the same weights, preprocessing, visual_mlp and dtype.
+        # Visual K/V may be reused only by the same weights, preprocessing, visual_mlp and dtypes.
         prep = b"".join((folder / n).read_bytes() for n in ("preprocessor_config.json", "processor_config.json")
                         if (folder / n).is_file())
         namespace = VisualKVStore.key(fingerprint(folder), prep.decode(errors="replace"),
-                                      str(self.run.visual_mlp), dtype)
+                                      str(self.run.visual_mlp), dtype, kv_cache_dtype or dtype)
         store = None
         if visual_cache and attention == "composite" and self.model.sees_images:
             disk = None if kv_cache_dir is False else (kv_cache_dir or data_dir() / "kvcache")
-            store = VisualKVStore(kv_cache_bytes, disk, kv_disk_bytes)
+            # float32 by default: float16 storage halves the memory but moved the tiny model's
+            # logits by ~7.5e-4, past the 1e-4 that exact reuse is held to (test_reuse.py).
+            store = VisualKVStore(kv_cache_bytes, disk, kv_disk_bytes,
+                                  DTYPES[kv_cache_dtype] if kv_cache_dtype else None)
         self.prefiller = Prefiller(self.model, self.run, store, namespace)
         self.emits_boxes = self.model.has_box_head
         self.info = EngineInfo(
@@ -190,7 +195,7 @@ class TorchEngine:
 
 
 OPTIONS = ("attention", "device", "dtype", "visual_mlp", "kernel", "max_context", "visual_cache",
-           "kv_cache_dir", "kv_cache_bytes", "kv_disk_bytes", "quant", "compile")
+           "kv_cache_dir", "kv_cache_bytes", "kv_disk_bytes", "kv_cache_dtype", "quant", "compile")
 
 
 def load_torch_engine(path, **kw) -> TorchEngine:

@@ -38,10 +38,10 @@ def sentencepiece_path() -> Path:
 
 def make_tiny(out: str | Path, family="llama", vision="clip", layers=2, hidden=64, heads=4,
               kv_heads=2, vision_layers=3, image_size=56, patch_size=14, seed=0, rope_scaling=None,
-              ee_mllm=None, tie=False, grounding=False, vision_hidden=32) -> Path:
+              ee_mllm=None, tie=False, grounding=False, vision_hidden=32, sliding_window=None) -> Path:
     import torch
     from transformers import (CLIPImageProcessor, CLIPVisionConfig, LlavaConfig,
-                              LlavaForConditionalGeneration, LlavaProcessor, Qwen2Config,
+                              LlavaForConditionalGeneration, LlavaProcessor, MistralConfig, Qwen2Config,
                               SiglipImageProcessor, SiglipVisionConfig, LlamaConfig)
 
     out = Path(out)
@@ -70,7 +70,9 @@ def make_tiny(out: str | Path, family="llama", vision="clip", layers=2, hidden=6
     if rope_scaling:
         rope = {**rope, **rope_scaling}
     text_kw["rope_parameters"] = rope
-    text = (Qwen2Config if family == "qwen2" else LlamaConfig)(**text_kw)
+    if family == "mistral":
+        text_kw["sliding_window"] = sliding_window
+    text = {"llama": LlamaConfig, "qwen2": Qwen2Config, "mistral": MistralConfig}[family](**text_kw)
     vis_kw = dict(hidden_size=vision_hidden, intermediate_size=2 * vision_hidden, num_hidden_layers=vision_layers,
                   num_attention_heads=4, image_size=image_size, patch_size=patch_size)
     vis = (SiglipVisionConfig if vision == "siglip" else CLIPVisionConfig)(**vis_kw)
@@ -124,7 +126,7 @@ def write_box_head(path: Path, hidden: int) -> None:
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="python -m engine make-tiny", description=__doc__)
     ap.add_argument("out_dir")
-    ap.add_argument("--family", choices=["llama", "qwen2"], default="llama")
+    ap.add_argument("--family", choices=["llama", "qwen2", "mistral"], default="llama")
     ap.add_argument("--vision", choices=["clip", "siglip"], default="clip")
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--hidden", type=int, default=64)

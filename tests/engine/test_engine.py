@@ -173,3 +173,26 @@ def test_fixed_shape_decode_step_equals_the_sliced_one(tiny_llava, images):
         a = decode_step(e.model.decoder, x, pos, cache)
         b = decode_static(e.model.decoder, x, pos, cache)
     assert (a - b).abs().max().item() <= 1e-5
+
+
+def test_info_command_describes_the_checkpoint(tiny_llava):
+    import json
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-m", "engine", "info", "--model", str(tiny_llava), "--json"],
+                         capture_output=True, text=True, timeout=120, check=True).stdout
+    d = json.loads(out)
+    assert d["backend"] == "torch" and d["vision"] is True
+    assert "decoder llama: 2 layers, hidden 64, heads 4 (kv 2)" in d["architecture"]
+    assert "16 visual tokens per image" in d["architecture"]  # 56 px / patch 14, CLS dropped
+
+
+@pytest.mark.parametrize("drop, says", [(("tokenizer.json", "tokenizer_config.json"), "tokenizer"),
+                                        (("processor_config.json", "preprocessor_config.json"), "processor files")])
+def test_missing_tokenizer_or_processor_files_are_clear_errors(tiny_llava, tmp_path, drop, says):
+    folder = tmp_path / "ckpt"
+    shutil.copytree(tiny_llava, folder)
+    for name in drop:
+        (folder / name).unlink(missing_ok=True)
+    with pytest.raises(EngineError, match=says):
+        engine.load(folder, backend="torch")

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import engine
-from engine import Image, Message, Text
+from engine import GenParams, Image, Message, Text
 from engine.llava.generate import Timings, generate
 
 TOL = 1e-4
@@ -14,7 +14,8 @@ CASES = {"llama-clip": dict(family="llama", vision="clip"),
          "llama3-rope-tied": dict(family="llama", vision="clip", tie=True, kv_heads=1, rope_scaling={
              "rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
              "original_max_position_embeddings": 32}),
-         "linear-rope": dict(family="qwen2", vision="clip", rope_scaling={"rope_type": "linear", "factor": 4.0})}
+         "linear-rope": dict(family="qwen2", vision="clip", rope_scaling={"rope_type": "linear", "factor": 4.0}),
+         "mistral-window": dict(family="mistral", vision="clip", sliding_window=1024)}
 
 
 def two_image_prompt(images):
@@ -57,6 +58,30 @@ def test_greedy_32_tokens_match_transformers_generate(case):
     theirs = [t for t in out[0, len(ids):].tolist() if t not in eng.eos]
     assert len(ours) >= 8, "tiny model stopped too early to compare anything"
     assert ours == theirs
+
+
+@pytest.mark.parametrize("penalty", [1.0, 1.1])
+def test_streamed_answer_matches_transformers_generate(case, images, penalty):
+    """What a user gets: engine.stream (prefill with reuse, the decode loop, text streaming) with
+    greedy decoding and a repetition penalty, twice (the second reuses the cached prefix)."""
+    folder, eng, ids, pixels = case
+    with torch.no_grad():
+        out = hf_model(folder).generate(input_ids=ids[None], pixel_values=pixels, max_new_tokens=24,
+                                        do_sample=False, repetition_penalty=penalty, eos_token_id=sorted(eng.eos))
+    want = eng.prompter.tokenizer.decode([t for t in out[0, len(ids):].tolist() if t not in eng.eos],
+                                         skip_special_tokens=True)
+    params = GenParams(max_new_tokens=24, temperature=0, repetition_penalty=penalty)
+    for _ in range(2):
+        events = list(eng.stream(two_image_prompt(images), params))
+        assert sum(isinstance(e, engine.Token) for e in events) >= 8 and events[-1].reason == "length"
+        assert engine.collect(events)[0].strip() == want.strip()
+
+
+def test_sliding_window_caps_the_context(make_tiny_ckpt):
+    """Inside its window sliding attention is full attention (the parity cases above); past it
+    it is not, so the engine never lets the context grow past the window."""
+    eng = engine.load(make_tiny_ckpt(**CASES["mistral-window"]), backend="torch")
+    assert eng.context == 1024 and eng.model.cfg.decoder.family == "mistral"
 
 
 def composite_mask(ids, image_token_id):
