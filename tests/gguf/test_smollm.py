@@ -1,6 +1,8 @@
 """The shipped default model (SmolLM2-135M-Instruct Q4_1) through the gguf backend."""
 import threading
 
+import pytest
+
 from engine import Done, GenParams, Message, Stats, Text, Token
 
 QUESTION = [Message("system", [Text("Answer the question in one sentence.")]),
@@ -72,12 +74,25 @@ def test_unknown_engine_options_are_noted_not_fatal(smollm_path):
         e.close()
 
 
-def test_issue_4_prompt_without_a_system_message_says_paris(smollm):
+@pytest.mark.parametrize("params", [GenParams(temperature=0),
+                                    GenParams(temperature=0, repetition_penalty=1.1)],
+                         ids=["defaults", "explicit-1.1"])
+def test_issue_4_prompt_without_a_system_message_says_paris(smollm, params):
     """Issue 4's exact check: `python -m engine chat --model <SmolLM2> --temperature 0 "What is
-    the capital of France?"`, no system prompt, greedy. At repetition_penalty 1.0 this model
-    loops ("la femme au martyre, ...") and never says Paris; at 1.1 (Ollama's and llama.cpp
-    server's default) it does. Passed explicitly here until GenParams' own default is 1.1."""
-    params = GenParams(temperature=0, repetition_penalty=1.1)  # other fields: GenParams defaults
+    the capital of France?"`, no system prompt, greedy, GenParams' defaults otherwise. At
+    repetition_penalty 1.0 this model loops ("la femme au martyre, ...") for 512 tokens and never
+    says Paris; at 1.1 (the default now, as Ollama's and llama.cpp server's) it does."""
     events = list(smollm.stream([Message.user("What is the capital of France?")], params))
     assert "Paris" in "".join(e.text for e in events if isinstance(e, Token))
     assert events[-1] == Done("stop"), "it ends by itself, not at the token budget"
+
+
+def test_issue_4_command_line_says_paris(smollm_path):
+    """The same check through the issue's own command line, as a user types it."""
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-m", "engine", "chat", "--model", str(smollm_path),
+                          "--temperature", "0", "What is the capital of France?"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "Paris" in out.stdout

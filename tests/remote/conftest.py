@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("llama_cpp.server.app", reason="llama-cpp-python[server] is not installed")
 
-from remote_servers import API_KEY, LlamaServer  # noqa: E402
+from remote_servers import API_KEY, VISION_ALIAS, LlamaServer  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -30,10 +30,6 @@ def fresh_server(tmp_path):
     s = LlamaServer(tmp_path / "fresh.log")
     yield s
     s.stop()
-
-
-# The name the vision server serves its model under: "qwen-vl" in it picks the Qwen-VL box format.
-VISION_ALIAS = "tiny-llava-as-qwen-vl"
 
 
 @pytest.fixture(scope="session")

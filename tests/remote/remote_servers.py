@@ -13,6 +13,8 @@ import pytest
 from engine.catalog import default_model
 
 API_KEY = "test-key-7f3a"
+# The name the vision server serves its model under: "qwen-vl" in it picks the Qwen-VL box format.
+VISION_ALIAS = "tiny-llava-as-qwen-vl"
 
 
 def free_port() -> int:

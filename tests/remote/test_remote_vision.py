@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import openai
 
-from conftest import VISION_ALIAS
 from engine.api import Done, GenParams, Message, Stats, Token
 from engine.backends import load
 from engine.grounded import Grounded
 from engine.grounding.formats import format_for_model
 from engine.remote.messages import to_openai
+from remote_servers import VISION_ALIAS
 
 GREEDY = GenParams(max_new_tokens=6, temperature=0)
 
