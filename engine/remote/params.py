@@ -1,5 +1,7 @@
-"""GenParams -> chat.completions arguments. Sampling knobs OpenAI lacks go in extra_body, only
-when set, under the names vLLM/SGLang (repetition_penalty) and llama.cpp (repeat_penalty) read."""
+"""GenParams -> chat.completions arguments. Sampling knobs OpenAI lacks go in extra_body, under
+the names vLLM/SGLang (repetition_penalty) and llama.cpp (repeat_penalty) read. The repetition
+penalty is always sent, 1.0 included: left out, llama.cpp's server applies its own 1.1, so "off"
+would not be off, and the same setting would sample differently here than in the other backends."""
 from __future__ import annotations
 
 from ..api import GenParams
@@ -15,8 +17,6 @@ def request_options(params: GenParams) -> dict:
     extra = {}
     if params.top_k > 0:
         extra["top_k"] = params.top_k
-    if params.repetition_penalty != 1.0:
-        extra["repetition_penalty"] = extra["repeat_penalty"] = params.repetition_penalty
-    if extra:
-        opts["extra_body"] = extra
+    extra["repetition_penalty"] = extra["repeat_penalty"] = params.repetition_penalty
+    opts["extra_body"] = extra
     return opts

@@ -64,10 +64,12 @@ def test_regions_become_text_next_to_their_question():
     assert text.endswith("?")
 
 
-def test_sampling_options_beyond_openai_only_when_set():
+def test_sampling_options_beyond_openai():
     plain = request_options(GenParams(max_new_tokens=7, temperature=0.0, top_p=1.0,
                                       repetition_penalty=1.0))
-    assert plain == {"max_tokens": 7, "temperature": 0.0, "top_p": 1.0}
+    # 1.0 is sent too: left out, llama.cpp's server would apply its own 1.1
+    assert plain == {"max_tokens": 7, "temperature": 0.0, "top_p": 1.0,
+                     "extra_body": {"repetition_penalty": 1.0, "repeat_penalty": 1.0}}
     default = request_options(GenParams())  # repetition_penalty 1.1 by default, under both names
     assert default["extra_body"] == {"repetition_penalty": 1.1, "repeat_penalty": 1.1}
     full = request_options(GenParams(top_k=20, repetition_penalty=1.1, seed=3, stop=("###",)))
