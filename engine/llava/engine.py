@@ -32,6 +32,8 @@ def _device(name: str) -> str:
 
 
 class TorchEngine:
+    box_format = "auto"  # regions as text for a model without a box head; engine.load sets it
+
     def __init__(self, folder, attention=None, device="auto", dtype=None, visual_mlp=None,
                  kernel="sdpa", max_context=None, visual_cache=True, kv_cache_dir=None,
                  kv_cache_bytes=2 * 2 ** 30, kv_disk_bytes=8 * 2 ** 30, quant=None, compile=False):
@@ -106,7 +108,7 @@ class TorchEngine:
 
     def build(self, messages: list[Message]):
         """Validate and tokenize: raises EngineError on bad input, before anything is generated."""
-        prompt = self.prompter.build(messages)
+        prompt = self.prompter.build(messages, self.box_format)
         if len(prompt.ids) >= self.context:
             raise EngineError(f"The conversation is {len(prompt.ids)} tokens; this model's context is "
                               f"{self.context}. Start a new chat or remove images.")

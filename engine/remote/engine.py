@@ -67,6 +67,8 @@ def load_openai_engine(path, api_key: str | None = None, model: str | None = Non
 
 
 class OpenAIEngine:
+    box_format = "auto"  # how regions are written (engine.grounding.regions); engine.load sets it
+
     def __init__(self, client: openai.OpenAI, url: str, model: str, timeout: float,
                  info: EngineInfo):
         self._client, self._url, self._model, self._timeout = client, url, model, timeout
@@ -79,7 +81,7 @@ class OpenAIEngine:
                cancel: threading.Event | None = None):
         cancel = cancel or threading.Event()
         try:
-            payload, sizes = to_openai(messages)
+            payload, sizes = to_openai(messages, self.box_format)
         except EngineError as e:
             yield Stats(0.0, 0.0)
             yield Done("error", str(e))
