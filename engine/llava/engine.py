@@ -9,6 +9,7 @@ import torch
 
 from ..api import Box, Done, EngineError, EngineInfo, GenParams, Message, Stats, Token
 from ..catalog import data_dir
+from ..grounding.geometry import clip_box, padded_to_original, tally
 from .checkpoint import fingerprint
 from .generate import RunConfig, Timings, decode_loop
 from .kvstore import VisualKVStore
@@ -140,14 +141,17 @@ class TorchEngine:
         text = TextStream(self.prompter.tokenizer, tuple(params.stop))
         sampling = dict(temperature=params.temperature, top_k=params.top_k, top_p=params.top_p,
                         repetition_penalty=params.repetition_penalty, logit_bias=params.logit_bias)
-        reason, error, fed, boxes_seen = "length", None, [], 0
+        reason, error, fed, kept, notes = "length", None, [], 0, []
         try:
             logits, cache, keys = self.prefiller.prefill(prompt, budget, timings)
             for tok in decode_loop(self.model, logits, ids.clone(), cache, self.run, budget, sampling,
                                    self.eos, timings, cancel, params.seed, fed):
                 if isinstance(tok, tuple):
-                    yield from self._box_events(tok[1:], prompt, boxes_seen)
-                    boxes_seen += 1
+                    box = self._box(tok[1:], prompt, kept, notes)
+                    if box is not None:  # a dropped box has no [k]: refs stay 0, 1, 2, ...
+                        yield box
+                        yield Token(f"[{kept}]")
+                        kept += 1
                     continue
                 piece = text.push(tok)
                 if piece:
@@ -171,19 +175,20 @@ class TorchEngine:
                     prompt_tokens=len(ids), generated_tokens=timings.tokens,
                     extra={"vision_ms": timings.vision_ms, "decoder_prefill_ms": timings.prefill_ms,
                            "attention": self.run.attention, **timings.extra})
-        yield Done(reason, error)
+        yield Done(reason, error, tally(notes))
 
-    def _box_events(self, box, prompt, k: int):
-        """A pix2emb box: `[k]` in the text and a Box on the most recent image, mapped from the
-        padded square the model saw back to the original image (clipped; dropped if invalid)."""
-        from ..grounding.geometry import clip_box, padded_to_original
-        yield Token(f"[{k}]")
+    @staticmethod
+    def _box(box, prompt, k: int, notes: list) -> Box | None:
+        """A pix2emb box as Box k on the most recent image, mapped from the padded square the model
+        saw back to the original image: clipped, or None (dropped) with a note for the user."""
         if not prompt.image_sizes:
-            return
+            notes.append("dropped a box: the conversation has no image for it")
+            return None
         img = len(prompt.image_sizes) - 1
-        clipped, _note = clip_box(padded_to_original(tuple(box), *prompt.image_sizes[img]))
-        if clipped is not None:
-            yield Box(k, img, *clipped)
+        clipped, note = clip_box(padded_to_original(tuple(box), *prompt.image_sizes[img]))
+        if note:
+            notes.append(note)
+        return None if clipped is None else Box(k, img, *clipped)
 
     def close(self) -> None:
         self.model = None
