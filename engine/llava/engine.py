@@ -82,17 +82,22 @@ class TorchEngine:
 
     # ---- for tests and tools ----------------------------------------------------------------
     @torch.inference_mode()
-    def logits(self, input_ids: torch.Tensor, pixel_values: torch.Tensor | None = None) -> torch.Tensor:
-        """Prompt logits (batch, seq, vocab); each row's images are taken in order from pixel_values."""
+    def logits(self, input_ids: torch.Tensor, pixel_values: torch.Tensor | None = None,
+               boxes: list | None = None) -> torch.Tensor:
+        """Prompt logits (batch, seq, vocab), computed from scratch; each row's images are taken in
+        order from pixel_values, and its regions (one per <boxes> token) from boxes."""
         from .decoder import KVCache
         from .forward import ATTENTION
         ids = input_ids.to(self.device)
         feats = self.model.image_features(pixel_values.to(self.device)) if pixel_values is not None else None
-        rows, used = [], 0
+        boxes_id = self.model.cfg.grounding["boxes_token_id"] if self.model.has_box_head else None
+        rows, used, used_boxes = [], 0, 0
         for row in ids:
             n = int((row == self.model.cfg.image_token_id).sum()) // self.model.cfg.image_seq_length if feats is not None else 0
-            x, vis = self.model.embed(row, feats[used:used + n] if n else None)
-            used += n
+            nb = int((row == boxes_id).sum()) if boxes_id is not None else 0
+            x, vis = self.model.embed(row, feats[used:used + n] if n else None,
+                                      list(boxes or [])[used_boxes:used_boxes + nb])
+            used, used_boxes = used + n, used_boxes + nb
             cache = KVCache(self.model.cfg.decoder, len(row), x.dtype, self.device)
             pos = torch.arange(len(row), device=self.device)
             h = ATTENTION[self.run.attention](self.model.decoder, x, pos, vis, cache,
