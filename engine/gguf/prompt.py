@@ -1,9 +1,9 @@
 """Turn our Message lists into the text a GGUF model is prompted with.
 
 Images become llama.cpp's media marker (mtmd replaces each with the image's embeddings); regions
-become the model's own box text (engine.grounding.regions), since a GGUF has no region encoder. The GGUF's own chat template
-(`tokenizer.chat_template`) renders the conversation; a base model without one is prompted with
-the plain text of the messages, so it continues it."""
+become the model's own box text (engine.grounding.regions), since a GGUF has no region encoder.
+The GGUF's own chat template (`tokenizer.chat_template`) renders the conversation; a base model
+without one is prompted with the plain text of the messages, so it continues it."""
 from __future__ import annotations
 
 from ..api import Image, Message, Region, Text
