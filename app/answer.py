@@ -37,6 +37,7 @@ def _done(a: "Answer", ev: Done) -> None:
     a.reason = ev.reason
     a.status = DONE_STATUS.get(ev.reason, "done")
     a.error = ev.error
+    a.notes = list(ev.notes)  # boxes of the answer clipped or dropped: shown under it, and stored
 
 
 ON_EVENT = {Token: _token, Box: _box, Stats: _stats, Done: _done}
@@ -55,6 +56,7 @@ class Answer:
         self.cancel = threading.Event()
         self.text, self.boxes, self.stats = "", [], None
         self.status, self.reason, self.error, self.note = "streaming", None, None, ""
+        self.notes: list[str] = []
         self.finished = False
         self.version = 0
         self._cond = threading.Condition()
@@ -126,6 +128,8 @@ class Answer:
             meta["reason"] = self.reason
         if self.error:
             meta["error"] = self.error
+        if self.notes:
+            meta["notes"] = self.notes
         self.store.update(self.msg_id, text=self.text, status=self.status, meta=meta)
 
     def _set_note(self, note: str) -> None:

@@ -2,6 +2,8 @@
 messages for the page."""
 from __future__ import annotations
 
+import re
+
 from engine.api import Image, Message, Text
 
 from .blobs import BlobStore
@@ -43,11 +45,21 @@ def images_of(branch: list[StoredMessage]) -> list[str]:
     return [b for m in branch if m.role in ROLES for b in m.blobs]
 
 
-def answer_text(text: str, status: str, error: str | None = None, note: str = "") -> str:
+def answer_text(text: str, status: str, error: str | None = None, note: str = "",
+                notes=()) -> str:
+    """The answer as shown: its text, how it ended, the engine's notes about it (boxes clipped or
+    dropped) as one italic line, and a passing note (waiting for the model)."""
     shown = text + STATUS_NOTE.get(status, "").format(error=error or "The model failed.")
+    if notes:
+        shown += "\n\n*" + "; ".join(_plain(n) for n in notes) + "*"
     if note:
         shown += f"\n\n*{note}*"
     return shown
+
+
+def _plain(note: str) -> str:
+    """Markdown and HTML characters in a note (raw box markup it quotes) shown as they are."""
+    return re.sub(r"([\\`*_<>])", r"\\\1", note)
 
 
 def to_chatbot(branch: list[StoredMessage], blobs: BlobStore, live=None) -> list[dict]:
@@ -65,10 +77,10 @@ def to_chatbot(branch: list[StoredMessage], blobs: BlobStore, live=None) -> list
         elif m.role == "assistant":
             if live is not None and live.msg_id == m.id:
                 text = answer_text(live.text, "streaming" if not live.finished else live.status,
-                                   live.error, live.note)
+                                   live.error, live.note, live.notes)
                 out.append({"role": "assistant", "content": text})
                 continue
-            text = answer_text(m.text, m.status, m.meta.get("error"))
+            text = answer_text(m.text, m.status, m.meta.get("error"), notes=m.meta.get("notes", ()))
             drawn = [{"path": str(blobs.path(f["drawn"]))} for f in m.meta.get("figures", []) if f.get("drawn")]
             out.append({"role": "assistant", "content": [text, *drawn] if drawn else text})
     return out

@@ -96,6 +96,7 @@ class Stats:
 class Done:
     reason: str  # "stop" | "length" | "cancelled" | "error"
     error: str | None = None
+    notes: tuple[str, ...] = ()  # for the user: boxes of the answer clipped or dropped, and why
 
 
 Event = Union[Token, Box, Stats, Done]

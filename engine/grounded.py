@@ -11,6 +11,7 @@ from .images import image_size
 class Grounded:
     def __init__(self, inner, box_format: str = "auto"):
         self.inner, self.box_format = inner, box_format
+        inner.box_format = box_format  # the inner prompt writes regions in the same box text
         # A box head emits Box events itself; otherwise boxes come from parsing the text.
         self.emits_boxes = getattr(inner, "emits_boxes", False)
         if box_format != "auto":

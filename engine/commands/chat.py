@@ -67,6 +67,8 @@ def main(argv: list[str]) -> int:
             elif getattr(ev, "reason", None) == "error":
                 print(f"\nerror: {ev.error}", file=sys.stderr)
                 return 1
+            elif getattr(ev, "notes", ()):  # boxes of the answer clipped or dropped
+                print("\n" + "\n".join(f"note: {n}" for n in ev.notes), file=sys.stderr)
         print()
     except EngineError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -40,6 +40,8 @@ def load_gguf_engine(path, mmproj=None, n_ctx: int = 4096, threads: int | None =
 
 
 class GGUFEngine:
+    box_format = "auto"  # how regions are written (engine.grounding.regions); engine.load sets it
+
     def __init__(self, path: Path, mmproj=None, n_ctx: int = 4096, threads: int | None = None,
                  notes: list[str] | None = None):
         try:
@@ -133,7 +135,9 @@ class GGUFEngine:
         eos = llm.detokenize([llm.token_eos()], special=True).decode(errors="ignore") if llm.token_eos() >= 0 else ""
         marker = self._marker if self._mtmd is not None else "<__media__>"
         try:
-            text = render(messages, self._template, bos, eos, marker)
+            text = render(messages, self._template, bos, eos, marker, self.box_format)
+        except EngineError:  # a bad image, read for a region's size
+            raise
         except Exception as e:  # jinja errors from the model's own template
             raise EngineError(f"The chat template inside {self.path.name} failed on this "
                               f"conversation ({type(e).__name__}: {e}).") from None

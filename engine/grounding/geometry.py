@@ -114,5 +114,14 @@ def clip_box(box: BoxT) -> tuple[BoxT | None, str | None]:
     return clipped, None
 
 
+def tally(notes) -> tuple[str, ...]:
+    """Each distinct note once, in order, with how often it came: a model that repeats one bad box
+    gets one line, not sixteen."""
+    counts: dict[str, int] = {}
+    for n in notes:
+        counts[n] = counts.get(n, 0) + 1
+    return tuple(n if c == 1 else f"{n} ({c} times)" for n, c in counts.items())
+
+
 def _fmt(box: BoxT) -> str:
     return "(" + ", ".join(f"{v:.3f}" for v in box) + ")"

@@ -6,13 +6,14 @@ text flows out token by token and a box split across any number of tokens still 
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Iterable, Iterator, Sequence
 
 import regex
 
 from ..api import Box, Done, Event, Stats, Token
 from .formats import FORMATS, BoxFormat
-from .geometry import Frame, clip_box
+from .geometry import Frame, clip_box, tally
 
 MAX_HOLD = 400  # a "partial match" longer than this is ordinary text after all
 
@@ -85,7 +86,7 @@ class BoxTextStream:
 
     def flush(self) -> list[Token | Box]:
         rest, self._buf = self._buf, ""
-        if rest.strip():
+        if any(c.isdigit() for c in rest):  # a box had begun ("<b" alone is just text)
             self.notes.append(f"unfinished box markup left as text: {rest[:60]!r}")
         return _merge([rest])
 
@@ -137,7 +138,8 @@ def _merge(pieces: list) -> list[Token | Box]:
 
 def ground_stream(events: Iterable[Event], **kwargs) -> Iterator[Event]:
     """Wrap any engine stream: Token text goes through a BoxTextStream(**kwargs), everything else
-    passes as it is (the held-back tail is flushed before Stats/Done and at the end)."""
+    passes as it is (the held-back tail is flushed before Stats/Done and at the end). The parser's
+    notes (boxes clipped or dropped, and why) ride on Done, for the user to see."""
     parser = kwargs.pop("parser", None) or BoxTextStream(**kwargs)
     for ev in events:
         if isinstance(ev, Token):
@@ -145,5 +147,8 @@ def ground_stream(events: Iterable[Event], **kwargs) -> Iterator[Event]:
             continue
         if isinstance(ev, (Stats, Done)):
             yield from parser.flush()
+        if isinstance(ev, Done) and parser.notes:
+            ev = dataclasses.replace(ev, notes=ev.notes + tally(parser.notes))
+            parser.notes = []
         yield ev
     yield from parser.flush()

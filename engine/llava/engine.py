@@ -9,6 +9,7 @@ import torch
 
 from ..api import Box, Done, EngineError, EngineInfo, GenParams, Message, Stats, Token
 from ..catalog import data_dir
+from ..grounding.geometry import clip_box, padded_to_original, tally
 from .checkpoint import fingerprint
 from .generate import RunConfig, Timings, decode_loop
 from .kvstore import VisualKVStore
@@ -32,6 +33,8 @@ def _device(name: str) -> str:
 
 
 class TorchEngine:
+    box_format = "auto"  # regions as text for a model without a box head; engine.load sets it
+
     def __init__(self, folder, attention=None, device="auto", dtype=None, visual_mlp=None,
                  kernel="sdpa", max_context=None, visual_cache=True, kv_cache_dir=None,
                  kv_cache_bytes=2 * 2 ** 30, kv_disk_bytes=8 * 2 ** 30, kv_cache_dtype=None, quant=None,
@@ -84,17 +87,22 @@ class TorchEngine:
 
     # ---- for tests and tools ----------------------------------------------------------------
     @torch.inference_mode()
-    def logits(self, input_ids: torch.Tensor, pixel_values: torch.Tensor | None = None) -> torch.Tensor:
-        """Prompt logits (batch, seq, vocab); each row's images are taken in order from pixel_values."""
+    def logits(self, input_ids: torch.Tensor, pixel_values: torch.Tensor | None = None,
+               boxes: list | None = None) -> torch.Tensor:
+        """Prompt logits (batch, seq, vocab), computed from scratch; each row's images are taken in
+        order from pixel_values, and its regions (one per <boxes> token) from boxes."""
         from .decoder import KVCache
         from .forward import ATTENTION
         ids = input_ids.to(self.device)
         feats = self.model.image_features(pixel_values.to(self.device)) if pixel_values is not None else None
-        rows, used = [], 0
+        boxes_id = self.model.cfg.grounding["boxes_token_id"] if self.model.has_box_head else None
+        rows, used, used_boxes = [], 0, 0
         for row in ids:
             n = int((row == self.model.cfg.image_token_id).sum()) // self.model.cfg.image_seq_length if feats is not None else 0
-            x, vis = self.model.embed(row, feats[used:used + n] if n else None)
-            used += n
+            nb = int((row == boxes_id).sum()) if boxes_id is not None else 0
+            x, vis = self.model.embed(row, feats[used:used + n] if n else None,
+                                      list(boxes or [])[used_boxes:used_boxes + nb])
+            used, used_boxes = used + n, used_boxes + nb
             cache = KVCache(self.model.cfg.decoder, len(row), x.dtype, self.device)
             pos = torch.arange(len(row), device=self.device)
             h = ATTENTION[self.run.attention](self.model.decoder, x, pos, vis, cache,
@@ -111,7 +119,7 @@ class TorchEngine:
 
     def build(self, messages: list[Message]):
         """Validate and tokenize: raises EngineError on bad input, before anything is generated."""
-        prompt = self.prompter.build(messages)
+        prompt = self.prompter.build(messages, self.box_format)
         if len(prompt.ids) >= self.context:
             raise EngineError(f"The conversation is {len(prompt.ids)} tokens; this model's context is "
                               f"{self.context}. Start a new chat or remove images.")
@@ -143,14 +151,17 @@ class TorchEngine:
         text = TextStream(self.prompter.tokenizer, tuple(params.stop))
         sampling = dict(temperature=params.temperature, top_k=params.top_k, top_p=params.top_p,
                         repetition_penalty=params.repetition_penalty, logit_bias=params.logit_bias)
-        reason, error, fed, boxes_seen = "length", None, [], 0
+        reason, error, fed, kept, notes = "length", None, [], 0, []
         try:
             logits, cache, keys = self.prefiller.prefill(prompt, budget, timings)
             for tok in decode_loop(self.model, logits, ids.clone(), cache, self.run, budget, sampling,
                                    self.eos, timings, cancel, params.seed, fed):
                 if isinstance(tok, tuple):
-                    yield from self._box_events(tok[1:], prompt, boxes_seen)
-                    boxes_seen += 1
+                    box = self._box(tok[1:], prompt, kept, notes)
+                    if box is not None:  # a dropped box has no [k]: refs stay 0, 1, 2, ...
+                        yield box
+                        yield Token(f"[{kept}]")
+                        kept += 1
                     continue
                 piece = text.push(tok)
                 if piece:
@@ -174,19 +185,20 @@ class TorchEngine:
                     prompt_tokens=len(ids), generated_tokens=timings.tokens,
                     extra={"vision_ms": timings.vision_ms, "decoder_prefill_ms": timings.prefill_ms,
                            "attention": self.run.attention, **timings.extra})
-        yield Done(reason, error)
+        yield Done(reason, error, tally(notes))
 
-    def _box_events(self, box, prompt, k: int):
-        """A pix2emb box: `[k]` in the text and a Box on the most recent image, mapped from the
-        padded square the model saw back to the original image (clipped; dropped if invalid)."""
-        from ..grounding.geometry import clip_box, padded_to_original
-        yield Token(f"[{k}]")
+    @staticmethod
+    def _box(box, prompt, k: int, notes: list) -> Box | None:
+        """A pix2emb box as Box k on the most recent image, mapped from the padded square the model
+        saw back to the original image: clipped, or None (dropped) with a note for the user."""
         if not prompt.image_sizes:
-            return
+            notes.append("dropped a box: the conversation has no image for it")
+            return None
         img = len(prompt.image_sizes) - 1
-        clipped, _note = clip_box(padded_to_original(tuple(box), *prompt.image_sizes[img]))
-        if clipped is not None:
-            yield Box(k, img, *clipped)
+        clipped, note = clip_box(padded_to_original(tuple(box), *prompt.image_sizes[img]))
+        if note:
+            notes.append(note)
+        return None if clipped is None else Box(k, img, *clipped)
 
     def close(self) -> None:
         self.model = None

@@ -85,7 +85,10 @@ def decode_box(model, at_token: int, pos: int, cache: KVCache, run: RunConfig):
     x = model.decoder.embed_tokens(torch.tensor([at_token], device=cache.k.device))
     h_at = decode_hidden(model, x, pos, cache, run)
     box = model.grounding.loc_decoder(h_at).float()
-    h = decode_hidden(model, model.box_embeddings([box.tolist()])[0], pos + 1, cache, run)
+    # A NaN/inf box is reported as it is (and dropped, with a note); the cache gets a finite one,
+    # or the rest of the answer would be NaN too.
+    finite = torch.nan_to_num(box, nan=0.0, posinf=1.0, neginf=0.0)
+    h = decode_hidden(model, model.box_embeddings([finite.tolist()])[0], pos + 1, cache, run)
     return tuple(box.tolist()), model.head(h)
 
 

@@ -9,13 +9,9 @@ from pathlib import Path
 import torch
 
 from ..api import EngineError, Image, Message, Region, Text
+from ..grounding.regions import region_text
 from ..images import open_rgb
 from .config import ModelConfig
-
-
-def _region_text(r: Region) -> str:
-    # Models without a box head read regions as coordinate text (Shikra style, 0..1).
-    return f"region [{', '.join(f'{v:.3f}' for v in r.box)}] of image {r.image_index + 1}"
 
 
 @dataclass
@@ -62,7 +58,7 @@ class Prompter:
         owner = self.processor or self.tokenizer
         self.template = getattr(owner, "chat_template", None) or self.tokenizer.chat_template
 
-    def conversation(self, messages: list[Message]):
+    def conversation(self, messages: list[Message], box_format: str = "auto"):
         conv, images, boxes = [], [], []
         for m in messages:
             parts = []
@@ -73,17 +69,17 @@ class Prompter:
                     images.append(open_rgb(p))
                     parts.append({"type": "image"})
                 elif isinstance(p, Region):
-                    parts.append({"type": "text", "text": self._region(p, images, boxes)})
+                    parts.append({"type": "text", "text": self._region(p, images, boxes, box_format)})
             if all(p["type"] == "text" for p in parts):  # plain string: every template accepts it
                 parts = "".join(p["text"] for p in parts)
             conv.append({"role": m.role, "content": parts})
         return conv, images, boxes
 
-    def _region(self, r: Region, images: list, boxes: list) -> str:
+    def _region(self, r: Region, images: list, boxes: list, box_format: str) -> str:
         """A box-head model reads a region as one embedding at a <boxes> token (padded-square
-        coordinates); other models read it as coordinate text."""
+        coordinates); other models read it as their own box text."""
         if self.cfg.grounding is None:
-            return _region_text(r)
+            return region_text(r, box_format, [i.size for i in images])
         from ..grounding.geometry import original_to_padded
         if not 0 <= r.image_index < len(images):
             raise EngineError(f"A region refers to image {r.image_index + 1}, but only {len(images)} "
@@ -97,10 +93,11 @@ class Prompter:
         owner = self.processor or self.tokenizer
         return owner.apply_chat_template(conv, add_generation_prompt=True, tokenize=False)
 
-    def build(self, messages: list[Message]) -> Prompt:
+    def build(self, messages: list[Message], box_format: str = "auto") -> Prompt:
+        """box_format: how regions are written for a model without a box head (engine.grounding)."""
         if not messages:
             raise EngineError("No messages to answer.")
-        conv, images, boxes = self.conversation(messages)
+        conv, images, boxes = self.conversation(messages, box_format)
         if images and self.cfg.vision is None:
             raise EngineError("This model is text-only: it cannot see images. Load a vision model "
                               "(a LLaVA folder, or a GGUF with its mmproj file) to ask about images.")

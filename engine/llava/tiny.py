@@ -38,7 +38,10 @@ def sentencepiece_path() -> Path:
 
 def make_tiny(out: str | Path, family="llama", vision="clip", layers=2, hidden=64, heads=4,
               kv_heads=2, vision_layers=3, image_size=56, patch_size=14, seed=0, rope_scaling=None,
-              ee_mllm=None, tie=False, grounding=False, vision_hidden=32, sliding_window=None) -> Path:
+              ee_mllm=None, tie=False, grounding=False, vision_hidden=32, sliding_window=None,
+              words=()) -> Path:
+    """words: extra ordinary tokens for the tokenizer, each one token: a test that biases one of
+    them makes the model write exactly that text (a model's box markup, say)."""
     import torch
     from transformers import (CLIPImageProcessor, CLIPVisionConfig, LlavaConfig,
                               LlavaForConditionalGeneration, LlavaProcessor, MistralConfig, Qwen2Config,
@@ -55,6 +58,8 @@ def make_tiny(out: str | Path, family="llama", vision="clip", layers=2, hidden=6
     chatml = family == "qwen2"
     tok.add_special_tokens({"additional_special_tokens": [IMAGE_TOKEN] + (CHATML_TOKENS if chatml else [])
                             + (GROUNDING_TOKENS if grounding else [])})
+    if words:
+        tok.add_tokens(list(words))
     if chatml:
         tok.eos_token = "<|im_end|>"
     tok.pad_token = tok.unk_token

@@ -69,6 +69,8 @@ def load_openai_engine(path, api_key: str | None = None, model: str | None = Non
 
 
 class OpenAIEngine:
+    box_format = "auto"  # how regions are written (engine.grounding.regions); engine.load sets it
+
     def __init__(self, client: openai.OpenAI, url: str, model: str, timeout: float,
                  info: EngineInfo):
         # url is only for messages: the client holds the real one, credentials and all
@@ -82,7 +84,7 @@ class OpenAIEngine:
                cancel: threading.Event | None = None):
         cancel = cancel or threading.Event()
         try:
-            payload, sizes = to_openai(messages)
+            payload, sizes = to_openai(messages, self.box_format)
         except EngineError as e:
             yield Stats(0.0, 0.0, extra={"prompt_tokens_known": False})
             yield Done("error", str(e))

@@ -1,10 +1,12 @@
-"""engine.api messages -> OpenAI chat messages. Images go as base64 data URLs, regions as text."""
+"""engine.api messages -> OpenAI chat messages. Images go as base64 data URLs, regions as the
+model's own box text (engine.grounding.regions)."""
 from __future__ import annotations
 
 import base64
 import io
 
-from ..api import Image, Message, Region, Text
+from ..api import Image, Message, Text
+from ..grounding.regions import region_text
 from ..images import open_rgb
 
 # PNG keeps page text crisp; past this size a JPEG is sent instead (llama.cpp caps media at 15 MB).
@@ -24,14 +26,9 @@ def image_data_url(image: Image) -> tuple[str, tuple[int, int]]:
     return f"data:{mime};base64,{base64.b64encode(buf.getvalue()).decode('ascii')}", img.size
 
 
-def region_text(region: Region) -> str:
-    x1, y1, x2, y2 = region.box
-    return (f"[region on image {region.image_index + 1}: x1={x1:.3f}, y1={y1:.3f}, x2={x2:.3f}, "
-            f"y2={y2:.3f}, normalized 0..1]")
-
-
-def to_openai(messages: list[Message]) -> tuple[list[dict], list[tuple[int, int]]]:
-    """Return (OpenAI messages, sizes of the conversation's images in order).
+def to_openai(messages: list[Message], box_format: str = "auto") -> tuple[list[dict], list[tuple[int, int]]]:
+    """Return (OpenAI messages, sizes of the conversation's images in order); regions are written
+    in `box_format` (a name in engine.grounding.FORMATS, or "auto": plain coordinates).
 
     A message without images is sent as a plain string: some servers' chat templates (llama.cpp's
     Python server among them) cannot render list content for text-only models."""
@@ -44,7 +41,7 @@ def to_openai(messages: list[Message]) -> tuple[list[dict], list[tuple[int, int]
                 sizes.append(size)
                 parts.append({"type": "image_url", "image_url": {"url": url}})
             else:
-                text = p.text if isinstance(p, Text) else region_text(p)
+                text = p.text if isinstance(p, Text) else region_text(p, box_format, sizes)
                 if parts and parts[-1]["type"] == "text":
                     parts[-1]["text"] += text if isinstance(p, Text) else " " + text
                 else:

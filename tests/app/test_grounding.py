@@ -34,6 +34,24 @@ def grounded(tmp_path_factory, make_tiny_ckpt):
 
 
 @pytest.fixture(scope="module")
+def clipping(tmp_path_factory, make_tiny_ckpt):
+    """The same, but the box's top lies in the padding above the image: clipped, with a note."""
+    import torch
+    from safetensors.torch import load_file, save_file
+    folder = make_tiny_ckpt(grounding=True, seed=6)
+    w = load_file(str(folder / "grounding.safetensors"))
+    w["loc_decoder.2.weight"] = torch.zeros_like(w["loc_decoder.2.weight"])
+    w["loc_decoder.2.bias"] = torch.tensor((0.25, 0.1, 0.75, 0.6))
+    save_file(w, str(folder / "grounding.safetensors"))
+    demo, app = start_app(tmp_path_factory.mktemp("data"), folder, max_tokens=16)
+    assert app.slot.state == "ready", app.slot.error
+    app.settings.logit_bias = {app.slot.engine.model.cfg.grounding["at_token_id"]: 1e4}
+    yield demo, app
+    demo.close()
+    app.store.close()
+
+
+@pytest.fixture(scope="module")
 def wide(tmp_path_factory):
     """80x50, dark with a white square: boxes must read on both."""
     path = tmp_path_factory.mktemp("g") / "wide.png"
@@ -88,6 +106,19 @@ def test_typed_regions_reach_the_engine_and_bad_ones_get_a_note(grounded, wide):
     q = app.store.branch(chat)[-2]
     assert "dropped" in q.meta["notes"][0]
     assert not [p for p in app.answers[chat].messages[-1].parts if isinstance(p, Region)]
+
+
+def test_a_clipped_box_has_a_note_under_the_answer_that_stays_with_it(clipping, wide):
+    demo, app = clipping
+    out = send(client(demo), "Where is the white square?", [wide]).result(timeout=60)
+    chat = app.store.chats()[0].id
+    a = app.store.branch(chat)[-1]
+    # padded y 0.1 -> (8 - 15) / 50 on the 80x50 image; every one of the 16 answer tokens was <at>
+    note = "clipped a box that reached outside the image: (0.250, -0.140, 0.750, 0.660) (16 times)"
+    assert a.text.startswith("[0][1]") and a.meta["notes"] == [note]
+    assert texts(out[0][-1]).rstrip().endswith(f"*{note}*")
+    reopened = client(demo).predict(chat, api_name="/open_chat")  # a new session, from the store
+    assert texts(reopened[0][-1]).rstrip().endswith(f"*{note}*")
 
 
 def test_a_drawn_shape_becomes_its_bounding_box():

@@ -97,9 +97,3 @@ def test_box_embedding_is_the_next_input_and_regions_enter_as_embeddings(ckpt, i
         ref = hf(inputs_embeds=seq[None], attention_mask=mask).logits[0, -1]
     assert (logits - ref).abs().max().item() <= 1e-4
 
-
-def test_region_without_box_head_becomes_coordinate_text(tiny_llava, images):
-    e = engine.load(tiny_llava, backend="torch")
-    ids, _ = e.prepare([Message("user", [Image(images[0]), Text("What is "), Region(0, (0.1, 0.2, 0.3, 0.4))])])
-    text = e.prompter.tokenizer.decode(ids[ids != e.model.cfg.image_token_id])
-    assert "[0.100, 0.200, 0.300, 0.400]" in text

@@ -105,6 +105,15 @@ def test_ground_stream_passes_other_events_and_flushes_before_stats():
     assert out == [Token("a "), Box(0, 0, .1, .2, .3, .4), Token("[0] and "), Token("<b"), stats, done]
 
 
+def test_ground_stream_puts_the_notes_on_done():
+    events = [Token("<box>(600,100),(500,300)</box> x <box>(100,100),(300,300)</box> y <box>(1,2),(3"),
+              Done("length")]
+    out = list(ground_stream(iter(events), format="qwen_vl", image_sizes=[(10, 10)]))
+    assert "".join(e.text for e in out if isinstance(e, Token)) == " x [0] y <box>(1,2),(3"
+    assert out[-1].reason == "length" and len(out[-1].notes) == 2
+    assert "far corner" in out[-1].notes[0] and "unfinished" in out[-1].notes[1]
+
+
 def test_refs_continue_from_start_ref_and_point_at_the_last_image():
     stream = BoxTextStream("shikra", image_sizes=[(10, 10), (100, 50)], start_ref=3)
     out = stream.feed("x[0.1,0.3,0.2,0.6]") + stream.flush()

@@ -7,7 +7,10 @@ import io
 
 from PIL import Image as PILImage
 
-from engine.api import GenParams, Image, Message, Region, Text
+import pytest
+
+from engine.api import GenParams, Image, Message, Region, Text, collect
+from engine.backends import load
 from engine.remote.messages import PNG_LIMIT, to_openai
 from engine.remote.params import request_options
 
@@ -55,13 +58,28 @@ def test_large_images_fall_back_to_jpeg():
     assert out[0]["content"][0]["image_url"]["url"].startswith("data:image/jpeg;base64,")
 
 
-def test_regions_become_text_next_to_their_question():
+@pytest.mark.parametrize("fmt, written", [
+    ("auto", "[region on image 1: x1=0.100, y1=0.200, x2=0.500, y2=0.750, normalized 0..1]"),
+    ("qwen_vl", "<box>(100,200),(500,750)</box>"),
+    ("shikra", "[0.100,0.275,0.500,0.688]"),            # 40x30 on a 40x40 square: 5 px above
+    ("qwen2_5_vl", '{"bbox_2d": [8, 11, 42, 42]}'),    # 40x30 resized up to 84x56 (min pixels)
+])
+def test_regions_become_the_models_box_text_next_to_their_question(fmt, written):
     msg = Message("user", [Image(png_bytes()), Text("What is in"), Region(0, (0.1, 0.2, 0.5, 0.75)),
                            Text("?")])
-    out, _ = to_openai([msg])
-    text = out[0]["content"][1]["text"]
-    assert text.startswith("What is in [region on image 1: x1=0.100, y1=0.200, x2=0.500, y2=0.750")
-    assert text.endswith("?")
+    out, _ = to_openai([msg], fmt)
+    assert out[0]["content"][1]["text"] == f"What is in {written}?"
+
+
+def test_load_hands_the_box_format_to_the_remote_engine(server):
+    e = load(server.url, backend="openai", box_format="qwen_vl")
+    try:
+        assert e.inner.box_format == "qwen_vl"
+        text, rest = collect(e.stream([Message("user", [Text("Repeat: "), Region(0, (0.1, 0.2, 0.5, 0.75))])],
+                                      GenParams(max_new_tokens=4, temperature=0.0)))
+    finally:
+        e.close()
+    assert rest[-1].reason in ("stop", "length"), rest
 
 
 def test_sampling_options_beyond_openai():
