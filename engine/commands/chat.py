@@ -48,6 +48,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--temperature", type=float, default=0.7, help="0 is greedy")
     ap.add_argument("--top-p", type=float, default=0.95)
     ap.add_argument("--top-k", type=int, default=0)
+    ap.add_argument("--repeat-penalty", type=float, default=GenParams.repetition_penalty,
+                    help="repetition penalty (1.0 = off)")
     ap.add_argument("--max-tokens", type=int, default=512)
     ap.add_argument("--seed", type=int)
     ap.add_argument("--stats", action="store_true", help="print prefill ms and tokens/s to stderr")
@@ -57,13 +59,14 @@ def main(argv: list[str]) -> int:
         eng = load_from_args(a)
         msgs = ([Message.system(a.system)] if a.system else []) + [Message.user(a.question, a.image)]
         params = GenParams(max_new_tokens=a.max_tokens, temperature=a.temperature, top_p=a.top_p,
-                           top_k=a.top_k, seed=a.seed)
+                           top_k=a.top_k, repetition_penalty=a.repeat_penalty, seed=a.seed)
         for ev in eng.stream(msgs, params):
             if isinstance(ev, Token):
                 print(ev.text, end="", flush=True)
             elif isinstance(ev, Stats) and a.stats:
+                prompt = ev.prompt_tokens if ev.extra.get("prompt_tokens_known", True) else "unknown"
                 print(f"\n[prefill {ev.prefill_ms:.0f} ms, {ev.decode_tokens_per_s:.1f} tok/s, "
-                      f"{ev.prompt_tokens} prompt tokens]", file=sys.stderr)
+                      f"{prompt} prompt tokens]", file=sys.stderr)
             elif getattr(ev, "reason", None) == "error":
                 print(f"\nerror: {ev.error}", file=sys.stderr)
                 return 1

@@ -96,3 +96,15 @@ def test_issue_4_command_line_says_paris(smollm_path):
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "Paris" in out.stdout
+
+
+def test_repeat_penalty_flag_reaches_the_model(smollm_path):
+    """--repeat-penalty 1.0 turns the default 1.1 off: SmolLM2 then loops on this question
+    without saying Paris (seen on llama.cpp's own chat completion too)."""
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-m", "engine", "chat", "--model", str(smollm_path), "--temperature", "0",
+                          "--repeat-penalty", "1.0", "--max-tokens", "96", "What is the capital of France?"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "Paris" not in out.stdout and len(out.stdout) > 100
