@@ -126,10 +126,10 @@ class GGUFEngine:
         images = images_in_order(messages)
         if images and self._mtmd is None:
             raise EngineError(
-                f"{self.path.name} is a text-only model: no mmproj (image projector) GGUF was given "
-                f"or found next to it, so it cannot see images. Put the model's mmproj-*.gguf in "
-                f"{self.path.parent} or load it with --mmproj PATH, or send the message without "
-                f"the image.")
+                f"{self.path.name} is a text-only model (no mmproj image projector GGUF beside it), "
+                f"so it cannot see images. Send the message without the image, or pick a model that "
+                f"can see: a LLaVA folder, or a GGUF with its mmproj-*.gguf in the same folder "
+                f"(README: \"What the default model can and cannot do\").")
         llm = self._llm
         bos = llm.detokenize([llm.token_bos()], special=True).decode(errors="ignore") if llm.token_bos() >= 0 else ""
         eos = llm.detokenize([llm.token_eos()], special=True).decode(errors="ignore") if llm.token_eos() >= 0 else ""
