@@ -203,8 +203,26 @@ class ChatApp:
         answer = self._last_answer(chat_id)
         return answer.meta.get("figures", []) if answer and answer.meta.get("doc") else []
 
-    def boxed_image(self, chat_id: int | None, index: int | None):
-        """The chosen image (or cited page) with the last answer's boxes for it drawn on, or None."""
+    def focus(self, chat_id: int | None, ref: str, current: int | None) -> tuple[int | None, object]:
+        """What the boxes panel shows when the user points at `[k]` (or `[pN]`) in the last answer:
+        (image picked, image drawn). Box k's image with box k emphasised; page N if the answer
+        shows it; an empty ref: the current image as it was."""
+        ref = (ref or "").strip().strip("[]")
+        if ref.isdigit():
+            box = next((b for b in self.last_boxes(chat_id) if b["ref"] == int(ref)), None)
+            if box is not None and box["image_index"] < len(images_of(self.shown(chat_id))):
+                return box["image_index"], self.boxed_image(chat_id, box["image_index"], int(ref))
+        elif ref[:1] == "p" and ref[1:].isdigit():
+            n_images = len(images_of(self.shown(chat_id)))
+            for j, fig in enumerate(self._last_pages(chat_id)):
+                if fig["label"].startswith(f"page {int(ref[1:])} of "):
+                    return n_images + j, self.boxed_image(chat_id, n_images + j)
+        current = None if current is None else int(current)
+        return current, self.boxed_image(chat_id, current)
+
+    def boxed_image(self, chat_id: int | None, index: int | None, focus: int | None = None):
+        """The chosen image (or cited page) with the last answer's boxes for it drawn on (box
+        `focus` emphasised), or None."""
         images = images_of(self.shown(chat_id))
         pages = self._last_pages(chat_id)
         if index is None or not 0 <= int(index) < len(images) + len(pages):
@@ -215,7 +233,7 @@ class ChatApp:
         boxes = [(b["ref"], (b["x1"], b["y1"], b["x2"], b["y2"]))
                  for b in self.last_boxes(chat_id) if b["image_index"] == index]
         with PILImage.open(self.blobs.path(images[index])) as img:
-            return draw_boxes(img, boxes)
+            return draw_boxes(img, boxes, focus)
 
     def plain_image(self, chat_id: int | None, index: int | None):
         """The chosen conversation image without boxes (to draw a region on), or None."""

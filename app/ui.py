@@ -11,6 +11,7 @@ from engine.api import GenParams
 from .chat_app import ChatApp
 from .model_slot import ModelSpec
 from .models import model_choices
+from .refs import ref_picker
 from .regions import box_text, drawn_box
 from .status import status_html
 
@@ -216,8 +217,11 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
                                            elem_id="max-tokens")
                 with gr.Accordion("Boxes", open=True):
                     image_dd = gr.Dropdown(label="Image", choices=[])
-                    box_image = gr.Image(label="Answer's boxes", type="pil", interactive=False,
+                    # PNG, not Gradio's default WebP: lossy WebP smears the thin coloured lines.
+                    box_image = gr.Image(label="Answer's boxes", type="pil", interactive=False, format="png",
                                          elem_id="boxes", buttons=["download", "fullscreen"])
+                    gr.Markdown("Point at or click `[k]` in the answer to pick out its box.")
+                    picker = ref_picker()
                 with gr.Accordion("Give a region", open=False):
                     gr.Markdown("Type `[x1, y1, x2, y2]` in a message (0..1, or pixels of the last "
                                 "image), or draw over the image picked above and add it.")
@@ -254,6 +258,8 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
         delete_btn.click(delete_chat, [chat_id], api_name="delete_chat", **leave)
         branch_dd.input(pick_branch, [chat_id, branch_dd], api_name="pick_branch", **leave)
         image_dd.input(app.boxed_image, [chat_id, image_dd], box_image, api_name="show_boxes")
+        picker.pick(app.focus, [chat_id, picker, image_dd], [image_dd, box_image], api_name="focus_box",
+                    trigger_mode="always_last", show_progress="hidden", concurrency_limit=None)
         region_pick_btn.click(app.plain_image, [chat_id, image_dd], region_editor, api_name="region_image")
         region_add_btn.click(add_region, [region_editor, textbox], textbox, api_name="add_region")
         # bitsandbytes quantization exists only in the torch backend
