@@ -45,7 +45,7 @@ ON_EVENT = {Token: _token, Box: _box, Stats: _stats, Done: _done}
 
 class Answer:
     def __init__(self, store: Store, slot: ModelSlot, chat_id: int, parent_id: int,
-                 messages, params, finish=None, extra: dict | None = None):
+                 messages, params, finish=None, extra: dict | None = None, owner: str | None = None):
         """`messages`: a list, or a function of the model's EngineInfo that makes it once the model
         is loaded (a document prompt holds page images only for a model that sees).
         `finish(answer) -> dict`: more meta once the text is complete (figures with boxes)."""
@@ -57,6 +57,7 @@ class Answer:
         self.text, self.boxes, self.stats = "", [], None
         self.status, self.reason, self.error, self.note = "streaming", None, None, ""
         self.finished = False
+        self.owner = owner  # the page session that asked (Stop from a page with no chat yet)
         self.version = 0
         self._cond = threading.Condition()
         self._ended = threading.Event()   # the writer has stopped: no more periodic saves

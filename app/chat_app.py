@@ -56,9 +56,10 @@ class ChatApp:
 
     # ---- asking ---------------------------------------------------------------------------------
     def ask(self, chat_id: int | None, text: str, files: list[str], params: GenParams,
-            as_document: bool = False, progress=None):
+            as_document: bool = False, progress=None, owner: str | None = None):
         """Store the question (indexing a dropped document first: `progress(i, n)` per page) and
-        start the answer. Returns (chat_id, Answer | None, problems, refused file paths)."""
+        start the answer, on behalf of `owner` (a page session). Returns (chat_id, Answer | None,
+        problems, refused file paths)."""
         checked = check_files(files, self.blobs, self.settings.limits, as_document)
         if checked.problems:
             return chat_id, None, checked.problems, checked.refused
@@ -77,7 +78,7 @@ class ChatApp:
         user_id = self.store.add(chat_id, head, "user", text, checked.blobs, meta=meta, title=title)
         if not text.strip():  # a document alone: indexed, the questions come next
             return chat_id, None, [], []
-        return chat_id, self._answer(chat_id, user_id, params), [], []
+        return chat_id, self._answer(chat_id, user_id, params, owner), [], []
 
     def regenerate(self, chat_id: int | None, params: GenParams) -> Answer | None:
         """A new answer to the last question; the old answer stays as another branch."""
@@ -94,7 +95,7 @@ class ChatApp:
         new_id = self.store.add(chat_id, old.parent_id, "user", text, old.blobs, meta=old.meta)
         return self._answer(chat_id, new_id, params)
 
-    def _answer(self, chat_id: int, user_id: int, params: GenParams) -> Answer:
+    def _answer(self, chat_id: int, user_id: int, params: GenParams, owner: str | None = None) -> Answer:
         if self.settings.logit_bias and not params.logit_bias:
             params = dataclasses.replace(params, logit_bias=dict(self.settings.logit_bias))
         branch = self.store.branch(chat_id, user_id)
@@ -107,7 +108,7 @@ class ChatApp:
                 self.store.update(user_id, meta={**branch[-1].meta, "notes": notes})
             images = images_of(branch)
             finish, extra = (lambda a: {"figures": with_drawn(box_figures(a.boxes, images), self.blobs)}), {}
-        answer = Answer(self.store, self.slot, chat_id, user_id, messages, params, finish, extra)
+        answer = Answer(self.store, self.slot, chat_id, user_id, messages, params, finish, extra, owner)
         self.answers[chat_id] = answer
         return answer
 
@@ -123,8 +124,13 @@ class ChatApp:
             return {"figures": with_drawn(self.docs.figures(doc, pages, answer.text), self.blobs)}
         return messages, finish, {"doc": {"sha": doc["sha"], "pages": pages}}
 
-    def stop(self, chat_id: int | None) -> None:
-        targets = [self.answers.get(chat_id)] if chat_id is not None else list(self.answers.values())
+    def stop(self, chat_id: int | None, owner: str | None = None) -> None:
+        """Stop the answer in `chat_id`, or, for a page that has no chat yet (its first answer has
+        not reached it), the answers that page (`owner`, its session) started. Never anyone else's."""
+        if chat_id is not None:
+            targets = [self.answers.get(chat_id)]
+        else:
+            targets = [a for a in self.answers.values() if owner and a.owner == owner]
         for a in targets:
             if a is not None:
                 a.stop()

@@ -62,7 +62,7 @@ def _reading(files, progress: dict) -> str:
     return f"📄 Reading {names}{done} …"
 
 
-def _asking(app: ChatApp, chat_id, text, files, params, as_document):
+def _asking(app: ChatApp, chat_id, text, files, params, as_document, owner=None):
     """Run app.ask in a thread (a document is indexed first, page by page); yield progress lines
     while it runs, then its result."""
     progress, result = {}, {}
@@ -70,7 +70,7 @@ def _asking(app: ChatApp, chat_id, text, files, params, as_document):
     def run():
         try:
             result["r"] = app.ask(chat_id, text, files, params, as_document,
-                                  lambda i, n: progress.update(i=i, n=n))
+                                  lambda i, n: progress.update(i=i, n=n), owner)
         except Exception as e:  # a bug while reading must not lose what the user typed
             result["r"] = (chat_id, None, [f"Reading failed: {type(e).__name__}: {e}"], [str(f) for f in files])
     t = threading.Thread(target=run, daemon=True, name="ask")
@@ -119,11 +119,13 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
             first = False
         yield everything(chat_id)
 
-    def send(message, chat_id, temperature, top_p, max_tokens, as_document=False):
+    def send(message, chat_id, temperature, top_p, max_tokens, as_document=False,
+             request: gr.Request = None):
         message = message or EMPTY_BOX
         text, files = message.get("text") or "", list(message.get("files") or [])
         params = _params(temperature, top_p, max_tokens)
-        for step in _asking(app, chat_id, text, files, params, bool(as_document)):
+        owner = request.session_hash if request else None
+        for step in _asking(app, chat_id, text, files, params, bool(as_document), owner):
             if isinstance(step, str):
                 yield (app.chatbot(chat_id, info=[step]), gr.skip(), chat_id, gr.skip(), gr.skip(),
                        gr.skip(), gr.skip())
@@ -160,6 +162,9 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
             app.stop(chat_id)
             app.store.delete_chat(chat_id)
         return everything(None)
+
+    def stop(chat_id, request: gr.Request = None):
+        app.stop(chat_id, request.session_hash if request else None)
 
     def pick_branch(chat_id, leaf_id):
         app.show_branch(chat_id, leaf_id)
@@ -250,7 +255,7 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
         # the store (only Stop stops it).
         leave = dict(outputs=out, cancels=streams)
         chatbot.undo(on_undo, [chat_id], out, api_visibility="private")
-        stop_btn.click(app.stop, [chat_id], None, api_name="stop", concurrency_limit=None, queue=False)
+        stop_btn.click(stop, [chat_id], None, api_name="stop", concurrency_limit=None, queue=False)
         new_btn.click(new_chat, None, api_name="new_chat", **leave)
         chatbot.clear(new_chat, None, api_name="clear", api_visibility="private", **leave)
         chat_list.input(open_chat, [chat_list], api_name="pick_chat", api_visibility="private", **leave)
