@@ -135,6 +135,15 @@ class ChatApp:
             if a is not None:
                 a.stop()
 
+    def delete_chat(self, chat_id: int) -> None:
+        """Stop its answer (waiting briefly, so nothing is written after the rows are gone), then
+        delete the chat and its messages."""
+        answer = self.answers.pop(chat_id, None)
+        if answer is not None:
+            answer.stop()
+            answer.join(timeout=10)
+        self.store.delete_chat(chat_id)
+
     def undo(self, chat_id: int | None, index: int) -> str:
         """Delete the user message at `index` and all after it; return its text to edit again."""
         shown = self.shown(chat_id)

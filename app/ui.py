@@ -159,8 +159,7 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
 
     def delete_chat(chat_id):
         if chat_id is not None:
-            app.stop(chat_id)
-            app.store.delete_chat(chat_id)
+            app.delete_chat(chat_id)
         return everything(None)
 
     def stop(chat_id, request: gr.Request = None):
