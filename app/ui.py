@@ -25,6 +25,7 @@ CSS = """
 .vl-status td { padding: 1px 6px; border: none; }
 .vl-status td:first-child { opacity: 0.7; white-space: nowrap; }
 .vl-bar { width: 100%; height: 10px; display: block; margin-top: 6px; }
+#chatbot progress { width: 100%; height: 10px; display: block; }
 .vl-error { color: var(--error-text-color); }
 .vl-ok { color: #0a8f4f; }
 """
@@ -57,9 +58,13 @@ def _text_of(value) -> str:
 
 
 def _reading(files, progress: dict) -> str:
+    """The line shown while a document is read, with a bar once the page count is known."""
     names = ", ".join(os.path.basename(str(f)) for f in files) or "the document"
-    done = f": page {progress['i']} of {progress['n']}" if progress else ""
-    return f"📄 Reading {names}{done} …"
+    if not progress:
+        return f"📄 Reading {names} …"
+    i, n = progress["i"], progress["n"]
+    return (f"📄 Reading {names}: page {i} of {n} …\n\n"
+            f"<progress max='{n}' value='{i}'>{i} of {n}</progress>")
 
 
 def _asking(app: ChatApp, chat_id, text, files, params, as_document, owner=None):
