@@ -276,7 +276,7 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
                        api_visibility="private", queue=False)
         load_btn.click(load_model, [model_dd, backend, attention, quant], [status, model_dd],
                        api_name="load_model")
-        timer.tick(lambda: status_html(app.slot), None, status, api_visibility="private",
+        timer.tick(lambda: status_html(app.slot), None, status, api_name="status",
                    show_progress="hidden", concurrency_limit=None, queue=False)
         demo.load(lambda: gr.update(choices=app.chat_choices()), None, chat_list,
                   api_visibility="private")
