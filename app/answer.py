@@ -1,5 +1,6 @@
-"""One answer being written: the model runs in its own thread, the growing text goes to the store
-at least every FLUSH_SECONDS (so a crash loses at most that), and the page follows along.
+"""One answer being written: the model runs in its own thread, a second thread saves the growing
+text to the store every FLUSH_SECONDS while it changes (so a crash loses at most that, even when
+the engine pauses between tokens), and the page follows along.
 
 The answer belongs to the store, not to the browser tab: closing the tab does not lose it, and
 stop works through the engine's cancel event, which the decode loop checks between tokens."""
@@ -45,7 +46,7 @@ ON_EVENT = {Token: _token, Box: _box, Stats: _stats, Done: _done}
 
 class Answer:
     def __init__(self, store: Store, slot: ModelSlot, chat_id: int, parent_id: int,
-                 messages, params, finish=None, extra: dict | None = None):
+                 messages, params, finish=None, extra: dict | None = None, owner: str | None = None):
         """`messages`: a list, or a function of the model's EngineInfo that makes it once the model
         is loaded (a document prompt holds page images only for a model that sees).
         `finish(answer) -> dict`: more meta once the text is complete (figures with boxes)."""
@@ -58,13 +59,18 @@ class Answer:
         self.status, self.reason, self.error, self.note = "streaming", None, None, ""
         self.notes: list[str] = []
         self.finished = False
+        self.owner = owner  # the page session that asked (Stop from a page with no chat yet)
         self.version = 0
         self._cond = threading.Condition()
+        self._ended = threading.Event()   # the writer has stopped: no more periodic saves
+        self._save_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, daemon=True, name=f"answer-{self.msg_id}")
         self._thread.start()
 
     # ---- the writer -----------------------------------------------------------------------------
     def _run(self) -> None:
+        threading.Thread(target=self._save_while_streaming, daemon=True,
+                         name=f"answer-save-{self.msg_id}").start()
         try:
             self._stream()
         except EngineError as e:
@@ -77,6 +83,7 @@ class Answer:
                 self.status = "cancelled" if self.cancel.is_set() else "done"
             self._finish()
             self.note = ""
+            self._ended.set()
             self._flush()
             self.finished = True
             self._changed()
@@ -100,13 +107,9 @@ class Answer:
                                   "No model is loaded. Pick one in the side panel and press Load.")
             if callable(self.messages):
                 self.messages = self.messages(engine.info)
-            last = time.monotonic()
             for ev in engine.stream(self.messages, self.params, self.cancel):
                 ON_EVENT[type(ev)](self, ev)
                 self._changed()
-                if time.monotonic() - last >= FLUSH_SECONDS:
-                    self._flush()
-                    last = time.monotonic()
             if self.stats is not None:
                 self.slot.last_stats = self.stats
         finally:
@@ -120,7 +123,25 @@ class Answer:
         except Exception:  # drawing boxes must never lose the answer
             log.exception("answer %s: figures failed", self.msg_id)
 
-    def _flush(self) -> None:
+    def _save_while_streaming(self) -> None:
+        """Driven by time, not by tokens: what arrived just before the engine paused (a long box
+        decode, a slow remote server) is saved within FLUSH_SECONDS all the same."""
+        saved = self.version
+        while not self._ended.wait(FLUSH_SECONDS):
+            if self.version != saved:
+                saved = self.version
+                try:
+                    self._flush(periodic=True)
+                except Exception:  # a failed save is retried next time; the final save still runs
+                    log.exception("answer %s: periodic save failed", self.msg_id)
+                    saved = -1
+
+    def _flush(self, periodic: bool = False) -> None:
+        with self._save_lock:  # a periodic save never lands after the final one
+            if not (periodic and self._ended.is_set()):
+                self._write()
+
+    def _write(self) -> None:
         meta = {**self.extra, "boxes": [dataclasses.asdict(b) for b in self.boxes]}
         if self.stats is not None:
             meta["stats"] = dataclasses.asdict(self.stats)

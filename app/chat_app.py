@@ -56,9 +56,10 @@ class ChatApp:
 
     # ---- asking ---------------------------------------------------------------------------------
     def ask(self, chat_id: int | None, text: str, files: list[str], params: GenParams,
-            as_document: bool = False, progress=None):
+            as_document: bool = False, progress=None, owner: str | None = None):
         """Store the question (indexing a dropped document first: `progress(i, n)` per page) and
-        start the answer. Returns (chat_id, Answer | None, problems, refused file paths)."""
+        start the answer, on behalf of `owner` (a page session). Returns (chat_id, Answer | None,
+        problems, refused file paths)."""
         checked = check_files(files, self.blobs, self.settings.limits, as_document)
         if checked.problems:
             return chat_id, None, checked.problems, checked.refused
@@ -77,7 +78,7 @@ class ChatApp:
         user_id = self.store.add(chat_id, head, "user", text, checked.blobs, meta=meta, title=title)
         if not text.strip():  # a document alone: indexed, the questions come next
             return chat_id, None, [], []
-        return chat_id, self._answer(chat_id, user_id, params), [], []
+        return chat_id, self._answer(chat_id, user_id, params, owner), [], []
 
     def regenerate(self, chat_id: int | None, params: GenParams) -> Answer | None:
         """A new answer to the last question; the old answer stays as another branch."""
@@ -94,7 +95,7 @@ class ChatApp:
         new_id = self.store.add(chat_id, old.parent_id, "user", text, old.blobs, meta=old.meta)
         return self._answer(chat_id, new_id, params)
 
-    def _answer(self, chat_id: int, user_id: int, params: GenParams) -> Answer:
+    def _answer(self, chat_id: int, user_id: int, params: GenParams, owner: str | None = None) -> Answer:
         if self.settings.logit_bias and not params.logit_bias:
             params = dataclasses.replace(params, logit_bias=dict(self.settings.logit_bias))
         branch = self.store.branch(chat_id, user_id)
@@ -107,7 +108,7 @@ class ChatApp:
                 self.store.update(user_id, meta={**branch[-1].meta, "notes": notes})
             images = images_of(branch)
             finish, extra = (lambda a: {"figures": with_drawn(box_figures(a.boxes, images), self.blobs)}), {}
-        answer = Answer(self.store, self.slot, chat_id, user_id, messages, params, finish, extra)
+        answer = Answer(self.store, self.slot, chat_id, user_id, messages, params, finish, extra, owner)
         self.answers[chat_id] = answer
         return answer
 
@@ -123,11 +124,25 @@ class ChatApp:
             return {"figures": with_drawn(self.docs.figures(doc, pages, answer.text), self.blobs)}
         return messages, finish, {"doc": {"sha": doc["sha"], "pages": pages}}
 
-    def stop(self, chat_id: int | None) -> None:
-        targets = [self.answers.get(chat_id)] if chat_id is not None else list(self.answers.values())
+    def stop(self, chat_id: int | None, owner: str | None = None) -> None:
+        """Stop the answer in `chat_id`, or, for a page that has no chat yet (its first answer has
+        not reached it), the answers that page (`owner`, its session) started. Never anyone else's."""
+        if chat_id is not None:
+            targets = [self.answers.get(chat_id)]
+        else:
+            targets = [a for a in self.answers.values() if owner and a.owner == owner]
         for a in targets:
             if a is not None:
                 a.stop()
+
+    def delete_chat(self, chat_id: int) -> None:
+        """Stop its answer (waiting briefly, so nothing is written after the rows are gone), then
+        delete the chat and its messages."""
+        answer = self.answers.pop(chat_id, None)
+        if answer is not None:
+            answer.stop()
+            answer.join(timeout=10)
+        self.store.delete_chat(chat_id)
 
     def undo(self, chat_id: int | None, index: int) -> str:
         """Delete the user message at `index` and all after it; return its text to edit again."""
@@ -203,8 +218,26 @@ class ChatApp:
         answer = self._last_answer(chat_id)
         return answer.meta.get("figures", []) if answer and answer.meta.get("doc") else []
 
-    def boxed_image(self, chat_id: int | None, index: int | None):
-        """The chosen image (or cited page) with the last answer's boxes for it drawn on, or None."""
+    def focus(self, chat_id: int | None, ref: str, current: int | None) -> tuple[int | None, object]:
+        """What the boxes panel shows when the user points at `[k]` (or `[pN]`) in the last answer:
+        (image picked, image drawn). Box k's image with box k emphasised; page N if the answer
+        shows it; an empty ref: the current image as it was."""
+        ref = (ref or "").strip().strip("[]")
+        if ref.isdigit():
+            box = next((b for b in self.last_boxes(chat_id) if b["ref"] == int(ref)), None)
+            if box is not None and box["image_index"] < len(images_of(self.shown(chat_id))):
+                return box["image_index"], self.boxed_image(chat_id, box["image_index"], int(ref))
+        elif ref[:1] == "p" and ref[1:].isdigit():
+            n_images = len(images_of(self.shown(chat_id)))
+            for j, fig in enumerate(self._last_pages(chat_id)):
+                if fig["label"].startswith(f"page {int(ref[1:])} of "):
+                    return n_images + j, self.boxed_image(chat_id, n_images + j)
+        current = None if current is None else int(current)
+        return current, self.boxed_image(chat_id, current)
+
+    def boxed_image(self, chat_id: int | None, index: int | None, focus: int | None = None):
+        """The chosen image (or cited page) with the last answer's boxes for it drawn on (box
+        `focus` emphasised), or None."""
         images = images_of(self.shown(chat_id))
         pages = self._last_pages(chat_id)
         if index is None or not 0 <= int(index) < len(images) + len(pages):
@@ -215,7 +248,7 @@ class ChatApp:
         boxes = [(b["ref"], (b["x1"], b["y1"], b["x2"], b["y2"]))
                  for b in self.last_boxes(chat_id) if b["image_index"] == index]
         with PILImage.open(self.blobs.path(images[index])) as img:
-            return draw_boxes(img, boxes)
+            return draw_boxes(img, boxes, focus)
 
     def plain_image(self, chat_id: int | None, index: int | None):
         """The chosen conversation image without boxes (to draw a region on), or None."""

@@ -33,14 +33,19 @@ def to_pixels(box, width: int, height: int) -> tuple[int, int, int, int]:
             round(x2 * (width - 1)), round(y2 * (height - 1)))
 
 
-def draw_boxes(image: Image.Image, boxes) -> Image.Image:
+def draw_boxes(image: Image.Image, boxes, focus: int | None = None) -> Image.Image:
     """Return a copy of `image` with each box drawn. `boxes`: objects with ref, x1, y1, x2, y2
-    (engine.api.Box) or (ref, (x1, y1, x2, y2)) pairs."""
+    (engine.api.Box) or (ref, (x1, y1, x2, y2)) pairs. `focus`: the ref to emphasise (the [k] the
+    user pointed at): the rest of the image is dimmed and that box drawn thicker, on top."""
     items = []
     for b in boxes:
         ref, coords = (b.ref, (b.x1, b.y1, b.x2, b.y2)) if hasattr(b, "ref") else b
         items.append((ref, coords, f"[{ref}]"))
-    return _draw(image, items)
+    if focus is None or not any(ref == focus for ref, _, _ in items):
+        return _draw(image, items)
+    # The focused box last, so neither another box nor another label covers it.
+    items.sort(key=lambda it: it[0] == focus)
+    return _draw(_dim_outside(image, items[-1][1]), items, emphasis=1)
 
 
 def draw_figure(image: Image.Image, rows) -> Image.Image:
@@ -54,13 +59,27 @@ def draw_figure(image: Image.Image, rows) -> Image.Image:
     return _draw(image, items)
 
 
-def _draw(image: Image.Image, items) -> Image.Image:
+DIM = 0.45  # how much of the picture outside a focused box is kept
+
+
+def _dim_outside(image: Image.Image, coords) -> Image.Image:
+    out = image.convert("RGB")
+    box = to_pixels(coords, *out.size)
+    inside = out.crop((box[0], box[1], box[2] + 1, box[3] + 1))
+    out = Image.blend(Image.new("RGB", out.size, DARK), out, DIM)
+    out.paste(inside, box[:2])
+    return out
+
+
+def _draw(image: Image.Image, items, emphasis: int = 0) -> Image.Image:
+    """`emphasis`: how many of the last items are drawn with lines twice as thick."""
     out = image.convert("RGB")
     draw = ImageDraw.Draw(out)
     w, h = out.size
-    line = max(2, round(min(w, h) / 320))
+    base = max(2, round(min(w, h) / 320))
     font = ImageFont.load_default(size=max(12, round(min(w, h) / 28)))
-    for ref, coords, _ in items:
+    for i, (ref, coords, _) in enumerate(items):
+        line = base * 2 if i >= len(items) - emphasis else base
         # Drawn mostly outside the box, so the boxed words stay readable.
         x1, y1, x2, y2 = to_pixels(coords, w, h)
         o = 2 * line

@@ -43,6 +43,16 @@ def cache_rows(extra: dict) -> list[tuple[str, str]]:
     return rows
 
 
+def memory_rows(stats) -> list[tuple[str, str]]:
+    """GPU memory when the engine reports it (Stats.extra["memory_bytes"], torch on CUDA), beside
+    this process's memory; else the process's memory alone (CPU, GGUF: the model lives in it)."""
+    rss = ("memory", f"{memory_used_mib():,.0f} MiB")
+    gpu = ((stats.extra or {}) if stats is not None else {}).get("memory_bytes")
+    if gpu is None:
+        return [rss]
+    return [("GPU memory", f"{gpu / 2**20:,.0f} MiB"), ("process memory", rss[1])]
+
+
 def _ready(slot: ModelSlot) -> str:
     info = slot.info
     rows = [("model", info.name), ("backend", info.backend), ("device", info.device),
@@ -52,9 +62,9 @@ def _ready(slot: ModelSlot) -> str:
     if info.attention:
         rows.append(("attention", info.attention))
     rows.append(("sees images", "yes" if info.vision else "no (text only)"))
-    rows.append(("memory", f"{memory_used_mib():,.0f} MiB"))
-    rows.append(("loaded in", f"{slot.load_seconds:.1f} s"))
     st = slot.last_stats
+    rows += memory_rows(st)
+    rows.append(("loaded in", f"{slot.load_seconds:.1f} s"))
     if st is not None:
         rows.append(("prefill", f"{st.prefill_ms:,.0f} ms ({st.prompt_tokens} tokens)"))
         rows.append(("decode", f"{st.decode_tokens_per_s:,.1f} tokens/s"))

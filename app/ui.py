@@ -11,6 +11,7 @@ from engine.api import GenParams
 from .chat_app import ChatApp
 from .model_slot import ModelSpec
 from .models import model_choices
+from .refs import ref_picker
 from .regions import box_text, drawn_box
 from .status import status_html
 
@@ -24,6 +25,7 @@ CSS = """
 .vl-status td { padding: 1px 6px; border: none; }
 .vl-status td:first-child { opacity: 0.7; white-space: nowrap; }
 .vl-bar { width: 100%; height: 10px; display: block; margin-top: 6px; }
+#chatbot progress { width: 100%; height: 10px; display: block; }
 .vl-error { color: var(--error-text-color); }
 .vl-ok { color: #0a8f4f; }
 """
@@ -56,12 +58,16 @@ def _text_of(value) -> str:
 
 
 def _reading(files, progress: dict) -> str:
+    """The line shown while a document is read, with a bar once the page count is known."""
     names = ", ".join(os.path.basename(str(f)) for f in files) or "the document"
-    done = f": page {progress['i']} of {progress['n']}" if progress else ""
-    return f"📄 Reading {names}{done} …"
+    if not progress:
+        return f"📄 Reading {names} …"
+    i, n = progress["i"], progress["n"]
+    return (f"📄 Reading {names}: page {i} of {n} …\n\n"
+            f"<progress max='{n}' value='{i}'>{i} of {n}</progress>")
 
 
-def _asking(app: ChatApp, chat_id, text, files, params, as_document):
+def _asking(app: ChatApp, chat_id, text, files, params, as_document, owner=None):
     """Run app.ask in a thread (a document is indexed first, page by page); yield progress lines
     while it runs, then its result."""
     progress, result = {}, {}
@@ -69,7 +75,7 @@ def _asking(app: ChatApp, chat_id, text, files, params, as_document):
     def run():
         try:
             result["r"] = app.ask(chat_id, text, files, params, as_document,
-                                  lambda i, n: progress.update(i=i, n=n))
+                                  lambda i, n: progress.update(i=i, n=n), owner)
         except Exception as e:  # a bug while reading must not lose what the user typed
             result["r"] = (chat_id, None, [f"Reading failed: {type(e).__name__}: {e}"], [str(f) for f in files])
     t = threading.Thread(target=run, daemon=True, name="ask")
@@ -118,11 +124,13 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
             first = False
         yield everything(chat_id)
 
-    def send(message, chat_id, temperature, top_p, max_tokens, as_document=False):
+    def send(message, chat_id, temperature, top_p, max_tokens, as_document=False,
+             request: gr.Request = None):
         message = message or EMPTY_BOX
         text, files = message.get("text") or "", list(message.get("files") or [])
         params = _params(temperature, top_p, max_tokens)
-        for step in _asking(app, chat_id, text, files, params, bool(as_document)):
+        owner = request.session_hash if request else None
+        for step in _asking(app, chat_id, text, files, params, bool(as_document), owner):
             if isinstance(step, str):
                 yield (app.chatbot(chat_id, info=[step]), gr.skip(), chat_id, gr.skip(), gr.skip(),
                        gr.skip(), gr.skip())
@@ -156,9 +164,11 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
 
     def delete_chat(chat_id):
         if chat_id is not None:
-            app.stop(chat_id)
-            app.store.delete_chat(chat_id)
+            app.delete_chat(chat_id)
         return everything(None)
+
+    def stop(chat_id, request: gr.Request = None):
+        app.stop(chat_id, request.session_hash if request else None)
 
     def pick_branch(chat_id, leaf_id):
         app.show_branch(chat_id, leaf_id)
@@ -216,8 +226,11 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
                                            elem_id="max-tokens")
                 with gr.Accordion("Boxes", open=True):
                     image_dd = gr.Dropdown(label="Image", choices=[])
-                    box_image = gr.Image(label="Answer's boxes", type="pil", interactive=False,
+                    # PNG, not Gradio's default WebP: lossy WebP smears the thin coloured lines.
+                    box_image = gr.Image(label="Answer's boxes", type="pil", interactive=False, format="png",
                                          elem_id="boxes", buttons=["download", "fullscreen"])
+                    gr.Markdown("Point at or click `[k]` in the answer to pick out its box.")
+                    picker = ref_picker()
                 with gr.Accordion("Give a region", open=False):
                     gr.Markdown("Type `[x1, y1, x2, y2]` in a message (0..1, or pixels of the last "
                                 "image), or draw over the image picked above and add it.")
@@ -246,7 +259,7 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
         # the store (only Stop stops it).
         leave = dict(outputs=out, cancels=streams)
         chatbot.undo(on_undo, [chat_id], out, api_visibility="private")
-        stop_btn.click(app.stop, [chat_id], None, api_name="stop", concurrency_limit=None, queue=False)
+        stop_btn.click(stop, [chat_id], None, api_name="stop", concurrency_limit=None, queue=False)
         new_btn.click(new_chat, None, api_name="new_chat", **leave)
         chatbot.clear(new_chat, None, api_name="clear", api_visibility="private", **leave)
         chat_list.input(open_chat, [chat_list], api_name="pick_chat", api_visibility="private", **leave)
@@ -254,6 +267,8 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
         delete_btn.click(delete_chat, [chat_id], api_name="delete_chat", **leave)
         branch_dd.input(pick_branch, [chat_id, branch_dd], api_name="pick_branch", **leave)
         image_dd.input(app.boxed_image, [chat_id, image_dd], box_image, api_name="show_boxes")
+        picker.pick(app.focus, [chat_id, picker, image_dd], [image_dd, box_image], api_name="focus_box",
+                    trigger_mode="always_last", show_progress="hidden", concurrency_limit=None)
         region_pick_btn.click(app.plain_image, [chat_id, image_dd], region_editor, api_name="region_image")
         region_add_btn.click(add_region, [region_editor, textbox], textbox, api_name="add_region")
         # bitsandbytes quantization exists only in the torch backend
@@ -261,7 +276,7 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
                        api_visibility="private", queue=False)
         load_btn.click(load_model, [model_dd, backend, attention, quant], [status, model_dd],
                        api_name="load_model")
-        timer.tick(lambda: status_html(app.slot), None, status, api_visibility="private",
+        timer.tick(lambda: status_html(app.slot), None, status, api_name="status",
                    show_progress="hidden", concurrency_limit=None, queue=False)
         demo.load(lambda: gr.update(choices=app.chat_choices()), None, chat_list,
                   api_visibility="private")

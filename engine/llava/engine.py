@@ -184,7 +184,8 @@ class TorchEngine:
                     decode_tokens_per_s=timings.tokens / timings.decode_s if timings.decode_s > 0 else 0.0,
                     prompt_tokens=len(ids), generated_tokens=timings.tokens,
                     extra={"vision_ms": timings.vision_ms, "decoder_prefill_ms": timings.prefill_ms,
-                           "attention": self.run.attention, **timings.extra})
+                           "attention": self.run.attention, **timings.extra,
+                           **({"memory_bytes": torch.cuda.memory_allocated(self.device)} if "cuda" in self.device else {})})
         yield Done(reason, error, tally(notes))
 
     @staticmethod

@@ -133,3 +133,74 @@ class FailsMidAnswer:
 
     def close(self):
         pass
+
+
+class PausesMidAnswer:
+    """The real engine with one pause after a few tokens, as a slow remote server or a long box
+    decode gives: nothing arrives for `pause` seconds, and the text so far must be saved anyway."""
+
+    def __init__(self, real, after=3, pause=3.0):
+        import threading
+        self.real, self.after, self.pause, self.info = real, after, pause, real.info
+        self.paused = threading.Event()
+        self.text_at_pause, self.paused_at = "", 0.0
+
+    def stream(self, messages, params, cancel=None):
+        n, text = 0, ""
+        for ev in self.real.stream(messages, params, cancel):
+            yield ev  # the app has taken this token when the generator resumes below
+            if isinstance(ev, Token):
+                n, text = n + 1, text + ev.text
+                if n == self.after:
+                    self.text_at_pause, self.paused_at = text, time.monotonic()
+                    self.paused.set()
+                    time.sleep(self.pause)
+
+    def close(self):
+        pass
+
+
+# ---- a real headless Chromium (Debian's, through Playwright) --------------------------------
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def chromium_page(tmp_path: Path):
+    """A context manager giving a fresh page (profile under tmp_path); skips without Chromium."""
+    import contextlib
+    import shutil
+
+    import pytest
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not shutil.which("chromium"):
+        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
+
+    @contextlib.contextmanager
+    def opened():
+        with sync_api.sync_playwright() as pw:
+            browser = pw.chromium.launch_persistent_context(
+                str(tmp_path / "profile"), executable_path=CHROMIUM, args=CHROMIUM_FLAGS,
+                headless=True, viewport={"width": 1400, "height": 900})
+            try:
+                yield browser.new_page()
+            finally:
+                browser.close()
+    return opened()
+
+
+def text_rect(page, selector: str, needle: str):
+    """The on-screen centre of the first occurrence of `needle` in the text under `selector`."""
+    return page.evaluate("""([sel, needle]) => {
+        const root = [...document.querySelectorAll(sel)].pop();
+        const walk = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+        for (let n; (n = walk.nextNode());) {
+            const i = n.textContent.indexOf(needle);
+            if (i < 0) continue;
+            const r = document.createRange();
+            r.setStart(n, i); r.setEnd(n, i + needle.length);
+            const b = r.getBoundingClientRect();
+            return [b.left + b.width / 2, b.top + b.height / 2];
+        }
+        return null;
+    }""", [selector, needle])

@@ -43,7 +43,6 @@ def test_browser_uploads_an_image_and_sees_the_answer_stream(served, pictures, p
     assert streamed, f"no partial answer was seen: {seen}"
     page.wait_for_timeout(300)
     page.screenshot(path=str(tmp_path / "chat.png"), full_page=True)
-    shutil.copy(tmp_path / "chat.png", "/tmp/app_browser_chat.png")
 
     chat = app.store.chats()[0]
     q, a = app.store.branch(chat.id)

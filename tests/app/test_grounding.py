@@ -150,7 +150,6 @@ def test_browser_shows_the_boxes(grounded, wide, tmp_path):
         page.wait_for_selector("#boxes img", timeout=15_000)
         page.wait_for_timeout(300)
         page.screenshot(path=str(tmp_path / "grounding.png"), full_page=True)
-        shutil.copy(tmp_path / "grounding.png", "/tmp/app_grounding_chat.png")
         text = bot.inner_text()
         browser.close()
     assert text.startswith("[0][1]")

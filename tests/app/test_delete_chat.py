@@ -1,0 +1,34 @@
+"""Deleting a chat while its answer streams, through gradio_client on the real app: the rows are
+gone from SQLite, the answer's thread has stopped, and the chat list no longer offers the chat."""
+import sqlite3
+
+from app_testfiles import client, last_answer, send, wait_until
+
+
+def rows(db, chat_id):
+    with sqlite3.connect(db) as con:  # a second reader, as after a restart
+        return (con.execute("SELECT COUNT(*) FROM messages WHERE chat_id=?", (chat_id,)).fetchone()[0],
+                con.execute("SELECT COUNT(*) FROM chats WHERE id=?", (chat_id,)).fetchone()[0])
+
+
+def test_delete_chat_while_it_answers(served):
+    demo, app = served
+    c = client(demo)
+    send(c, "keep this chat", max_tokens=16).result(timeout=60)
+    kept = app.store.chats()[0].id
+    c = client(demo)  # a second page, whose chat is deleted mid-answer
+    job = send(c, "Write a very long answer.", max_tokens=4000)
+    assert wait_until(lambda: any(last_answer(o).strip("▌ ") for o in job.outputs()), timeout=60)
+    chat = app.store.chats()[0].id
+    answer = app.answers[chat]
+    assert chat != kept and rows(app.store.path, chat) == (2, 1)
+
+    out = c.predict(api_name="/delete_chat")
+    assert answer.finished and answer.status == "cancelled"  # stopped before the rows went
+    assert not answer._thread.is_alive()
+    assert rows(app.store.path, chat) == (0, 0) and chat not in app.answers
+    assert out[0] == [] and [v for _, v in out[2]["choices"]] == [ch.id for ch in app.store.chats()]
+    assert chat not in [v for _, v in out[2]["choices"]] and kept in [v for _, v in out[2]["choices"]]
+    assert rows(app.store.path, kept) == (2, 1)
+    job.result(timeout=30)  # the page's stream ended too
+    assert rows(app.store.path, chat) == (0, 0)  # and nothing was written back afterwards

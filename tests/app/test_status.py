@@ -1,0 +1,48 @@
+"""The status line after a real answer: device, dtype, memory, prefill ms and tokens/s, read
+through the page's own `status` event; on CUDA the GPU memory the torch engine reports."""
+import re
+
+import pytest
+
+from app.model_slot import ModelSlot, ModelSpec
+from app.status import status_html
+from app_testfiles import client, send
+
+
+def rows(html: str) -> dict[str, str]:
+    return dict(re.findall(r"<tr><td>(.*?)</td><td>(.*?)</td></tr>", html))
+
+
+def test_ready_status_after_an_answer_shows_speed_and_memory(served):
+    demo, app = served
+    c = client(demo)
+    send(c, "Say something.", max_tokens=16).result(timeout=60)
+    html = c.predict(api_name="/status")
+    assert "Ready" in html
+    shown, st = rows(html), app.slot.last_stats
+    assert shown["device"] == "cpu" and shown["dtype"] == "float32"
+    assert re.fullmatch(r"[\d,]+ MiB", shown["memory"]) and int(shown["memory"][:-4].replace(",", "")) > 50
+    assert shown["prefill"] == f"{st.prefill_ms:,.0f} ms ({st.prompt_tokens} tokens)" and st.prefill_ms > 0
+    assert shown["decode"] == f"{st.decode_tokens_per_s:,.1f} tokens/s" and st.decode_tokens_per_s > 0
+    assert "GPU memory" not in shown  # on CPU the model lives in the process: its memory is shown
+
+
+@pytest.mark.cuda
+def test_status_shows_gpu_memory_on_cuda(tmp_path, tiny_model):
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU")
+    from test_answer import ask
+    slot = ModelSlot()
+    slot.load(ModelSpec(str(tiny_model), backend="torch"))
+    assert slot.wait(timeout=120) and slot.state == "ready", slot.error
+    try:
+        assert slot.info.device.startswith("cuda")
+        store, answer = ask(tmp_path, slot, max_tokens=8)
+        answer.join(timeout=60)
+        used = slot.last_stats.extra["memory_bytes"]
+        assert 0 < used <= torch.cuda.max_memory_allocated()
+        shown = rows(status_html(slot))
+        assert shown["GPU memory"] == f"{used / 2**20:,.0f} MiB" and shown["process memory"].endswith("MiB")
+    finally:
+        slot.engine.close()
