@@ -53,6 +53,11 @@ def memory_rows(stats) -> list[tuple[str, str]]:
     return [("GPU memory", f"{gpu / 2**20:,.0f} MiB"), ("process memory", rss[1])]
 
 
+# What a user of a text-only model (the default one) needs to know to chat about images.
+NO_VISION = ("no (text only). To chat about images, load a vision model: a LLaVA folder, or a GGUF "
+             "with its mmproj-*.gguf beside it (put either under the models folder to list it).")
+
+
 def _ready(slot: ModelSlot) -> str:
     info = slot.info
     rows = [("model", info.name), ("backend", info.backend), ("device", info.device),
@@ -61,12 +66,13 @@ def _ready(slot: ModelSlot) -> str:
         rows.append(("quantization", info.quantization))
     if info.attention:
         rows.append(("attention", info.attention))
-    rows.append(("sees images", "yes" if info.vision else "no (text only)"))
+    rows.append(("sees images", "yes" if info.vision else NO_VISION))
     st = slot.last_stats
     rows += memory_rows(st)
     rows.append(("loaded in", f"{slot.load_seconds:.1f} s"))
     if st is not None:
-        rows.append(("prefill", f"{st.prefill_ms:,.0f} ms ({st.prompt_tokens} tokens)"))
+        known = (st.extra or {}).get("prompt_tokens_known", True)  # a server may not say
+        rows.append(("prefill", f"{st.prefill_ms:,.0f} ms ({st.prompt_tokens if known else '?'} tokens)"))
         rows.append(("decode", f"{st.decode_tokens_per_s:,.1f} tokens/s"))
         rows += cache_rows(st.extra or {})
     body = "".join(f"<tr><td>{k}</td><td>{html.escape(str(v))}</td></tr>" for k, v in rows)

@@ -105,3 +105,14 @@ def test_bad_documents_say_why_and_the_chat_goes_on(served_smol, tmp_path):
     out = send(c, "Say hello.", max_tokens=16).result(timeout=60)
     assert app.store.branch(app.store.chats()[0].id)[-1].status == "done"
     assert "Not sent" not in str(out[0])
+
+
+def test_text_only_model_says_how_to_get_one_that_sees(served_smol, pictures):
+    """The default model is text-only: the status line says so and how to add a vision model,
+    and an image sent to it gets the engine's explanation in the chat, not a crash."""
+    demo, _ = served_smol
+    c = client(demo)
+    status = c.predict(api_name="/status")
+    assert "no (text only). To chat about images, load a vision model: a LLaVA folder" in status
+    answer = last_answer(send(c, "What is this?", [pictures["red"]]).result(timeout=120))
+    assert "text-only model" in answer and "pick a model that can see" in answer
