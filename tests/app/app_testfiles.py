@@ -189,6 +189,21 @@ def chromium_page(tmp_path: Path):
     return opened()
 
 
+def ask_about_image_in_browser(page, url: str, image, text: str):
+    """Type a question with one image into the real page and wait until the answer has drawn its
+    figure and the boxes panel shows; returns the answer's locator."""
+    page.goto(url)
+    page.wait_for_selector("#message textarea", timeout=30_000)
+    page.set_input_files("#message input[type=file]", str(image))
+    page.wait_for_selector("#message img", timeout=15_000)
+    page.fill("#message textarea", text)
+    page.press("#message textarea", "Enter")
+    bot = page.locator("#chatbot .message.bot").last
+    assert wait_until(lambda: bot.locator("img").count() >= 1, timeout=60, every=0.2)
+    page.wait_for_selector("#boxes img", timeout=15_000)
+    return bot
+
+
 def text_rect(page, selector: str, needle: str):
     """The on-screen centre of the first occurrence of `needle` in the text under `selector`."""
     return page.evaluate("""([sel, needle]) => {

@@ -7,7 +7,7 @@ from PIL import Image
 
 from app.chat_app import ChatApp, Settings
 from app.draw import DARK, DIM, PALETTE, colour, draw_boxes
-from app_testfiles import chromium_page, client, send, text_rect, wait_until
+from app_testfiles import ask_about_image_in_browser, chromium_page, client, send, text_rect, wait_until
 from test_grounding import expected_pixels, grounded, wide  # noqa: F401 (fixtures)
 
 GREY = (128, 128, 128)
@@ -68,15 +68,7 @@ def test_focus_box_event_through_gradio_client(grounded, wide):  # noqa: F811
 def test_browser_hover_and_click_on_k_highlight_its_box(grounded, wide, tmp_path):  # noqa: F811
     demo, app = grounded
     with chromium_page(tmp_path) as page:
-        page.goto(demo.local_url)
-        page.wait_for_selector("#message textarea", timeout=30_000)
-        page.set_input_files("#message input[type=file]", str(wide))
-        page.wait_for_selector("#message img", timeout=15_000)
-        page.fill("#message textarea", "Where is the white square?")
-        page.press("#message textarea", "Enter")
-        bot = page.locator("#chatbot .message.bot").last
-        assert wait_until(lambda: bot.locator("img").count() >= 1, timeout=60, every=0.2)
-        page.wait_for_selector("#boxes img", timeout=15_000)
+        ask_about_image_in_browser(page, demo.local_url, wide, "Where is the white square?")
         panel = page.locator("#boxes img")
 
         def shown_after(action):

@@ -2,28 +2,27 @@
 whose box decoder is set to one known box and whose <at> token is forced by a logit bias: the
 answer's boxes are drawn on the image in the chat and the boxes panel (pixels checked), a headless
 Chromium sees them, and a typed region reaches the engine as a Region."""
-import shutil
-
 import pytest
 from PIL import Image, ImageDraw
 
 from app.draw import DARK, PALETTE
 from app.regions import drawn_box
-from app_testfiles import client, send, start_app, texts, wait_until
+from app_testfiles import ask_about_image_in_browser, chromium_page, client, send, start_app, texts
 from engine.api import Region
 from engine.grounding.geometry import original_to_padded
 
 PADDED_BOX = (0.25, 0.3, 0.75, 0.6)   # what loc_decoder always says, on the padded square
 
 
-@pytest.fixture(scope="module")
-def grounded(tmp_path_factory, make_tiny_ckpt):
+def served_box_head(tmp_path_factory, make_tiny_ckpt, seed, padded_box):
+    """The app on a box-head checkpoint whose loc_decoder always says `padded_box`, with <at>
+    forced by a logit bias."""
     import torch
     from safetensors.torch import load_file, save_file
-    folder = make_tiny_ckpt(grounding=True, seed=5)
+    folder = make_tiny_ckpt(grounding=True, seed=seed)
     w = load_file(str(folder / "grounding.safetensors"))
     w["loc_decoder.2.weight"] = torch.zeros_like(w["loc_decoder.2.weight"])
-    w["loc_decoder.2.bias"] = torch.tensor(PADDED_BOX)
+    w["loc_decoder.2.bias"] = torch.tensor(padded_box)
     save_file(w, str(folder / "grounding.safetensors"))
     demo, app = start_app(tmp_path_factory.mktemp("data"), folder, max_tokens=16)
     assert app.slot.state == "ready", app.slot.error
@@ -31,24 +30,17 @@ def grounded(tmp_path_factory, make_tiny_ckpt):
     yield demo, app
     demo.close()
     app.store.close()
+
+
+@pytest.fixture(scope="module")
+def grounded(tmp_path_factory, make_tiny_ckpt):
+    yield from served_box_head(tmp_path_factory, make_tiny_ckpt, 5, PADDED_BOX)
 
 
 @pytest.fixture(scope="module")
 def clipping(tmp_path_factory, make_tiny_ckpt):
     """The same, but the box's top lies in the padding above the image: clipped, with a note."""
-    import torch
-    from safetensors.torch import load_file, save_file
-    folder = make_tiny_ckpt(grounding=True, seed=6)
-    w = load_file(str(folder / "grounding.safetensors"))
-    w["loc_decoder.2.weight"] = torch.zeros_like(w["loc_decoder.2.weight"])
-    w["loc_decoder.2.bias"] = torch.tensor((0.25, 0.1, 0.75, 0.6))
-    save_file(w, str(folder / "grounding.safetensors"))
-    demo, app = start_app(tmp_path_factory.mktemp("data"), folder, max_tokens=16)
-    assert app.slot.state == "ready", app.slot.error
-    app.settings.logit_bias = {app.slot.engine.model.cfg.grounding["at_token_id"]: 1e4}
-    yield demo, app
-    demo.close()
-    app.store.close()
+    yield from served_box_head(tmp_path_factory, make_tiny_ckpt, 6, (0.25, 0.1, 0.75, 0.6))
 
 
 @pytest.fixture(scope="module")
@@ -129,27 +121,10 @@ def test_a_drawn_shape_becomes_its_bounding_box():
 
 
 def test_browser_shows_the_boxes(grounded, wide, tmp_path):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not shutil.which("chromium"):
-        pytest.skip("Debian's chromium is not installed")
-    from test_browser import CHROMIUM, FLAGS
     demo, app = grounded
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=CHROMIUM, args=FLAGS, headless=True,
-            viewport={"width": 1400, "height": 900})
-        page = browser.new_page()
-        page.goto(demo.local_url)
-        page.wait_for_selector("#message textarea", timeout=30_000)
-        page.set_input_files("#message input[type=file]", str(wide))
-        page.wait_for_selector("#message img", timeout=15_000)
-        page.fill("#message textarea", "Where is the white square?")
-        page.press("#message textarea", "Enter")
-        bot = page.locator("#chatbot .message.bot").last
-        assert wait_until(lambda: bot.locator("img").count() >= 1, timeout=60, every=0.2)
-        page.wait_for_selector("#boxes img", timeout=15_000)
+    with chromium_page(tmp_path) as page:
+        bot = ask_about_image_in_browser(page, demo.local_url, wide, "Where is the white square?")
         page.wait_for_timeout(300)
         page.screenshot(path=str(tmp_path / "grounding.png"), full_page=True)
         text = bot.inner_text()
-        browser.close()
     assert text.startswith("[0][1]")
