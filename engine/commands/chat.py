@@ -19,7 +19,7 @@ def add_model_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--quant", choices=["4bit", "8bit"], help="bitsandbytes quantization of the decoder (torch backend)")
     ap.add_argument("--kernel", choices=["sdpa", "flex", "flash"], help="attention kernel (torch backend)")
     ap.add_argument("--max-context", type=int, help="tokens of context to plan memory for (torch backend)")
-    ap.add_argument("--compile", action="store_true", help="torch.compile the decode step (CUDA graphs; torch backend)")
+    ap.add_argument("--compile", action="store_true", help="torch.compile the prefill layers and the decode step (torch backend)")
     ap.add_argument("--dtype", choices=["float32", "bfloat16", "float16"])
     ap.add_argument("--mmproj", help="GGUF projector file for a GGUF vision model")
     ap.add_argument("--api-key", help="for a remote server (or env VLCHAT_API_KEY)")
