@@ -92,17 +92,22 @@ def text_layers(dec, x, pos, cache, vis=None, kernel="sdpa", compiled=False):
     first. Cache positions below max(pos) must already be filled. Returns hidden (1,T,D)."""
     c, attend, layer_fn = dec.config, KERNELS[kernel], LAYER_FNS[compiled]()[0]
     length = int(torch.cat([pos, vis[1]]).max() if vis else pos.max()) + 1
-    if vis:  # every layer's visual K/V at once (they do not depend on the text): fewer launches
-        kv, vpos = vis
-        vcos, vsin = rope.cos_sin(dec.inv_freq, vpos, x.dtype)
-        cache.k.index_copy_(3, vpos, rope.apply(torch.stack([k for k, _ in kv]), vcos, vsin))
-        cache.v.index_copy_(3, vpos, torch.stack([v for _, v in kv]))
+    if vis:
+        place_visual(dec, cache, *vis, x.dtype)
     cos, sin = rope.cos_sin(dec.inv_freq, pos, x.dtype)
     keys = torch.arange(length, device=x.device)
     mask = None if x.shape[1] == 1 and int(pos[0]) == length - 1 else keys[None, :] <= pos[:, None]
     for i, layer in enumerate(dec.layers):
         x = layer_fn(layer, x, pos, cos, sin, cache.k[i], cache.v[i], length, mask, attend, c)
     return x
+
+
+def place_visual(dec, cache, kv, vpos, dtype):
+    """Every layer's visual K/V (`kv`: per-layer (k before RoPE, v)) into the cache at positions
+    `vpos`, RoPE applied there, in one copy: they do not depend on the text."""
+    vcos, vsin = rope.cos_sin(dec.inv_freq, vpos, dtype)
+    cache.k.index_copy_(3, vpos, rope.apply(torch.stack([k for k, _ in kv]), vcos, vsin))
+    cache.v.index_copy_(3, vpos, torch.stack([v for _, v in kv]))
 
 
 def _layer(layer, x, pos, cos, sin, k_cache, v_cache, length, mask, attend, c):
@@ -185,8 +190,8 @@ def prefill_composite(dec, x, pos, is_visual, cache, visual_mlp=True, kernel="sd
     if len(ti):
         out[:, ti] = text_layers(dec, x[:, ti], pos[ti], cache, vis=(visual_kv, pos[vi]), kernel=kernel,
                                  compiled=compiled)
-    else:
-        text_layers(dec, x[:, :0], pos[:0], cache, vis=(visual_kv, pos[vi]), kernel=kernel, compiled=compiled)
+    else:  # a prompt ending on an image: nothing to run with queries, only K/V to place
+        place_visual(dec, cache, visual_kv, pos[vi], x.dtype)
     return out
 
 
