@@ -44,7 +44,7 @@ def matmul_flops_per_s(n: int | None = None, dtype=None, device: str = "cpu") ->
         if cuda:
             torch.cuda.synchronize()
     mm()
-    return 2 * n ** 3 / min(best_of(mm, repeats=1) for _ in range(7))  # the best: a peak, not a typical rate
+    return 2 * n ** 3 / min(best_of(mm, repeats=1, warmup=0) for _ in range(7))  # the best: a peak, not a typical rate
 
 
 def copy_bytes_per_s(mib: int = 256) -> float:
