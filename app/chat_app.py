@@ -32,6 +32,7 @@ class Settings:
     attention: str = "full"
     quant: str = "none"
     served_model: str = ""
+    remote_timeout: float | None = None  # seconds; None: the remote engine's default
     max_tokens: int = 512
     limits: Limits = field(default_factory=Limits)
     logit_bias: dict = field(default_factory=dict)  # token id -> bias for every answer (tests force <at>)
@@ -45,7 +46,7 @@ class ChatApp:
         self.store = Store(d / "chats.sqlite3")
         self.blobs = BlobStore(d / "blobs")
         self.docs = Documents(d / "docindex", self.blobs, settings.limits)
-        self.slot = ModelSlot(d)
+        self.slot = ModelSlot(d, settings.remote_timeout)
         self.answers: dict[int, Answer] = {}  # chat id -> its answer being written
         if settings.model:
             self.load_model(ModelSpec(settings.model, settings.backend, settings.attention, settings.quant,

@@ -22,6 +22,8 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--base-url", help="an OpenAI-compatible server (vLLM, SGLang, llama.cpp), e.g. "
                    "http://127.0.0.1:8000/v1; --model then names the model it serves")
     p.add_argument("--api-key", help="the server's key (or env VLCHAT_API_KEY); never stored")
+    p.add_argument("--timeout", type=float, help="seconds to wait for a remote server to answer or "
+                   "to send the next token (default: 120)")
     p.add_argument("--attention", choices=ATTENTION, default="full")
     p.add_argument("--quant", choices=QUANT, default="none", help="torch backend on CUDA only")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: this machine only)")
@@ -46,7 +48,7 @@ def make_app(args: argparse.Namespace) -> ChatApp:
         os.environ["VLCHAT_API_KEY"] = args.api_key
     return ChatApp(Settings(data_dir=catalog.data_dir(args.data_dir), model=model, served_model=served,
                             backend=backend, attention=args.attention, quant=args.quant,
-                            max_tokens=args.max_tokens,
+                            max_tokens=args.max_tokens, remote_timeout=args.timeout,
                             limits=Limits(args.max_image_mb, args.max_image_megapixels,
                                           args.max_doc_mb, args.max_pages)))
 

@@ -43,8 +43,9 @@ def check_path(path: str) -> None:
 
 
 class ModelSlot:
-    def __init__(self, data_dir: Path | None = None):
+    def __init__(self, data_dir: Path | None = None, remote_timeout: float | None = None):
         self.data_dir = data_dir      # the engine keeps its files (visual KV cache) there too
+        self.remote_timeout = remote_timeout  # for any server URL, typed in the page too
         self.spec: ModelSpec | None = None
         self.engine = None
         self.state = "empty"          # empty | loading | ready | error
@@ -72,8 +73,12 @@ class ModelSlot:
     def _load(self, spec: ModelSpec, generation: int) -> None:
         try:
             check_path(spec.path)
-            new = engine.load(str(Path(spec.path).expanduser()) if "://" not in spec.path else spec.path,
-                              backend=spec.backend, data_dir=self.data_dir, **spec.load_kwargs())
+            kw = spec.load_kwargs()
+            remote = "://" in spec.path
+            if remote and self.remote_timeout:
+                kw["timeout"] = self.remote_timeout
+            new = engine.load(spec.path if remote else str(Path(spec.path).expanduser()),
+                              backend=spec.backend, data_dir=self.data_dir, **kw)
         except EngineError as e:
             return self._finish(generation, None, str(e))
         except Exception as e:  # a broken checkpoint must not take the app down

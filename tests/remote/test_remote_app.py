@@ -33,3 +33,20 @@ def test_app_chats_through_a_keyed_server_and_never_stores_the_key(keyed_server,
     for f in tmp_path.rglob("*"):
         if f.is_file():
             assert API_KEY.encode() not in f.read_bytes(), f
+
+
+def test_app_timeout_flag_reaches_the_remote_engine(silent_port, tmp_path):
+    """`run.py --timeout 1` against a server that accepts and never answers: the page's status
+    says so after about a second (not the 120 s default) and names the flag that raises it."""
+    import time
+
+    from app.cli import make_app, parse
+    url = f"http://127.0.0.1:{silent_port}/v1"
+    app = make_app(parse(["--base-url", url, "--timeout", "1", "--no-browser",
+                          "--data-dir", str(tmp_path)]))
+    t0 = time.monotonic()
+    assert app.slot.wait(timeout=30)
+    waited = time.monotonic() - t0
+    assert app.slot.state == "error"
+    assert "did not answer within 1 s" in app.slot.error and "--timeout" in app.slot.error
+    assert waited < 10, waited
