@@ -15,7 +15,7 @@ import openai
 from ..api import Done, EngineError, EngineInfo, GenParams, Message, Stats, Token
 from .errors import explain, without_credentials
 from .messages import to_openai
-from .params import request_options
+from .params import refused_extras, request_options
 
 API_KEY_ENV = "VLCHAT_API_KEY"
 DEFAULT_TIMEOUT = 120.0
@@ -76,6 +76,7 @@ class OpenAIEngine:
         # url is only for messages: the client holds the real one, credentials and all
         self._client, self._url, self._model, self._timeout = client, url, model, timeout
         self.info = info
+        self._plain = False  # the server refused extra_body once: never sent again
 
     def __repr__(self) -> str:  # never the key
         return f"OpenAIEngine({self._url!r}, model={self._model!r})"
@@ -90,6 +91,8 @@ class OpenAIEngine:
             yield Done("error", str(e))
             return
         opts = request_options(params)
+        if self._plain:
+            opts.pop("extra_body")
         run = _Run(images=len(sizes))
         try:
             yield from self._tokens(payload, opts, cancel, run)
@@ -108,7 +111,7 @@ class OpenAIEngine:
         run.t0 = time.perf_counter()
         chunks: queue.Queue = queue.Queue()
         stop = threading.Event()
-        threading.Thread(target=self._pump, args=(payload, opts, chunks, stop), daemon=True).start()
+        threading.Thread(target=self._pump, args=(payload, opts, chunks, stop, run), daemon=True).start()
         try:
             while True:
                 try:
@@ -126,9 +129,9 @@ class OpenAIEngine:
         finally:
             stop.set()
 
-    def _pump(self, payload, opts, chunks: queue.Queue, stop: threading.Event) -> None:
+    def _pump(self, payload, opts, chunks: queue.Queue, stop: threading.Event, run: "_Run") -> None:
         try:
-            stream = self._open(payload, opts)
+            stream = self._open(payload, opts, run)
             chunks.put(_STARTED)
             try:
                 for chunk in stream:
@@ -142,10 +145,11 @@ class OpenAIEngine:
         finally:
             chunks.put(_END)
 
-    def _open(self, payload, opts):
+    def _open(self, payload, opts, run: "_Run"):
         """Start the streamed request. A connection error before any response is tried once more:
         the pooled connection may be one the server closed a moment ago (after a failed answer),
-        and nothing was generated on it. Timeouts are not retried: that would double the wait."""
+        and nothing was generated on it. Timeouts are not retried: that would double the wait.
+        A server that refuses the sampling fields OpenAI lacks is asked again without them."""
         create = self._client.chat.completions.create
         kw = dict(model=self._model, messages=payload, stream=True,
                   stream_options={"include_usage": True}, **opts)
@@ -155,6 +159,17 @@ class OpenAIEngine:
             raise
         except openai.APIConnectionError:
             return create(**kw)
+        except openai.APIStatusError as e:
+            refused = refused_extras(e, opts)
+            if not refused:
+                raise
+        self._plain = True
+        opts.pop("extra_body")  # _why_unfinished's retry must not send them either
+        kw.pop("extra_body")
+        run.notes.append(f"The server at {self._url} does not take {', '.join(refused)}: answers "
+                         f"are sampled without them (top-k and the repetition penalty are off).")
+        self.info.notes.append(run.notes[-1])
+        return create(**kw)
 
     def _done(self, run: "_Run", cancel, payload, opts) -> Done:
         if cancel.is_set():
@@ -164,10 +179,10 @@ class OpenAIEngine:
                               images=run.images)
             if run.text:
                 message += " The partial answer is kept."
-            return Done("error", message)
+            return Done("error", message, tuple(run.notes))
         if run.finish is None:
-            return Done("error", self._why_unfinished(run, payload, opts))
-        return Done(FINISH_REASONS.get(run.finish, "stop"))
+            return Done("error", self._why_unfinished(run, payload, opts), tuple(run.notes))
+        return Done(FINISH_REASONS.get(run.finish, "stop"), notes=tuple(run.notes))
 
     def _why_unfinished(self, run, payload, opts) -> str:
         """The stream ended without a finish reason. llama.cpp's Python server does this when the
@@ -204,6 +219,7 @@ class _Run:
         self.chunks = 0
         self.text: list[str] = []
         self.usage = self.timings = self.finish = self.error = None
+        self.notes: list[str] = []  # for the user, under the answer
 
     def chunk(self, chunk):
         """Take one ChatCompletionChunk; yield its text as a Token."""

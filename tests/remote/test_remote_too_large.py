@@ -1,6 +1,6 @@
 """A request over a server's body limit (413) becomes a clear message, and the chat goes on.
 
-The limit is a real reverse proxy's (size_limit_proxy.py, as nginx in front of a model server),
+The limit is a real reverse proxy's (checking_proxy.py, as nginx in front of a model server),
 in front of the real llama.cpp server: llama-cpp-python's server has no body limit itself."""
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ from PIL import Image as PILImage
 
 from engine.api import GenParams, Message, collect
 from engine.backends import load
-from size_limit_proxy import SizeLimitProxy
+from checking_proxy import CheckingProxy, body_limit
 
 LIMIT = 64 * 1024
 
 
 @pytest.fixture
 def proxy(server):
-    p = SizeLimitProxy(server.url, LIMIT)
+    p = CheckingProxy(server.url, body_limit(LIMIT))
     yield p
     p.stop()
 

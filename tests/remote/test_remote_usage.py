@@ -12,14 +12,14 @@ from openai.types.chat import ChatCompletionChunk
 from engine.api import GenParams, Message, Stats, Token
 from engine.backends import load
 from engine.remote.engine import _Run
-from size_limit_proxy import SizeLimitProxy
+from checking_proxy import CheckingProxy
 
 QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
 
 
 @pytest.fixture
 def recording_proxy(server):
-    p = SizeLimitProxy(server.url, limit_bytes=10**9)
+    p = CheckingProxy(server.url, lambda body: None)
     yield p
     p.stop()
 
