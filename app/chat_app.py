@@ -32,6 +32,7 @@ class Settings:
     attention: str = "full"
     quant: str = "none"
     served_model: str = ""
+    box_format: str = ""  # "": from the model
     remote_timeout: float | None = None  # seconds; None: the remote engine's default
     max_tokens: int = 512
     limits: Limits = field(default_factory=Limits)
@@ -50,7 +51,7 @@ class ChatApp:
         self.answers: dict[int, Answer] = {}  # chat id -> its answer being written
         if settings.model:
             self.load_model(ModelSpec(settings.model, settings.backend, settings.attention, settings.quant,
-                                      settings.served_model))
+                                      settings.served_model, settings.box_format))
 
     def load_model(self, spec: ModelSpec) -> None:
         self.slot.load(spec)

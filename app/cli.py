@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from engine import catalog
+from engine.grounding.formats import CHOICES as BOX_FORMATS
 
 from .attachments import Limits
 from .chat_app import ChatApp, Settings
@@ -26,6 +27,8 @@ def parse(argv=None) -> argparse.Namespace:
                    "to send the next token (default: 120)")
     p.add_argument("--attention", choices=ATTENTION, default="full")
     p.add_argument("--quant", choices=QUANT, default="none", help="torch backend on CUDA only")
+    p.add_argument("--box-format", choices=BOX_FORMATS, help="how the model writes boxes (default: "
+                   "from its config or name; auto: read any known box text)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: this machine only)")
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
@@ -48,6 +51,7 @@ def make_app(args: argparse.Namespace) -> ChatApp:
         os.environ["VLCHAT_API_KEY"] = args.api_key
     return ChatApp(Settings(data_dir=catalog.data_dir(args.data_dir), model=model, served_model=served,
                             backend=backend, attention=args.attention, quant=args.quant,
+                            box_format=args.box_format or "",
                             max_tokens=args.max_tokens, remote_timeout=args.timeout,
                             limits=Limits(args.max_image_mb, args.max_image_megapixels,
                                           args.max_doc_mb, args.max_pages)))

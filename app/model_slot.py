@@ -21,6 +21,7 @@ class ModelSpec:
     attention: str = "full"
     quant: str = "none"
     served_model: str = ""    # the model's name on a remote server (else the first it lists)
+    box_format: str = ""      # engine.grounding.formats.CHOICES; "": from the model's config or name
 
     def load_kwargs(self) -> dict:
         """Only options the user changed are passed, so backends that lack them still load."""
@@ -29,6 +30,8 @@ class ModelSpec:
             kw["attention"] = self.attention
         if self.quant and self.quant != "none":
             kw["quant"] = self.quant
+        if self.box_format:
+            kw["box_format"] = self.box_format
         return kw
 
 

@@ -67,6 +67,8 @@ def _ready(slot: ModelSlot) -> str:
     if info.attention:
         rows.append(("attention", info.attention))
     rows.append(("sees images", "yes" if info.vision else NO_VISION))
+    if info.vision:
+        rows.append(("boxes", slot.engine.box_source))
     st = slot.last_stats
     rows += memory_rows(st)
     rows.append(("loaded in", f"{slot.load_seconds:.1f} s"))

@@ -7,6 +7,7 @@ import threading
 import gradio as gr
 
 from engine.api import GenParams
+from engine.grounding.formats import CHOICES as BOX_CHOICES
 
 from .chat_app import ChatApp
 from .model_slot import ModelSpec
@@ -18,6 +19,8 @@ from .status import status_html
 BACKENDS = ["auto", "torch", "gguf", "openai"]
 ATTENTION = ["full", "composite"]
 QUANT = ["none", "8bit", "4bit"]
+FROM_MODEL = "from the model"  # the box format its config or name says (engine.load's default)
+BOX_FORMATS = [FROM_MODEL, *BOX_CHOICES]
 
 CSS = """
 .vl-status { font-size: 0.9em; }
@@ -174,8 +177,9 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
         app.show_branch(chat_id, leaf_id)
         return everything(chat_id)
 
-    def load_model(path, backend, attention, quant):
-        app.load_model(ModelSpec((path or "").strip(), backend, attention, quant))
+    def load_model(path, backend, attention, quant, box_format=FROM_MODEL):
+        box_format = "" if box_format in (None, FROM_MODEL) else box_format
+        app.load_model(ModelSpec((path or "").strip(), backend, attention, quant, box_format=box_format))
         return status_html(app.slot), gr.update(choices=model_choices(s.data_dir, [*extra_models, path]))
 
     with gr.Blocks(title="vlchat", fill_height=True) as demo:
@@ -217,6 +221,8 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
                     backend = gr.Radio(BACKENDS, value=s.backend, label="Backend")
                     attention = gr.Radio(ATTENTION, value=s.attention, label="Attention")
                     quant = gr.Dropdown(QUANT, value=s.quant, label="Quantization (torch on CUDA)")
+                    box_format = gr.Dropdown(BOX_FORMATS, value=s.box_format or FROM_MODEL,
+                                             label="Box format (how the model writes boxes)")
                     load_btn = gr.Button("Load", variant="primary")
                     status = gr.HTML(status_html(app.slot), elem_id="status")
                 with gr.Accordion("Sampling", open=False):
@@ -274,7 +280,7 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
         # bitsandbytes quantization exists only in the torch backend
         backend.change(lambda b: gr.update(interactive=b in ("auto", "torch")), backend, quant,
                        api_visibility="private", queue=False)
-        load_btn.click(load_model, [model_dd, backend, attention, quant], [status, model_dd],
+        load_btn.click(load_model, [model_dd, backend, attention, quant, box_format], [status, model_dd],
                        api_name="load_model")
         timer.tick(lambda: status_html(app.slot), None, status, api_name="status",
                    show_progress="hidden", concurrency_limit=None, queue=False)

@@ -17,6 +17,13 @@ class Grounded:
         if box_format != "auto":
             inner.info.grounding = True
 
+    @property
+    def box_source(self) -> str:
+        """Where answers' boxes come from, for the user: the box head, or box text in a format."""
+        if self.emits_boxes:
+            return "box head (pix2emb)"
+        return "any known box text (auto)" if self.box_format == "auto" else f"{self.box_format} box text"
+
     def __getattr__(self, name):  # info, close, logits, ... of the engine inside
         return getattr(self.inner, name)
 

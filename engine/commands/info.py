@@ -17,11 +17,12 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
     try:
-        info = load_from_args(a).info
+        loaded = load_from_args(a)
     except EngineError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    d = dataclasses.asdict(info)
+    d = dataclasses.asdict(loaded.info)
+    d["boxes"] = loaded.box_source
     if (Path(a.model) / "config.json").is_file():
         d["architecture"] = architecture(a.model)
     print(json.dumps(d, indent=2) if a.json else "\n".join(f"{k:15s} {v}" for k, v in d.items()))

@@ -144,6 +144,10 @@ MODEL_HINTS = [("qwen2_5_vl", "qwen2_5_vl"), ("qwen2.5-vl", "qwen2_5_vl"), ("qwe
                ("paligemma", "paligemma"), ("shikra", "shikra"), ("minigpt", "minigpt_v2")]
 
 
+# What a user may pick (--box-format): a format by name, or "auto" to read any of them.
+CHOICES = ["auto", *FORMATS]
+
+
 def format_for_model(config: dict | str | None) -> str:
     """The box format of a checkpoint, from its config.json (model_type, architectures, name) or a
     name; "auto" when unknown."""

@@ -185,6 +185,11 @@ def test_info_command_describes_the_checkpoint(tiny_llava):
     assert d["backend"] == "torch" and d["vision"] is True
     assert "decoder llama: 2 layers, hidden 64, heads 4 (kv 2)" in d["architecture"]
     assert "16 visual tokens per image" in d["architecture"]  # 56 px / patch 14, CLS dropped
+    assert d["boxes"] == "any known box text (auto)"  # the tiny config names no format
+    out = subprocess.run([sys.executable, "-m", "engine", "info", "--model", str(tiny_llava), "--json",
+                          "--box-format", "qwen2_vl"], capture_output=True, text=True, timeout=120,
+                         check=True).stdout
+    assert json.loads(out)["boxes"] == "qwen2_vl box text"
 
 
 @pytest.mark.parametrize("drop, says", [(("tokenizer.json", "tokenizer_config.json"), "tokenizer"),
