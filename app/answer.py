@@ -28,6 +28,7 @@ def _token(a: "Answer", ev: Token) -> None:
 
 def _box(a: "Answer", ev: Box) -> None:
     a.boxes.append(ev)
+    a.box_at.append(len(a.text))  # its [k] follows: where the box goes back in the next turn
 
 
 def _stats(a: "Answer", ev: Stats) -> None:
@@ -56,6 +57,7 @@ class Answer:
         self.msg_id = store.add(chat_id, parent_id, "assistant", "", status="streaming")
         self.cancel = threading.Event()
         self.text, self.boxes, self.stats = "", [], None
+        self.box_at: list[int] = []  # offset in text of each box's [k]
         self.status, self.reason, self.error, self.note = "streaming", None, None, ""
         self.notes: list[str] = []
         self.finished = False
@@ -142,7 +144,8 @@ class Answer:
                 self._write()
 
     def _write(self) -> None:
-        meta = {**self.extra, "boxes": [dataclasses.asdict(b) for b in self.boxes]}
+        meta = {**self.extra, "boxes": [{**dataclasses.asdict(b), "at": at}
+                                        for b, at in zip(self.boxes, self.box_at)]}
         if self.stats is not None:
             meta["stats"] = dataclasses.asdict(self.stats)
         if self.reason:

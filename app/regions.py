@@ -1,5 +1,6 @@
 """Regions the user gives: `[x1, y1, x2, y2]` typed in a message (normalized 0..1, or pixels of
-the image), or a shape drawn on an image in the region editor, which becomes such text.
+the image), or a shape drawn on an image in the region editor, which becomes such text; and the
+boxes an answer gave, sent back with the next turn.
 
 A typed box refers to the last image sent at or before its message. It becomes an
 engine.api.Region part in place of the text; a box that reaches outside the image is clipped, one
@@ -49,6 +50,24 @@ def split_regions(text: str, image_index: int | None, size: tuple[int, int] | No
     if text[at:]:
         parts.append(Text(text[at:]))
     return parts, notes
+
+
+def answer_regions(text: str, boxes: list[dict], n_images: int) -> list:
+    """An answer's text with each box's [k] (at its stored offset) as a Region on its image.
+    A box on an image the conversation does not have (yet), or whose [k] is not where it was
+    written, stays as text."""
+    parts, at = [], 0
+    for b in sorted(boxes, key=lambda b: b.get("at", -1)):
+        start, marker = b.get("at", -1), f"[{b['ref']}]"
+        if start < at or not text.startswith(marker, start) or not 0 <= b["image_index"] < n_images:
+            continue
+        if text[at:start]:
+            parts.append(Text(text[at:start]))
+        parts.append(Region(b["image_index"], (b["x1"], b["y1"], b["x2"], b["y2"])))
+        at = start + len(marker)
+    if text[at:] or not parts:
+        parts.append(Text(text[at:]))
+    return parts
 
 
 def drawn_box(layers, size: tuple[int, int]) -> tuple[float, float, float, float] | None:

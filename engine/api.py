@@ -20,7 +20,9 @@ class Image:
 
 @dataclass(frozen=True)
 class Region:
-    """A box on one of the conversation's images, normalized 0..1 to the original image."""
+    """A box on one of the conversation's images, normalized 0..1 to the original image. In a
+    user message, a region the user points at; in an assistant message, a box the model gave
+    (its answer's [k]), sent back as the model wrote it (box text, or <at> + box embedding)."""
     image_index: int
     box: tuple[float, float, float, float]
 

@@ -92,6 +92,13 @@ def decode_box(model, at_token: int, pos: int, cache: KVCache, run: RunConfig):
     return tuple(box.tolist()), model.head(h)
 
 
+def box_key(box) -> tuple:
+    """What a cache position fed a box embedding holds, for prefix reuse: the box to a millionth,
+    since a box sent back with the next turn has gone padded square -> original image -> padded
+    square in floats (the embedding then differs by far less than the reuse tolerance)."""
+    return ("box",) + tuple(round(float(v), 6) for v in box)
+
+
 def decode_loop(model, logits, seen: torch.Tensor, cache: KVCache, run: RunConfig, max_new_tokens: int,
                 sampling: dict, eos: set[int], timings: Timings, cancel: threading.Event | None = None,
                 seed: int | None = None, fed: list | None = None) -> Iterator[int]:
@@ -120,7 +127,7 @@ def decode_loop(model, logits, seen: torch.Tensor, cache: KVCache, run: RunConfi
             yield ("box",) + box
             pos += 2
             if fed is not None:
-                fed += [tok, ("box",) + box]
+                fed += [tok, box_key(box)]
             continue
         yield tok
         if i + 1 == max_new_tokens:

@@ -69,15 +69,16 @@ class Prompter:
                     images.append(open_rgb(p))
                     parts.append({"type": "image"})
                 elif isinstance(p, Region):
-                    parts.append({"type": "text", "text": self._region(p, images, boxes, box_format)})
+                    parts.append({"type": "text", "text": self._region(p, images, boxes, box_format, m.role)})
             if all(p["type"] == "text" for p in parts):  # plain string: every template accepts it
                 parts = "".join(p["text"] for p in parts)
             conv.append({"role": m.role, "content": parts})
         return conv, images, boxes
 
-    def _region(self, r: Region, images: list, boxes: list, box_format: str) -> str:
+    def _region(self, r: Region, images: list, boxes: list, box_format: str, role: str) -> str:
         """A box-head model reads a region as one embedding at a <boxes> token (padded-square
-        coordinates); other models read it as their own box text."""
+        coordinates), after <at> in its own answers, as it generated them; other models read it
+        as their own box text."""
         if self.cfg.grounding is None:
             return region_text(r, box_format, [i.size for i in images])
         from ..grounding.geometry import original_to_padded
@@ -85,7 +86,8 @@ class Prompter:
             raise EngineError(f"A region refers to image {r.image_index + 1}, but only {len(images)} "
                               "image(s) came before it.")
         boxes.append(original_to_padded(r.box, *images[r.image_index].size))
-        return self.cfg.grounding.get("boxes_token", "<boxes>")
+        at = self.cfg.grounding.get("at_token", "<at>") if role == "assistant" else ""
+        return at + self.cfg.grounding.get("boxes_token", "<boxes>")
 
     def render(self, conv) -> str:
         if not self.template:  # a base model: plain text, the last user turn last

@@ -12,7 +12,7 @@ import torch
 
 from .decoder import KVCache
 from .forward import ATTENTION, visual_layers
-from .generate import RunConfig, Timings
+from .generate import RunConfig, Timings, box_key
 from .kvstore import VisualKVStore
 from .prompt import Prompt
 
@@ -30,7 +30,7 @@ def position_keys(prompt: Prompt, image_token_id, per_image: int, boxes_token_id
             keys.append((prompt.image_hashes[slot // per_image], slot % per_image))
             slot += 1
         elif t == boxes_token_id:  # a region's embedding depends on its box, not only the token
-            keys.append(("box",) + tuple(prompt.boxes[box]))
+            keys.append(box_key(prompt.boxes[box]))
             box += 1
         else:
             keys.append(t)

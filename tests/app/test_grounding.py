@@ -128,3 +128,22 @@ def test_browser_shows_the_boxes(grounded, wide, tmp_path):
         page.screenshot(path=str(tmp_path / "grounding.png"), full_page=True)
         text = bot.inner_text()
     assert text.startswith("[0][1]")
+
+
+def test_the_answers_boxes_go_back_to_the_model_as_it_gave_them(grounded, wide):
+    """Turn 2: the first answer's [k] reach the engine as Regions on the image, so the box-head
+    model reads <at> + the box embedding it generated, not the text "[0]"."""
+    demo, app = grounded
+    c = client(demo)
+    send(c, "Where is the white square?", [wide]).result(timeout=60)
+    chat = app.store.chats()[0].id
+    first = app.store.branch(chat)[-1]
+    send(c, "And now?").result(timeout=60)
+    said = app.answers[chat].messages[-2]
+    assert said.role == "assistant"
+    regions = [p for p in said.parts if isinstance(p, Region)]
+    assert len(regions) == len(first.meta["boxes"]) == 16
+    b = first.meta["boxes"][3]
+    assert regions[3] == Region(0, (b["x1"], b["y1"], b["x2"], b["y2"]))
+    prompt = app.slot.engine.build(app.answers[chat].messages)
+    assert prompt.boxes[3] == pytest.approx(PADDED_BOX, abs=1e-6)  # back on the padded square

@@ -66,3 +66,24 @@ def test_regions_as_box_text_across_turns(tiny_llava, images, mode):
     extra = check(e, turn2)
     assert extra["reused_prefix_tokens"] >= len(e.build(turn1).ids) - 1
     assert check(e, turn2)["prefilled_tokens"] == 1
+
+
+@pytest.mark.parametrize("mode", ["full", "composite"])
+def test_a_box_head_answer_sent_back_with_its_boxes_matches_what_was_fed(head_ckpt, images, mode):
+    """The answer's boxes go back as Regions in the assistant message: the model reads <at> and
+    the box embedding it generated (the cache keys of the fed boxes and of the boxes sent back
+    agree), and the next turn's logits equal a fresh prefill's."""
+    from engine.llava.generate import box_key
+    e = engine.load(head_ckpt, backend="torch", attention=mode, kv_cache_dir=False)
+    at = e.model.cfg.grounding["at_token_id"]
+    turn1 = [Message.user("Where?", [images[0]])]
+    text, rest = collect(e.stream(turn1, GenParams(max_new_tokens=3, temperature=0, logit_bias={at: 1e4})))
+    boxes = [ev for ev in rest if isinstance(ev, engine.Box)]
+    assert text == "[0][1][2]" and len(boxes) == 3
+    fed = [k for k in e.prefiller.last.keys if isinstance(k, tuple) and k[0] == "box"]
+    said = Message("assistant", [Region(b.image_index, (b.x1, b.y1, b.x2, b.y2)) for b in boxes])
+    prompt = e.build(turn1 + [said])
+    tokens = e.prompter.tokenizer.convert_ids_to_tokens(prompt.ids.tolist())
+    assert "".join(tokens).count("<at><boxes>") == 3
+    assert [box_key(b) for b in prompt.boxes] == fed and len(fed) == 3
+    check(e, turn1 + [said, Message.user("And?")])

@@ -1,0 +1,39 @@
+"""An answer's boxes go back to the model with the next turn as it wrote them: each [k] of the
+stored answer (a real SQLite store) becomes a Region, which the engine writes in the model's own
+box text (here Qwen-VL's, through the real tiny checkpoint's tokenizer and chat template)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import engine
+from app.blobs import BlobStore
+from app.store import Store
+from app.views import to_engine
+from engine.api import Region, Text
+
+BOX = {"ref": 0, "image_index": 0, "x1": 0.1, "y1": 0.2, "x2": 0.5, "y2": 0.9}
+
+
+def stored_chat(tmp_path: Path, image: str, answer: str, boxes: list[dict]):
+    store, blobs = Store(tmp_path / "chats.sqlite3"), BlobStore(tmp_path / "blobs")
+    chat = store.new_chat()
+    q = store.add(chat, None, "user", "Where is the square?", [blobs.put(Path(image).read_bytes(), ".png")])
+    a = store.add(chat, q, "assistant", answer, meta={"boxes": boxes})
+    store.add(chat, a, "user", "Describe it.")
+    return store.branch(chat), blobs
+
+
+def test_an_answers_boxes_come_back_in_the_models_box_text(tmp_path, tiny_llava, images):
+    branch, blobs = stored_chat(tmp_path, images[0], "It is here [0], see [0].", [{**BOX, "at": 11}])
+    messages, _ = to_engine(branch, blobs)
+    assert messages[1].parts == [Text("It is here "), Region(0, (0.1, 0.2, 0.5, 0.9)), Text(", see [0].")]
+    e = engine.load(tiny_llava, backend="torch", box_format="qwen_vl")
+    prompt = e.prompter.tokenizer.decode(e.build(messages).ids)
+    assert "It is here <box>(100,200),(500,900)</box>, see [0]." in prompt
+
+
+def test_boxes_that_do_not_fit_the_text_or_the_images_stay_as_text(tmp_path, images):
+    boxes = [{**BOX, "at": 3}, {**BOX, "ref": 1, "image_index": 1, "at": 12}]  # [0] is not at 3; no image 2
+    branch, blobs = stored_chat(tmp_path, images[0], "It is here [0] and [1].", boxes)
+    messages, _ = to_engine(branch, blobs)
+    assert messages[1].parts == [Text("It is here [0] and [1].")]
