@@ -67,9 +67,10 @@ class GGUFEngine:
         # (llama_model_params.progress_callback), but llama-cpp-python's Llama builds those params
         # inside __init__ and takes no callback, so it could only be set by patching the library.
         # (Mapped with mmap, as by default, the model file loads quickly anyway.)
-        sizes = [path.stat().st_size, self.mmproj.stat().st_size if self.mmproj is not None else 0]
+        size = path.stat().st_size
+        total = size + (self.mmproj.stat().st_size if self.mmproj is not None else 0)
         report = progress or (lambda *_: None)
-        report(0, sum(sizes))
+        report(0, total)
         with _quiet():
             try:
                 self._llm = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_batch=512,
@@ -78,11 +79,11 @@ class GGUFEngine:
             except (ValueError, RuntimeError) as e:
                 raise EngineError(f"llama.cpp could not load {path.name} ({e}). The file may be "
                                   f"for a newer llama.cpp, or damaged.") from None
-        report(sizes[0], sum(sizes))
         self._mtmd = None
         if self.mmproj is not None:
+            report(size, total)  # the language model is in; its projector is next
             self._mtmd = self._init_mtmd(self.mmproj)
-        report(sum(sizes), sum(sizes))
+        report(total, total)
         self._template = meta.get("tokenizer.chat_template") or None
         self._kv: list = []  # one key per position now in the KV cache (token id or image key)
         self._lock = threading.Lock()
