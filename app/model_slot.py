@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import engine
@@ -54,6 +55,7 @@ class ModelSlot:
         self.state = "empty"          # empty | loading | ready | error
         self.error: str | None = None
         self.started = 0.0
+        self.progress: tuple[float, int] | None = None  # (fraction, total bytes) the engine reported
         self.load_seconds = 0.0
         self.last_stats = None        # engine.api.Stats of the last answer
         self.use = threading.Lock()   # held while a model answers or is swapped
@@ -69,6 +71,7 @@ class ModelSlot:
         """Start loading `spec` in the background and return at once."""
         self._generation += 1
         self.spec, self.state, self.error, self.started = spec, "loading", None, time.time()
+        self.progress = None
         self._ready.clear()
         threading.Thread(target=self._load, args=(spec, self._generation), daemon=True,
                          name="model-load").start()
@@ -81,13 +84,20 @@ class ModelSlot:
             if remote and self.remote_timeout:
                 kw["timeout"] = self.remote_timeout
             new = engine.load(spec.path if remote else str(Path(spec.path).expanduser()),
-                              backend=spec.backend, data_dir=self.data_dir, **kw)
+                              backend=spec.backend, data_dir=self.data_dir,
+                              progress=partial(self._report, generation), **kw)
         except EngineError as e:
             return self._finish(generation, None, str(e))
         except Exception as e:  # a broken checkpoint must not take the app down
             log.exception("model load failed")
             return self._finish(generation, None, f"Could not load {spec.path}: {type(e).__name__}: {e}")
         self._finish(generation, new, None)
+
+    def _report(self, generation: int, done: int, total: int) -> None:
+        """The engine's progress callback (the loading thread): one tuple, swapped in whole, so
+        the page never reads a fraction with another load's total."""
+        if generation == self._generation and total > 0:  # not a slow old load's
+            self.progress = (min(done / total, 1.0), total)
 
     def _finish(self, generation: int, new, error: str | None) -> None:
         if generation != self._generation:  # the user picked another model meanwhile

@@ -18,12 +18,30 @@ def memory_used_mib() -> float:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+def size_text(n: int) -> str:
+    """Bytes in decimal units, as file managers and model sites give a download's size."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} B"
+
+
+def _done_text(frac: float, total: int) -> str:
+    pct = int(frac * 100 + 1e-9)  # rounded down: never "100 %" while bytes are still coming
+    return f"{pct} % of {size_text(total)}" + (" read, setting up" if frac >= 1 else "")
+
+
 def _loading(slot: ModelSlot) -> str:
     name = html.escape(os.path.basename(slot.spec.path.rstrip("/")) or slot.spec.path)
     secs = time.time() - slot.started
-    # The engine gives no fraction done, so the bar moves by elapsed time and never claims 100 %.
-    frac = 1 - 1 / (1 + secs / 10)
-    return (f"<div class='vl-status'>Loading <b>{name}</b> ({slot.spec.backend}) … {secs:.0f} s"
+    reported = slot.progress  # read once: the loading thread replaces it
+    if reported is None:
+        # Nothing reported (a remote server, or not yet): the bar moves by elapsed time and
+        # never claims 100 %.
+        frac, said = 1 - 1 / (1 + secs / 10), f"{secs:.0f} s"
+    else:
+        frac, said = reported[0], f"{_done_text(*reported)}, {secs:.0f} s"
+    return (f"<div class='vl-status'>Loading <b>{name}</b> ({slot.spec.backend}) … {said}"
             f"<progress class='vl-bar' max='1' value='{frac:.3f}'></progress></div>")
 
 

@@ -51,9 +51,15 @@ def pick_backend(path: str | os.PathLike | None) -> str:
     return "torch"
 
 
-def load(path, backend: str = "auto", box_format: str | None = None, **kw):
+def load(path, backend: str = "auto", box_format: str | None = None, progress=None, **kw):
     """Load a model and return an Engine (see api.Engine) whose answers' box text becomes Box
-    events (box_format: a name from engine.grounding.formats, default: from the model, or auto)."""
+    events (box_format: a name from engine.grounding.formats, default: from the model, or auto).
+
+    progress(done, total): bytes loaded so far, called from the loading thread, never going
+    back, ending with done == total, by the backends that can tell (torch: safetensors shards
+    read; gguf: the model file, then its mmproj); a remote server says nothing."""
+    if progress is not None:  # passed only when asked for, as every optional setting is
+        kw["progress"] = progress
     from .grounded import Grounded
     from .grounding.formats import format_for_model
     name = pick_backend(path) if backend == "auto" else backend

@@ -28,7 +28,8 @@ from .stops import StopScanner
 
 
 
-def load_gguf_engine(path, mmproj=None, n_ctx: int = 4096, threads: int | None = None, **kw):
+def load_gguf_engine(path, mmproj=None, n_ctx: int = 4096, threads: int | None = None, progress=None,
+                     **kw):
     path = Path(path)
     if path.is_dir():  # a folder: the one GGUF in it that is not a projector
         models = [p for p in sorted(path.glob("*.gguf")) if "mmproj" not in p.name.lower()]
@@ -36,14 +37,14 @@ def load_gguf_engine(path, mmproj=None, n_ctx: int = 4096, threads: int | None =
             raise EngineError(f"{path} holds {len(models)} model GGUF files; give the file itself.")
         path = models[0]
     notes = [f"{k}={v!r} is ignored by the gguf backend" for k, v in kw.items() if v is not None]
-    return GGUFEngine(path, mmproj, n_ctx=n_ctx, threads=threads, notes=notes)
+    return GGUFEngine(path, mmproj, n_ctx=n_ctx, threads=threads, notes=notes, progress=progress)
 
 
 class GGUFEngine:
     box_format = "auto"  # how regions are written (engine.grounding.regions); engine.load sets it
 
     def __init__(self, path: Path, mmproj=None, n_ctx: int = 4096, threads: int | None = None,
-                 notes: list[str] | None = None):
+                 notes: list[str] | None = None, progress=None):
         try:
             import llama_cpp
         except ImportError:
@@ -62,6 +63,14 @@ class GGUFEngine:
                                   f"{pmeta.get('general.architecture')!r}, not 'clip').")
         self.path = path
         self.threads = threads or physical_cores()
+        # Coarse progress, in bytes of the files: llama.cpp can report its own loading progress
+        # (llama_model_params.progress_callback), but llama-cpp-python's Llama builds those params
+        # inside __init__ and takes no callback, so it could only be set by patching the library.
+        # (Mapped with mmap, as by default, the model file loads quickly anyway.)
+        size = path.stat().st_size
+        total = size + (self.mmproj.stat().st_size if self.mmproj is not None else 0)
+        report = progress or (lambda *_: None)
+        report(0, total)
         with _quiet():
             try:
                 self._llm = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_batch=512,
@@ -72,7 +81,9 @@ class GGUFEngine:
                                   f"for a newer llama.cpp, or damaged.") from None
         self._mtmd = None
         if self.mmproj is not None:
+            report(size, total)  # the language model is in; its projector is next
             self._mtmd = self._init_mtmd(self.mmproj)
+        report(total, total)
         self._template = meta.get("tokenizer.chat_template") or None
         self._kv: list = []  # one key per position now in the KV cache (token id or image key)
         self._lock = threading.Lock()

@@ -53,20 +53,36 @@ def safetensors_files(folder: str | Path) -> list[Path]:
     return files
 
 
-def read_weights(folder: str | Path, dtype=None) -> dict:
-    """All tensors, keyed by canonical name, optionally cast to dtype (float tensors only)."""
+def read_weights(folder: str | Path, dtype=None, progress=None) -> dict:
+    """All tensors, keyed by canonical name, optionally cast to dtype (float tensors only).
+    progress(done, total): bytes of the shards read so far, of their total size on disk; called
+    after each tensor, so a multi-GB checkpoint shows real progress while it loads."""
+    files = safetensors_files(folder)
+    sizes = [f.stat().st_size for f in files]
+    total, start = sum(sizes), 0
+    report = progress or (lambda *_: None)
+    report(0, total)
     out = {}
-    for f in safetensors_files(folder):
-        try:
-            with safe_open(str(f), framework="pt") as st:
-                for key in st.keys():
-                    t = st.get_tensor(key)
-                    out[canonical(key)] = t.to(dtype) if dtype is not None and t.is_floating_point() else t
-        except EngineError:
-            raise
-        except Exception as e:  # safetensors raises several types for a damaged header or body
-            raise EngineError(f"{f.name} is not a readable safetensors file ({e}).") from None
+    for f, size in zip(files, sizes):
+        done = start
+        for key, t in _tensors(f):
+            done += t.nbytes  # as stored: counted before the cast to dtype
+            out[canonical(key)] = t.to(dtype) if dtype is not None and t.is_floating_point() else t
+            report(done, total)
+        start += size
+        report(start, total)  # the shard's header counts once the whole shard is read
     return out
+
+
+def _tensors(f: Path):
+    """(key, tensor) of one shard. Only safetensors' own errors are blamed on the file, not
+    those of the caller's loop (a progress callback's, say)."""
+    try:
+        with safe_open(str(f), framework="pt") as st:
+            for key in st.keys():
+                yield key, st.get_tensor(key)
+    except Exception as e:  # safetensors raises several types for a damaged header or body
+        raise EngineError(f"{f.name} is not a readable safetensors file ({e}).") from None
 
 
 def fingerprint(folder: str | Path, sample: int = 1 << 16) -> str:

@@ -38,7 +38,7 @@ class TorchEngine:
     def __init__(self, folder, attention=None, device="auto", dtype=None, visual_mlp=None,
                  kernel="sdpa", max_context=None, visual_cache=True, kv_cache_dir=None,
                  kv_cache_bytes=2 * 2 ** 30, kv_disk_bytes=8 * 2 ** 30, kv_cache_dtype=None, quant=None,
-                 compile=False):
+                 compile=False, progress=None):
         folder = Path(folder)
         if not folder.is_dir():
             raise EngineError(f"Model folder not found: {folder}")
@@ -54,7 +54,7 @@ class TorchEngine:
         self.context = min(cfg.decoder.max_positions, max_context or DEFAULT_CONTEXT)
         # Refuse before anything is allocated when it cannot fit (GPU memory, or RAM on CPU).
         self.estimate = check_fits(cfg, device, DTYPES[dtype].itemsize, quant, self.context)
-        self.model = load_model(folder, DTYPES[dtype], device, quant=quant, cfg=cfg)
+        self.model = load_model(folder, DTYPES[dtype], device, quant=quant, cfg=cfg, progress=progress)
         ee = cfg.ee_mllm or {}
         # An EE-MLLM checkpoint brings its own attention mode and visual_mlp switch.
         attention = attention or ee.get("attention", "composite" if cfg.ee_mllm is not None else "full")
@@ -208,7 +208,7 @@ class TorchEngine:
 
 
 OPTIONS = ("attention", "device", "dtype", "visual_mlp", "kernel", "max_context", "visual_cache",
-           "kv_cache_dir", "kv_cache_bytes", "kv_disk_bytes", "kv_cache_dtype", "quant", "compile")
+           "kv_cache_dir", "kv_cache_bytes", "kv_disk_bytes", "kv_cache_dtype", "quant", "compile", "progress")
 
 
 def load_torch_engine(path, **kw) -> TorchEngine:

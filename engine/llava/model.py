@@ -105,11 +105,12 @@ def _unused(key: str) -> bool:
 
 
 def load_model(folder, dtype=torch.float32, device="cpu", quant: str | None = None,
-               cfg: ModelConfig | None = None) -> LlavaModel:
+               cfg: ModelConfig | None = None, progress=None) -> LlavaModel:
     """Weights are read to CPU memory; with `quant`, the decoder's linears are quantized layer by
-    layer on their way to `device`, so its full-precision copy never reaches the GPU."""
+    layer on their way to `device`, so its full-precision copy never reaches the GPU. Every path
+    (plain, quantized at load, saved quantized) reads them here: progress(done, total) in bytes."""
     cfg = cfg or read_config(folder)
-    weights = read_weights(folder, dtype)
+    weights = read_weights(folder, dtype, progress)
     with torch.device("meta"):
         model = LlavaModel(cfg)
     done = ()

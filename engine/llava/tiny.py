@@ -39,9 +39,10 @@ def sentencepiece_path() -> Path:
 def make_tiny(out: str | Path, family="llama", vision="clip", layers=2, hidden=64, heads=4,
               kv_heads=2, vision_layers=3, image_size=56, patch_size=14, seed=0, rope_scaling=None,
               ee_mllm=None, tie=False, grounding=False, vision_hidden=32, sliding_window=None,
-              words=()) -> Path:
+              words=(), shard_size=None) -> Path:
     """words: extra ordinary tokens for the tokenizer, each one token: a test that biases one of
-    them makes the model write exactly that text (a model's box markup, say)."""
+    them makes the model write exactly that text (a model's box markup, say). shard_size (e.g.
+    "4MB"): write the weights as several shards with an index, as large checkpoints are."""
     import torch
     from transformers import (CLIPImageProcessor, CLIPVisionConfig, LlavaConfig,
                               LlavaForConditionalGeneration, LlavaProcessor, MistralConfig, Qwen2Config,
@@ -91,7 +92,7 @@ def make_tiny(out: str | Path, family="llama", vision="clip", layers=2, hidden=6
     model = LlavaForConditionalGeneration(cfg)
     with torch.no_grad():  # spread the logits a little so greedy decoding is not all ties
         model.lm_head.weight.normal_(0, 0.5) if not tie else None
-    model.save_pretrained(out)
+    model.save_pretrained(out, **({"max_shard_size": shard_size} if shard_size else {}))
     c = json.loads((out / "config.json").read_text())
     if ee_mllm is not None:
         c["ee_mllm"] = ee_mllm
