@@ -19,7 +19,7 @@ from .draw import draw_boxes
 from .figures import box_figures, render, with_drawn
 from .model_slot import ModelSlot, ModelSpec
 from .store import Store, StoredMessage
-from .views import images_of, notices, to_chatbot, to_engine
+from .views import images_of, notices, to_chatbot, to_engine, with_system
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,7 @@ class Settings:
     box_format: str = ""  # "": from the model
     remote_timeout: float | None = None  # seconds; None: the remote engine's default
     max_tokens: int = 512
+    system_prompt: str = ""  # the page's default system prompt (a text box there)
     limits: Limits = field(default_factory=Limits)
     logit_bias: dict = field(default_factory=dict)  # token id -> bias for every answer (tests force <at>)
 
@@ -58,7 +59,7 @@ class ChatApp:
 
     # ---- asking ---------------------------------------------------------------------------------
     def ask(self, chat_id: int | None, text: str, files: list[str], params: GenParams,
-            as_document: bool = False, progress=None, owner: str | None = None):
+            as_document: bool = False, progress=None, owner: str | None = None, system: str = ""):
         """Store the question (indexing a dropped document first: `progress(i, n)` per page) and
         start the answer, on behalf of `owner` (a page session). Returns (chat_id, Answer | None,
         problems, refused file paths)."""
@@ -80,14 +81,15 @@ class ChatApp:
         user_id = self.store.add(chat_id, head, "user", text, checked.blobs, meta=meta, title=title)
         if not text.strip():  # a document alone: indexed, the questions come next
             return chat_id, None, [], []
-        return chat_id, self._answer(chat_id, user_id, params, owner), [], []
+        return chat_id, self._answer(chat_id, user_id, params, owner, system), [], []
 
-    def regenerate(self, chat_id: int | None, params: GenParams) -> Answer | None:
+    def regenerate(self, chat_id: int | None, params: GenParams, system: str = "") -> Answer | None:
         """A new answer to the last question; the old answer stays as another branch."""
         question = self._last_user(chat_id)
-        return self._answer(chat_id, question.id, params) if question else None
+        return self._answer(chat_id, question.id, params, system=system) if question else None
 
-    def edit(self, chat_id: int | None, index: int, text: str, params: GenParams) -> Answer | None:
+    def edit(self, chat_id: int | None, index: int, text: str, params: GenParams,
+             system: str = "") -> Answer | None:
         """Replace the user message shown at `index` by a new one with the same images, and answer
         it: a new branch beside the old one, which is kept."""
         shown = self.shown(chat_id)
@@ -95,32 +97,38 @@ class ChatApp:
             return None
         old = shown[index]
         new_id = self.store.add(chat_id, old.parent_id, "user", text, old.blobs, meta=old.meta)
-        return self._answer(chat_id, new_id, params)
+        return self._answer(chat_id, new_id, params, system=system)
 
-    def _answer(self, chat_id: int, user_id: int, params: GenParams, owner: str | None = None) -> Answer:
+    def _answer(self, chat_id: int, user_id: int, params: GenParams, owner: str | None = None,
+                system: str = "") -> Answer:
+        """`system`: the user's system prompt, first in what the model reads (and kept in the
+        answer's meta); a document prompt's own instructions follow it."""
         if self.settings.logit_bias and not params.logit_bias:
             params = dataclasses.replace(params, logit_bias=dict(self.settings.logit_bias))
         branch = self.store.branch(chat_id, user_id)
         doc, talk = latest_document(branch)
         if doc is not None:
-            messages, finish, extra = self._document_answer(doc, talk)
+            messages, finish, extra = self._document_answer(doc, talk, system)
         else:
             messages, notes = to_engine(branch, self.blobs)
             if branch[-1].meta.get("notes", []) != notes:
                 self.store.update(user_id, meta={**branch[-1].meta, "notes": notes})
             images = images_of(branch)
             finish, extra = (lambda a: {"figures": with_drawn(box_figures(a.boxes, images), self.blobs)}), {}
+            messages = with_system(messages, system)
+        if system.strip():
+            extra["system"] = system
         answer = Answer(self.store, self.slot, chat_id, user_id, messages, params, finish, extra, owner)
         self.answers[chat_id] = answer
         return answer
 
-    def _document_answer(self, doc: dict, talk: list[StoredMessage]):
+    def _document_answer(self, doc: dict, talk: list[StoredMessage], system: str = ""):
         """The question is answered from the document's best pages, and its cited words boxed."""
         question = talk[-1].text
         pages = self.docs.pick_pages(doc, question)
 
         def messages(info):
-            return self.docs.messages(doc, pages, question, talk[:-1], bool(info.vision))
+            return with_system(self.docs.messages(doc, pages, question, talk[:-1], bool(info.vision)), system)
 
         def finish(answer):
             return {"figures": with_drawn(self.docs.figures(doc, pages, answer.text), self.blobs)}

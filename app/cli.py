@@ -35,6 +35,7 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--data-dir", help="where chats, attachments and models live "
                                       "(default: the platform's user data folder)")
     p.add_argument("--max-tokens", type=int, default=512, help="default for new answers (a slider too)")
+    p.add_argument("--system", default="", help="default system prompt (a text box on the page too)")
     p.add_argument("--max-image-mb", type=float, default=Limits.max_image_mb)
     p.add_argument("--max-image-megapixels", type=float, default=Limits.max_image_megapixels)
     p.add_argument("--max-doc-mb", type=float, default=Limits.max_doc_mb, help="largest PDF accepted")
@@ -51,7 +52,7 @@ def make_app(args: argparse.Namespace) -> ChatApp:
         os.environ["VLCHAT_API_KEY"] = args.api_key
     return ChatApp(Settings(data_dir=catalog.data_dir(args.data_dir), model=model, served_model=served,
                             backend=backend, attention=args.attention, quant=args.quant,
-                            box_format=args.box_format or "",
+                            box_format=args.box_format or "", system_prompt=args.system,
                             max_tokens=args.max_tokens, remote_timeout=args.timeout,
                             limits=Limits(args.max_image_mb, args.max_image_megapixels,
                                           args.max_doc_mb, args.max_pages)))

@@ -40,8 +40,9 @@ THEME = gr.themes.Soft(font=["ui-sans-serif", "system-ui", "sans-serif"],
 EMPTY_BOX = {"text": "", "files": []}
 
 
-def _params(temperature, top_p, max_tokens) -> GenParams:
-    return GenParams(max_new_tokens=int(max_tokens), temperature=float(temperature), top_p=float(top_p))
+def _params(temperature, top_p, max_tokens, repeat_penalty=None) -> GenParams:
+    kw = {} if repeat_penalty is None else {"repetition_penalty": float(repeat_penalty)}
+    return GenParams(max_new_tokens=int(max_tokens), temperature=float(temperature), top_p=float(top_p), **kw)
 
 
 def _index(i) -> int:
@@ -70,7 +71,7 @@ def _reading(files, progress: dict) -> str:
             f"<progress max='{n}' value='{i}'>{i} of {n}</progress>")
 
 
-def _asking(app: ChatApp, chat_id, text, files, params, as_document, owner=None):
+def _asking(app: ChatApp, chat_id, text, files, params, as_document, owner=None, system=""):
     """Run app.ask in a thread (a document is indexed first, page by page); yield progress lines
     while it runs, then its result."""
     progress, result = {}, {}
@@ -78,7 +79,7 @@ def _asking(app: ChatApp, chat_id, text, files, params, as_document, owner=None)
     def run():
         try:
             result["r"] = app.ask(chat_id, text, files, params, as_document,
-                                  lambda i, n: progress.update(i=i, n=n), owner)
+                                  lambda i, n: progress.update(i=i, n=n), owner, system)
         except Exception as e:  # a bug while reading must not lose what the user typed
             result["r"] = (chat_id, None, [f"Reading failed: {type(e).__name__}: {e}"], [str(f) for f in files])
     t = threading.Thread(target=run, daemon=True, name="ask")
@@ -127,13 +128,13 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
             first = False
         yield everything(chat_id)
 
-    def send(message, chat_id, temperature, top_p, max_tokens, as_document=False,
-             request: gr.Request = None):
+    def send(message, chat_id, temperature, top_p, max_tokens, as_document=False, repeat_penalty=None,
+             system="", request: gr.Request = None):
         message = message or EMPTY_BOX
         text, files = message.get("text") or "", list(message.get("files") or [])
-        params = _params(temperature, top_p, max_tokens)
+        params = _params(temperature, top_p, max_tokens, repeat_penalty)
         owner = request.session_hash if request else None
-        for step in _asking(app, chat_id, text, files, params, bool(as_document), owner):
+        for step in _asking(app, chat_id, text, files, params, bool(as_document), owner, system or ""):
             if isinstance(step, str):
                 yield (app.chatbot(chat_id, info=[step]), gr.skip(), chat_id, gr.skip(), gr.skip(),
                        gr.skip(), gr.skip())
@@ -145,15 +146,17 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
             return
         yield from follow(chat_id, answer, EMPTY_BOX)
 
-    def regenerate(chat_id, temperature, top_p, max_tokens):
-        yield from follow(chat_id, app.regenerate(chat_id, _params(temperature, top_p, max_tokens)))
+    def regenerate(chat_id, temperature, top_p, max_tokens, repeat_penalty=None, system=""):
+        params = _params(temperature, top_p, max_tokens, repeat_penalty)
+        yield from follow(chat_id, app.regenerate(chat_id, params, system or ""))
 
-    def edit(chat_id, index, text, temperature, top_p, max_tokens):
-        answer = app.edit(chat_id, _index(index), _text_of(text), _params(temperature, top_p, max_tokens))
+    def edit(chat_id, index, text, temperature, top_p, max_tokens, repeat_penalty=None, system=""):
+        answer = app.edit(chat_id, _index(index), _text_of(text),
+                          _params(temperature, top_p, max_tokens, repeat_penalty), system or "")
         yield from follow(chat_id, answer)
 
-    def on_edit(chat_id, temperature, top_p, max_tokens, evt: gr.EditData):
-        yield from edit(chat_id, evt.index, evt.value, temperature, top_p, max_tokens)
+    def on_edit(chat_id, temperature, top_p, max_tokens, repeat_penalty, system, evt: gr.EditData):
+        yield from edit(chat_id, evt.index, evt.value, temperature, top_p, max_tokens, repeat_penalty, system)
 
     def on_undo(chat_id, evt: gr.UndoData):
         text = app.undo(chat_id, _index(evt.index))
@@ -230,6 +233,11 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
                     top_p = gr.Slider(0.05, 1, value=0.95, step=0.05, label="Top-p")
                     max_tokens = gr.Slider(16, 4096, value=s.max_tokens, step=16, label="Max new tokens",
                                            elem_id="max-tokens")
+                    repeat_penalty = gr.Slider(1.0, 2.0, value=GenParams.repetition_penalty, step=0.05,
+                                               label="Repetition penalty (1 = off)")
+                    system = gr.Textbox(s.system_prompt, label="System prompt", lines=3,
+                                        placeholder="Instructions the model reads before the chat",
+                                        elem_id="system-prompt")
                 with gr.Accordion("Boxes", open=True):
                     image_dd = gr.Dropdown(label="Image", choices=[])
                     # PNG, not Gradio's default WebP: lossy WebP smears the thin coloured lines.
@@ -251,15 +259,18 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
 
         out = [chatbot, textbox, chat_id, chat_list, branch_dd, image_dd, box_image]
         sampling = [temperature, top_p, max_tokens]
+        later = [repeat_penalty, system]  # after the older inputs, so API callers that omit them still work
         answer_kw = dict(outputs=out, concurrency_limit=4, concurrency_id="answer",
                          show_progress="hidden")
         streams = [
-            textbox.submit(send, [textbox, chat_id, *sampling, as_document], api_name="send", **answer_kw),
-            regen_btn.click(regenerate, [chat_id, *sampling], api_name="regenerate", **answer_kw),
-            chatbot.retry(regenerate, [chat_id, *sampling], api_name="retry", api_visibility="private",
+            textbox.submit(send, [textbox, chat_id, *sampling, as_document, *later], api_name="send",
+                           **answer_kw),
+            regen_btn.click(regenerate, [chat_id, *sampling, *later], api_name="regenerate", **answer_kw),
+            chatbot.retry(regenerate, [chat_id, *sampling, *later], api_name="retry", api_visibility="private",
                           **answer_kw),
-            chatbot.edit(on_edit, [chat_id, *sampling], api_visibility="private", **answer_kw),
-            edit_btn.click(edit, [chat_id, edit_index, edit_text, *sampling], api_name="edit", **answer_kw),
+            chatbot.edit(on_edit, [chat_id, *sampling, *later], api_visibility="private", **answer_kw),
+            edit_btn.click(edit, [chat_id, edit_index, edit_text, *sampling, *later], api_name="edit",
+                           **answer_kw),
         ]
         # Leaving a chat stops following its answer on the page; the answer itself goes on into
         # the store (only Stop stops it).

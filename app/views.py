@@ -43,6 +43,16 @@ def to_engine(branch: list[StoredMessage], blobs: BlobStore) -> tuple[list[Messa
     return out, notes  # the notes of the last message: the one being sent
 
 
+def with_system(messages: list[Message], system: str) -> list[Message]:
+    """The user's system prompt before everything; merged into a system message already there
+    (a document prompt's), since chat templates take one system message, first."""
+    if not system.strip():
+        return messages
+    if messages and messages[0].role == "system":
+        return [Message("system", [Text(system.strip() + "\n\n"), *messages[0].parts]), *messages[1:]]
+    return [Message("system", [Text(system.strip())]), *messages]
+
+
 def images_of(branch: list[StoredMessage]) -> list[str]:
     """Blob names of the branch's images in the order the model sees them."""
     return [b for m in branch if m.role in ROLES for b in m.blobs]
