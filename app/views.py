@@ -82,8 +82,7 @@ def to_chatbot(branch: list[StoredMessage], blobs: BlobStore, live=None) -> list
         if m.role == "user":
             doc = m.meta.get("document")
             content = [{"path": str(blobs.path(b))} for b in m.blobs + (doc["thumbs"] if doc else [])]
-            lines = [m.text, describe(doc) if doc else ""] + [f"*{n}*" for n in m.meta.get("notes", [])]
-            text = "\n\n".join(line for line in lines if line)
+            text = "\n\n".join(line for line in user_lines(m) if line)
             if text:
                 content.append(text)
             out.append({"role": "user", "content": content})
@@ -97,6 +96,13 @@ def to_chatbot(branch: list[StoredMessage], blobs: BlobStore, live=None) -> list
             drawn = [{"path": str(blobs.path(f["drawn"]))} for f in m.meta.get("figures", []) if f.get("drawn")]
             out.append({"role": "assistant", "content": [text, *drawn] if drawn else text})
     return out
+
+
+def user_lines(m: StoredMessage) -> list[str]:
+    """A question's text, its document's line and the notes about its typed regions ("" where
+    there is none), as the chat shows them under its images."""
+    doc = m.meta.get("document")
+    return [m.text, describe(doc) if doc else ""] + [f"*{n}*" for n in m.meta.get("notes", [])]
 
 
 def notices(problems: list[str]) -> list[dict]:
