@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,12 +17,15 @@ from .attachments import Limits, check_files
 from .blobs import BlobStore
 from .documents import Documents, latest_document
 from .draw import draw_boxes
+from .export import chat_markdown, file_name
 from .figures import box_figures, render, with_drawn
 from .model_slot import ModelSlot, ModelSpec
 from .store import Store, StoredMessage
 from .views import images_of, notices, to_chatbot, to_engine, with_system
 
 log = logging.getLogger(__name__)
+
+TITLE_CHARS = 80  # a name the user gives a chat is cut here: the sidebar lists names, not paragraphs
 
 
 @dataclass
@@ -154,6 +158,25 @@ class ChatApp:
             answer.join(timeout=10)
         self.store.delete_chat(chat_id)
 
+    def rename_chat(self, chat_id: int | None, title: str) -> str | None:
+        """Name the chat `title` (spaces collapsed, cut to TITLE_CHARS); returns the name kept,
+        or None when there is no such chat or the title is blank (the old name stays)."""
+        title = " ".join((title or "").split())[:TITLE_CHARS].rstrip()
+        if chat_id is None or not title or self.store.chat(chat_id) is None:
+            return None
+        self.store.rename_chat(chat_id, title)
+        return title
+
+    def export_chat(self, chat_id: int | None) -> Path | None:
+        """The shown branch as `<title>.md` in a fresh temporary folder (Gradio serves files from
+        the temp dir; a folder per export keeps two pages exporting at once apart), or None."""
+        chat = self.store.chat(chat_id) if chat_id is not None else None
+        if chat is None:
+            return None
+        path = Path(tempfile.mkdtemp(prefix="vlchat-export-")) / file_name(chat.title)
+        path.write_text(chat_markdown(chat.title, self.store.branch(chat_id), self.blobs), encoding="utf-8")
+        return path
+
     def undo(self, chat_id: int | None, index: int) -> str:
         """Delete the user message at `index` and all after it; return its text to edit again."""
         shown = self.shown(chat_id)
@@ -177,6 +200,10 @@ class ChatApp:
     def chatbot(self, chat_id: int | None, live: Answer | None = None, problems=(), info=()) -> list[dict]:
         return (to_chatbot(self.shown(chat_id), self.blobs, live) + notices(list(problems))
                 + [{"role": "assistant", "content": i} for i in info])
+
+    def title(self, chat_id: int | None) -> str:
+        chat = self.store.chat(chat_id) if chat_id is not None else None
+        return chat.title if chat else ""
 
     def chat_choices(self) -> list[tuple[str, int]]:
         return [(c.title, c.id) for c in self.store.chats()]

@@ -180,6 +180,27 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
         app.show_branch(chat_id, leaf_id)
         return everything(chat_id)
 
+    def rename(chat_id, title):
+        """Rename the open chat; a blank title is refused and the box shows the old one again."""
+        if not app.title(chat_id):  # no chat open, or another page deleted it
+            gr.Warning("Open a chat to rename it.")
+            return gr.skip(), gr.skip()
+        if app.rename_chat(chat_id, title) is None:
+            gr.Warning("A chat needs a name: the old one is kept.")
+        return gr.update(choices=app.chat_choices(), value=chat_id), app.title(chat_id)
+
+    def export(chat_id):
+        """The file itself, not an update (gradio_client downloads only a plain file value); an
+        error when no chat is open, so that the file box is not shown empty."""
+        path = app.export_chat(chat_id)
+        if path is None:
+            raise gr.Error("Open a chat to export it.")
+        return str(path)
+
+    def opened(chat_id):
+        """Another chat on the page: its name in the rename box, the last chat's export gone."""
+        return app.title(chat_id), gr.update(value=None, visible=False)
+
     def load_model(path, backend, attention, quant, box_format=FROM_MODEL):
         box_format = "" if box_format in (None, FROM_MODEL) else box_format
         app.load_model(ModelSpec((path or "").strip(), backend, attention, quant, box_format=box_format))
@@ -191,6 +212,13 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
             new_btn = gr.Button("+ New chat", variant="primary")
             chat_list = gr.Radio(label="Chats", choices=app.chat_choices(), value=None,
                                  elem_id="chat-list")
+            title_box = gr.Textbox(label="Name of this chat", placeholder="Open a chat to rename it",
+                                   elem_id="chat-title", max_lines=1)
+            with gr.Row():
+                rename_btn = gr.Button("Rename", size="sm", elem_id="rename")
+                export_btn = gr.Button("Export (.md)", size="sm", elem_id="export")
+            export_file = gr.File(label="Exported chat", visible=False, interactive=False,
+                                  elem_id="export-file")
             delete_btn = gr.Button("Delete this chat", size="sm", variant="stop")
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
@@ -282,6 +310,14 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
         chat_list.input(open_chat, [chat_list], api_name="pick_chat", api_visibility="private", **leave)
         open_btn.click(open_chat, [open_id], api_name="open_chat", **leave)
         delete_btn.click(delete_chat, [chat_id], api_name="delete_chat", **leave)
+        # Not an output of everything(): the answer events keep their outputs, and State.change
+        # fires on the page whichever event moved it to another chat.
+        chat_id.change(opened, chat_id, [title_box, export_file], api_visibility="private", queue=False,
+                       show_progress="hidden")
+        rename_btn.click(rename, [chat_id, title_box], [chat_list, title_box], api_name="rename_chat")
+        title_box.submit(rename, [chat_id, title_box], [chat_list, title_box], api_visibility="private")
+        export_btn.click(export, [chat_id], export_file, api_name="export_chat").success(
+            lambda: gr.update(visible=True), None, export_file, api_visibility="private", queue=False)
         branch_dd.input(pick_branch, [chat_id, branch_dd], api_name="pick_branch", **leave)
         image_dd.input(app.boxed_image, [chat_id, image_dd], box_image, api_name="show_boxes")
         picker.pick(app.focus, [chat_id, picker, image_dd], [image_dd, box_image], api_name="focus_box",

@@ -2,13 +2,25 @@
 tools through gradio_client on the real served app (/rename_chat, /export_chat)."""
 import base64
 import re
+import sqlite3
+import urllib.request
+from pathlib import Path
+
+import pytest
 
 from app.blobs import BlobStore
+from app.chat_app import TITLE_CHARS
 from app.export import chat_markdown, file_name
 from app.store import Store
-from app_testfiles import png_bytes
+from app_testfiles import chromium_page, client, png_bytes, send, wait_until
+from test_grounding import served_box_head
 
 DATA_URI = re.compile(r"!\[image (\d+)\]\(data:(image/[a-z]+);base64,([A-Za-z0-9+/=]+)\)")
+
+
+def stored_title(db, chat_id):
+    with sqlite3.connect(db) as con:  # a second reader, as after a restart
+        return con.execute("SELECT title FROM chats WHERE id=?", (chat_id,)).fetchone()[0]
 
 
 def in_order(text, *needles):
@@ -59,3 +71,99 @@ def test_file_names_are_safe():
     assert file_name("a/b\\c: d\n e") == "a_b_c_ d e.md"
     assert file_name(" ... ") == "chat.md" and file_name("") == "chat.md"
     assert len(file_name("x" * 500)) == 60 + len(".md")
+
+
+# ---- through the served app ----------------------------------------------------------------
+def test_rename_through_the_api(served):
+    demo, app = served
+    c = client(demo)
+    send(c, "a question to name the chat", max_tokens=16).result(timeout=60)
+    chat = app.store.chats()[0].id
+
+    choices, shown = c.predict("  Holiday   photos \n", api_name="/rename_chat")
+    assert shown == "Holiday photos" == stored_title(app.store.path, chat)
+    assert ["Holiday photos", chat] in choices["choices"] and choices["value"] == chat
+
+    choices, shown = c.predict("   ", api_name="/rename_chat")  # blank: refused, the old name back
+    assert shown == "Holiday photos" == stored_title(app.store.path, chat)
+    assert ["Holiday photos", chat] in choices["choices"]
+
+    _, shown = c.predict("long " * 100, api_name="/rename_chat")
+    assert shown == ("long " * 100)[:TITLE_CHARS].rstrip() == stored_title(app.store.path, chat)
+
+    before = [(ch.id, ch.title) for ch in app.store.chats()]
+    client(demo).predict("Nothing is open", api_name="/rename_chat")  # a page with no chat open
+    assert [(ch.id, ch.title) for ch in app.store.chats()] == before
+
+
+def test_export_through_the_api(served, pictures):
+    demo, app = served
+    c = client(demo)
+    send(c, "What colour is this?", [pictures["red"]], max_tokens=16).result(timeout=60)
+    send(c, "And now?", max_tokens=16).result(timeout=60)
+    chat = app.store.chats()[0].id
+    c.predict("Red: a test?", api_name="/rename_chat")
+
+    path = Path(c.predict(api_name="/export_chat"))  # downloaded by gradio_client, as a caller gets it
+    assert path.name == "Red_ a test.md"
+    md = path.read_text(encoding="utf-8")
+    q1, a1, q2, a2 = app.store.branch(chat)
+    assert md.startswith("# Red: a test?\n")
+    assert in_order(md, "**You**", "![image 1](", q1.text, "**Assistant**", a1.text,
+                    "**You**", q2.text, "**Assistant**", a2.text)
+    (n, mime, data), = DATA_URI.findall(md)
+    assert mime == "image/png" and base64.b64decode(data) == pictures["red"].read_bytes()
+
+    with pytest.raises(Exception, match="Open a chat"):  # a page with no chat has nothing to export
+        client(demo).predict(api_name="/export_chat")
+
+
+@pytest.fixture(scope="module")
+def box_head(tmp_path_factory, make_tiny_ckpt):
+    yield from served_box_head(tmp_path_factory, make_tiny_ckpt, 5, (0.25, 0.3, 0.75, 0.6))
+
+
+def test_export_lists_a_box_head_answers_boxes(box_head, pictures):
+    demo, app = box_head
+    c = client(demo)
+    send(c, "Where is the square?", [pictures["red"]]).result(timeout=60)
+    answer = app.store.branch(app.store.chats()[0].id)[-1]
+    assert answer.meta["boxes"]  # the forced <at> gave boxes
+    md = Path(c.predict(api_name="/export_chat")).read_text(encoding="utf-8")
+    lines = [f"- [{b['ref']}] image 1: {b['x1']:.3f}, {b['y1']:.3f}, {b['x2']:.3f}, {b['y2']:.3f}"
+             for b in answer.meta["boxes"]]
+    assert in_order(md, "**Assistant**", answer.text, "Boxes:", *lines)
+
+
+def test_the_sidebar_in_a_browser_renames_and_exports_the_chat_opened(served, tmp_path):
+    """The rename box follows the chat opened (chat_id.change, which only a page fires)."""
+    demo, app = served
+    for text in ("first chat for the sidebar", "second chat for the sidebar"):
+        send(client(demo), text, max_tokens=16).result(timeout=60)
+    first, second = app.store.chats()[1].id, app.store.chats()[0].id
+    with chromium_page(tmp_path) as page:
+        page.goto(demo.local_url)
+        box = page.locator("#chat-title input, #chat-title textarea").first
+        box.wait_for(timeout=30_000)
+        for chat in (first, second):
+            title = app.store.chat(chat).title
+            page.locator("#chat-list label", has_text=title).click()
+            assert wait_until(lambda: box.input_value() == title, timeout=10), box.input_value()
+
+        box.fill("Renamed in the browser")
+        box.press("Enter")
+        assert wait_until(lambda: app.store.chat(second).title == "Renamed in the browser", timeout=10)
+        assert wait_until(lambda: "Renamed in the browser" in page.locator("#chat-list").inner_text(), timeout=10)
+
+        page.locator("#export").click()
+        exported = page.locator("#export-file")
+        link = exported.locator("a[download]").first  # the name shown is cut short in the sidebar
+        assert wait_until(lambda: link.count() and link.get_attribute("download") == "Renamed in the browser.md",
+                          timeout=10)
+        md = urllib.request.urlopen(link.get_attribute("href"), timeout=10).read().decode("utf-8")
+        assert md.startswith("# Renamed in the browser\n") and "second chat for the sidebar" in md
+        page.screenshot(path=str(tmp_path / "sidebar.png"), full_page=True)
+
+        page.locator("#chat-list label", has_text="first chat for the sidebar").click()
+        assert wait_until(lambda: box.input_value() == "first chat for the sidebar", timeout=10)
+        assert wait_until(lambda: not exported.is_visible(), timeout=10)  # not the other chat's file
