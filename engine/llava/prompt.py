@@ -11,6 +11,7 @@ import torch
 from ..api import EngineError, Image, Message, Region, Text
 from ..grounding.regions import region_text
 from ..images import open_rgb
+from ..templates import render_folding_system
 from .config import ModelConfig
 
 
@@ -93,7 +94,8 @@ class Prompter:
         if not self.template:  # a base model: plain text, the last user turn last
             return "\n".join(c["content"] if isinstance(c["content"], str) else "" for c in conv)
         owner = self.processor or self.tokenizer
-        return owner.apply_chat_template(conv, add_generation_prompt=True, tokenize=False)
+        return render_folding_system(
+            lambda c: owner.apply_chat_template(c, add_generation_prompt=True, tokenize=False), conv)
 
     def build(self, messages: list[Message], box_format: str = "auto") -> Prompt:
         """box_format: how regions are written for a model without a box head (engine.grounding)."""
