@@ -122,6 +122,7 @@ class ChatApp:
             messages = with_system(messages, system)
         if system.strip():
             extra["system"] = system
+        self.store.set_system(chat_id, system)  # the chat's own from now on: reopened with it
         answer = Answer(self.store, self.slot, chat_id, user_id, messages, params, finish, extra, owner)
         self.answers[chat_id] = answer
         return answer
@@ -205,8 +206,15 @@ class ChatApp:
         chat = self.store.chat(chat_id) if chat_id is not None else None
         return chat.title if chat else ""
 
-    def chat_choices(self) -> list[tuple[str, int]]:
-        return [(c.title, c.id) for c in self.store.chats()]
+    def system_prompt(self, chat_id: int | None) -> str:
+        """The system prompt a chat's answers use; the page's default for a new chat."""
+        chat = self.store.chat(chat_id) if chat_id is not None else None
+        return chat.system if chat else self.settings.system_prompt
+
+    def chat_choices(self, query: str = "") -> list[tuple[str, int]]:
+        """All chats, or those whose name or messages hold `query`."""
+        chats = self.store.search_chats(query.strip()) if query.strip() else self.store.chats()
+        return [(c.title, c.id) for c in chats]
 
     def branch_choices(self, chat_id: int | None) -> tuple[list[tuple[str, int]], int | None]:
         """Every branch's last message, labelled by its question, and the one shown now."""

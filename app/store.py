@@ -16,7 +16,8 @@ CREATE TABLE IF NOT EXISTS chats (
     title TEXT NOT NULL,
     created REAL NOT NULL,
     updated REAL NOT NULL,
-    head INTEGER
+    head INTEGER,
+    system TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS messages (
     id INTEGER PRIMARY KEY,
@@ -57,6 +58,7 @@ class Chat:
     title: str
     updated: float
     head: int | None
+    system: str = ""  # the system prompt its answers use
 
 
 class Store:
@@ -68,6 +70,9 @@ class Store:
         self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL survives an app crash
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(SCHEMA)
+        columns = {r[1] for r in self._db.execute("PRAGMA table_info(chats)")}
+        if "system" not in columns:  # a database from before chats had a system prompt
+            self._db.execute("ALTER TABLE chats ADD COLUMN system TEXT NOT NULL DEFAULT ''")
         # Whatever was streaming when the last process died will never finish.
         self._db.execute("UPDATE messages SET status='interrupted' WHERE status='streaming'")
 
@@ -89,12 +94,24 @@ class Store:
         return self._exec("INSERT INTO chats(title, created, updated) VALUES (?,?,?)", (title, now, now))
 
     def chats(self) -> list[Chat]:
-        rows = self._q("SELECT id, title, updated, head FROM chats ORDER BY updated DESC, id DESC")
+        rows = self._q(f"SELECT {_CHAT_COLS} FROM chats ORDER BY updated DESC, id DESC")
         return [Chat(*r) for r in rows]
 
     def chat(self, chat_id: int) -> Chat | None:
-        rows = self._q("SELECT id, title, updated, head FROM chats WHERE id=?", (chat_id,))
+        rows = self._q(f"SELECT {_CHAT_COLS} FROM chats WHERE id=?", (chat_id,))
         return Chat(*rows[0]) if rows else None
+
+    def search_chats(self, query: str) -> list[Chat]:
+        """Chats whose name or any message holds `query` (SQLite LIKE: ASCII letters match in
+        either case), newest first."""
+        like = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        rows = self._q(f"SELECT {_CHAT_COLS} FROM chats c WHERE c.title LIKE ? ESCAPE '\\' OR EXISTS "
+                       "(SELECT 1 FROM messages m WHERE m.chat_id = c.id AND m.text LIKE ? ESCAPE '\\') "
+                       "ORDER BY updated DESC, id DESC", (like, like))
+        return [Chat(*r) for r in rows]
+
+    def set_system(self, chat_id: int, system: str) -> None:
+        self._exec("UPDATE chats SET system=? WHERE id=?", (system, chat_id))
 
     def rename_chat(self, chat_id: int, title: str) -> None:
         self._exec("UPDATE chats SET title=? WHERE id=?", (title, chat_id))
@@ -177,6 +194,7 @@ class Store:
             self.set_head(msg.chat_id, msg.parent_id)
 
 
+_CHAT_COLS = "id, title, updated, head, system"
 _COLS = "id, chat_id, parent_id, role, text, blobs, status, meta"
 
 

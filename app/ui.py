@@ -198,8 +198,17 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
         return str(path)
 
     def opened(chat_id):
-        """Another chat on the page: its name in the rename box, the last chat's export gone."""
-        return app.title(chat_id), gr.update(value=None, visible=False)
+        """Another chat on the page: its name in the rename box and its system prompt in that box,
+        the last chat's export gone."""
+        return app.title(chat_id), gr.update(value=None, visible=False), app.system_prompt(chat_id)
+
+    def find(query):
+        """Chats that hold `query`, in a list of their own (the chat list stays whole)."""
+        if not (query or "").strip():
+            return gr.update(choices=[], value=None, visible=False)
+        found = app.chat_choices(query)
+        return gr.update(choices=found, value=None, visible=True,
+                         label=f"Found in {len(found)} chat{'s' if len(found) != 1 else ''}")
 
     def load_model(path, backend, attention, quant, box_format=FROM_MODEL):
         box_format = "" if box_format in (None, FROM_MODEL) else box_format
@@ -210,6 +219,9 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
         chat_id = gr.State(None)
         with gr.Sidebar(open=True, label="Chats"):
             new_btn = gr.Button("+ New chat", variant="primary")
+            search_box = gr.Textbox(label="Search chats", placeholder="Words in a name or a message",
+                                    elem_id="chat-search", max_lines=1)
+            found = gr.Radio(label="Found", choices=[], visible=False, elem_id="chat-found")
             chat_list = gr.Radio(label="Chats", choices=app.chat_choices(), value=None,
                                  elem_id="chat-list")
             title_box = gr.Textbox(label="Name of this chat", placeholder="Open a chat to rename it",
@@ -256,16 +268,16 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
                                              label="Box format (how the model writes boxes)")
                     load_btn = gr.Button("Load", variant="primary")
                     status = gr.HTML(status_html(app.slot), elem_id="status")
-                with gr.Accordion("Sampling", open=False):
+                with gr.Accordion("System prompt and sampling", open=False):
+                    system = gr.Textbox(s.system_prompt, label="System prompt", lines=2,
+                                        placeholder="Instructions the model reads before the chat",
+                                        elem_id="system-prompt")
                     temperature = gr.Slider(0, 2, value=0.7, step=0.05, label="Temperature")
                     top_p = gr.Slider(0.05, 1, value=0.95, step=0.05, label="Top-p")
                     max_tokens = gr.Slider(16, 4096, value=s.max_tokens, step=16, label="Max new tokens",
                                            elem_id="max-tokens")
                     repeat_penalty = gr.Slider(1.0, 2.0, value=GenParams.repetition_penalty, step=0.05,
                                                label="Repetition penalty (1 = off)")
-                    system = gr.Textbox(s.system_prompt, label="System prompt", lines=3,
-                                        placeholder="Instructions the model reads before the chat",
-                                        elem_id="system-prompt")
                 with gr.Accordion("Boxes", open=True):
                     image_dd = gr.Dropdown(label="Image", choices=[])
                     # PNG, not Gradio's default WebP: lossy WebP smears the thin coloured lines.
@@ -312,8 +324,11 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
         delete_btn.click(delete_chat, [chat_id], api_name="delete_chat", **leave)
         # Not an output of everything(): the answer events keep their outputs, and State.change
         # fires on the page whichever event moved it to another chat.
-        chat_id.change(opened, chat_id, [title_box, export_file], api_visibility="private", queue=False,
-                       show_progress="hidden")
+        chat_id.change(opened, chat_id, [title_box, export_file, system], api_visibility="private",
+                       queue=False, show_progress="hidden")
+        search_box.change(find, search_box, found, api_name="search_chats", queue=False,
+                          show_progress="hidden")
+        found.input(open_chat, [found], api_visibility="private", **leave)
         rename_btn.click(rename, [chat_id, title_box], [chat_list, title_box], api_name="rename_chat")
         title_box.submit(rename, [chat_id, title_box], [chat_list, title_box], api_visibility="private")
         export_btn.click(export, [chat_id], export_file, api_name="export_chat").success(
