@@ -175,7 +175,8 @@ class ChatApp:
         if chat is None:
             return None
         path = Path(tempfile.mkdtemp(prefix="vlchat-export-")) / file_name(chat.title)
-        path.write_text(chat_markdown(chat.title, self.store.branch(chat_id), self.blobs), encoding="utf-8")
+        path.write_text(chat_markdown(chat.title, self.store.branch(chat_id), self.blobs, chat.system),
+                        encoding="utf-8")
         return path
 
     def undo(self, chat_id: int | None, index: int) -> str:

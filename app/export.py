@@ -22,9 +22,12 @@ def file_name(title: str) -> str:
     return (name or "chat") + ".md"
 
 
-def chat_markdown(title: str, branch: list[StoredMessage], blobs: BlobStore) -> str:
-    """The Markdown of `branch` (the messages shown, root first) under a `title` heading."""
+def chat_markdown(title: str, branch: list[StoredMessage], blobs: BlobStore, system: str = "") -> str:
+    """The Markdown of `branch` (the messages shown, root first) under a `title` heading, after
+    the chat's system prompt (as a quote) when it has one."""
     parts, n_images = [f"# {' '.join(title.split()) or 'Chat'}"], 0
+    if system.strip():
+        parts += ["**System prompt**", "\n".join("> " + line for line in system.strip().splitlines())]
     for m in branch:
         if m.role not in SPEAKER:
             continue

@@ -67,3 +67,15 @@ def test_search_and_per_chat_system_prompt_in_the_page(served, tmp_path):
         assert wait_until(lambda: system.input_value() == "", timeout=10), system.input_value()
         search.fill("")
         assert wait_until(lambda: not page.locator("#chat-found").is_visible(), timeout=10)
+
+
+def test_the_export_opens_with_the_chats_system_prompt(tmp_path):
+    from app.blobs import BlobStore
+    from app.export import chat_markdown
+    store = Store(tmp_path / "chats.sqlite3")
+    chat = store.new_chat("Pirates")
+    store.add(chat, None, "user", "Ahoy?")
+    store.set_system(chat, "Talk like a pirate.\nNever break character.")
+    md = chat_markdown("Pirates", store.branch(chat), BlobStore(tmp_path / "blobs"), store.chat(chat).system)
+    assert md.startswith("# Pirates\n\n**System prompt**\n\n> Talk like a pirate.\n> Never break character.\n\n**You**")
+    assert "System prompt" not in chat_markdown("Pirates", store.branch(chat), BlobStore(tmp_path / "b"))
