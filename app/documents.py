@@ -77,11 +77,12 @@ class Documents:
 
 
 def latest_document(branch) -> tuple[dict | None, list]:
-    """The last document dropped in the branch, and the messages after it (the talk about it)."""
+    """The last document dropped in the branch, and the talk about it: the messages after it, and
+    the one that brought it when a question came with it."""
     for i in range(len(branch) - 1, -1, -1):
         ref = branch[i].meta.get("document")
         if ref:
-            return ref, branch[i + 1:]
+            return ref, branch[i if branch[i].text.strip() else i + 1:]
     return None, []
 
 

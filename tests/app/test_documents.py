@@ -74,6 +74,21 @@ def test_dropped_pdf_is_indexed_and_the_answer_boxes_cited_words(served_smol, tm
     assert PALETTE[0] in {col for _, col in panel.getcolors(1 << 20)}
 
 
+def test_a_pdf_sent_with_its_question_is_answered_from_it(served_smol, tmp_path):
+    """One message: the PDF and the question (the audit's case: it failed with an IndexError and
+    stored a chat the page never moved to)."""
+    demo, app = served_smol
+    out = send(client(demo), "Where does Northwind build boats?", [make_pdf(tmp_path / "boats.pdf")],
+               temperature=0, max_tokens=24).result(timeout=120)
+    assert "Not sent" not in str(out[0])
+    chat = app.store.chats()[0]
+    q, a = app.store.branch(chat.id)
+    assert q.meta["document"]["name"] == "boats.pdf" and q.text == "Where does Northwind build boats?"
+    assert a.role == "assistant" and a.status == "done" and "Lisbon" in a.text
+    assert a.meta["doc"]["pages"] == [1] and a.meta["figures"]
+    prompt = app.answers[chat.id].messages
+    assert prompt[-1].role == "user" and sum(m.role == "user" for m in prompt) == 1  # asked once
+
 def bad_pdfs(d):
     enc = pdfencrypt.StandardEncryption("secret", ownerPassword="owner")
     corrupt = d / "broken.pdf"
