@@ -52,6 +52,7 @@ class ModelSlot:
         self.remote_timeout = remote_timeout  # for any server URL, typed in the page too
         self.spec: ModelSpec | None = None
         self.engine = None
+        self.engine_spec: ModelSpec | None = None  # what the loaded engine was loaded from
         self.state = "empty"          # empty | loading | ready | error
         self.error: str | None = None
         self.started = 0.0
@@ -104,10 +105,15 @@ class ModelSlot:
             if new is not None:
                 new.close()
             return
+        old = None
         with self.use:  # never swap under a running answer
-            old, self.engine = self.engine, new
-            self.state, self.error = ("ready", None) if new is not None else ("error", error)
-            self.load_seconds = time.time() - self.started
+            if new is None and self.engine is not None:  # a failed load keeps the model that works
+                self.spec, self.state, self.error = self.engine_spec, "ready", error
+            else:
+                old, self.engine, self.engine_spec = self.engine, new, self.spec
+                self.state, self.error = ("ready", None) if new is not None else ("error", error)
+                self.load_seconds = time.time() - self.started
+                self.last_stats = None  # the speed of the model that answered, not of this one
         if old is not None:
             old.close()
         self._ready.set()

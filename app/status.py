@@ -96,7 +96,11 @@ def _ready(slot: ModelSlot) -> str:
         rows.append(("decode", f"{st.decode_tokens_per_s:,.1f} tokens/s"))
         rows += cache_rows(st.extra or {})
     body = "".join(f"<tr><td>{k}</td><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
-    return f"<div class='vl-status'><b class='vl-ok'>● Ready</b><table>{body}</table></div>"
+    failed = ""
+    if slot.error:  # the last load failed: this model stayed
+        failed = (f"<div class='vl-error'>⚠ {html.escape(slot.error)} Still using "
+                  f"<b>{html.escape(info.name)}</b>.</div>")
+    return f"<div class='vl-status'>{failed}<b class='vl-ok'>● Ready</b><table>{body}</table></div>"
 
 
 def _error(slot: ModelSlot) -> str:

@@ -2,7 +2,7 @@
 works. Run against the served app (limits: 0.05 MiB, 1 megapixel)."""
 import pytest
 
-from app_testfiles import FailsMidAnswer, client, last_answer, make_bad_files, send, texts, wait_until
+from app_testfiles import FailsMidAnswer, client, last_answer, make_bad_files, send, start_app, texts, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -46,22 +46,43 @@ def test_engine_error_mid_answer_shows_and_keeps_the_partial_answer(served):
     assert app.store.branch(app.store.chats()[0].id)[-1].status == "done"
 
 
-def test_bad_model_paths_say_so_and_a_good_model_loads_again(served, tmp_path, tiny_model):
+def test_bad_model_paths_say_so_and_the_working_model_stays(served, tmp_path, tiny_model):
     demo, app = served
     c = client(demo)
+    working = app.slot.engine
+    app.slot.last_stats = None
+    send(c, "a first answer, for its speed").result(timeout=60)
+    assert app.slot.last_stats is not None
     status, _ = c.predict(str(tmp_path / "nope"), "torch", "full", "none", api_name="/load_model")
-    assert wait_until(lambda: app.slot.state == "error", timeout=30)
-    assert "Model path not found" in app.slot.error
-    out = send(c, "is anyone there?").result(timeout=60)
-    assert "No model is loaded (Model path not found" in last_answer(out)
+    assert wait_until(lambda: app.slot.state == "ready" and app.slot.error, timeout=30)
+    assert "Model path not found" in app.slot.error and app.slot.engine is working
+    assert app.slot.spec.path == str(tiny_model)  # what the Model panel would load again
+    shown = c.predict(api_name="/status")
+    assert "Model path not found" in shown and "Still using" in shown and "Ready" in shown
+    send(c, "is anyone there?").result(timeout=60)
+    assert app.store.branch(app.store.chats()[0].id)[-1].status == "done"  # the old model answered
 
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "config.json").write_text("{not json")
     c.predict(str(tmp_path / "broken"), "torch", "full", "none", api_name="/load_model")
-    assert wait_until(lambda: app.slot.state == "error" and "broken" in app.slot.error, timeout=30)
+    assert wait_until(lambda: app.slot.state == "ready" and "broken" in (app.slot.error or ""), timeout=30)
+    assert app.slot.engine is working
 
     status, _ = c.predict(str(tiny_model), "torch", "full", "none", api_name="/load_model")
     assert "Loading" in status
-    assert wait_until(lambda: app.slot.state == "ready", timeout=120), app.slot.error
+    assert wait_until(lambda: app.slot.state == "ready" and not app.slot.error, timeout=120), app.slot.error
+    assert app.slot.engine is not working and app.slot.last_stats is None  # no speed of another model
+    assert "prefill" not in c.predict(api_name="/status")
     out = send(c, "and now?").result(timeout=60)
     assert app.store.branch(app.store.chats()[0].id)[-1].status == "done"
+
+
+def test_a_first_load_that_fails_leaves_no_model_and_says_why(tmp_path):
+    demo, app = start_app(tmp_path / "data", tmp_path / "nope")
+    try:
+        assert app.slot.state == "error" and app.slot.engine is None
+        out = send(client(demo), "is anyone there?").result(timeout=60)
+        assert "No model is loaded (Model path not found" in last_answer(out)
+    finally:
+        demo.close()
+        app.store.close()
