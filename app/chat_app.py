@@ -21,7 +21,7 @@ from .export import chat_markdown, file_name
 from .figures import box_figures, render, with_drawn
 from .model_slot import ModelSlot, ModelSpec
 from .store import Store, StoredMessage
-from .views import images_of, notices, to_chatbot, to_engine, with_system
+from .views import images_of, notices, one_turn_each, to_chatbot, to_engine, with_system
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ class ChatApp:
                 self.store.update(user_id, meta={**branch[-1].meta, "notes": notes})
             images = images_of(branch)
             finish, extra = (lambda a: {"figures": with_drawn(box_figures(a.boxes, images), self.blobs)}), {}
-            messages = with_system(messages, system)
+            messages = with_system(one_turn_each(messages), system)
         if system.strip():
             extra["system"] = system
         self.store.set_system(chat_id, system)  # the chat's own from now on: reopened with it
@@ -133,7 +133,8 @@ class ChatApp:
         pages = self.docs.pick_pages(doc, question)
 
         def messages(info):
-            return with_system(self.docs.messages(doc, pages, question, talk[:-1], bool(info.vision)), system)
+            history = self.docs.messages(doc, pages, question, talk[:-1], bool(info.vision))
+            return with_system(one_turn_each(history), system)
 
         def finish(answer):
             return {"figures": with_drawn(self.docs.figures(doc, pages, answer.text), self.blobs)}

@@ -43,6 +43,18 @@ def to_engine(branch: list[StoredMessage], blobs: BlobStore) -> tuple[list[Messa
     return out, notes  # the notes of the last message: the one being sent
 
 
+def one_turn_each(messages: list[Message]) -> list[Message]:
+    """Questions in a row (the answer between them failed or was stopped before any text) become
+    one user turn: many chat templates (Llama 2, Mistral, Gemma) refuse two user turns in a row."""
+    out: list[Message] = []
+    for m in messages:
+        if out and m.role == "user" and out[-1].role == "user":
+            out[-1] = Message("user", [*out[-1].parts, Text("\n\n"), *m.parts])
+        else:
+            out.append(m)
+    return out
+
+
 def with_system(messages: list[Message], system: str) -> list[Message]:
     """The user's system prompt before everything; merged into a system message already there
     (a document prompt's), since chat templates take one system message, first."""

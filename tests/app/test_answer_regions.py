@@ -37,3 +37,20 @@ def test_boxes_that_do_not_fit_the_text_or_the_images_stay_as_text(tmp_path, ima
     branch, blobs = stored_chat(tmp_path, images[0], "It is here [0] and [1].", boxes)
     messages, _ = to_engine(branch, blobs)
     assert messages[1].parts == [Text("It is here [0] and [1].")]
+
+
+def test_a_question_whose_answer_failed_empty_joins_the_next_one(tmp_path, tiny_llava, images):
+    """user, (assistant failed before any text), user: one user turn for the model, both questions
+    in it, so a template that insists on user/assistant turns still renders the chat."""
+    from app.views import one_turn_each
+    store, blobs = Store(tmp_path / "chats.sqlite3"), BlobStore(tmp_path / "blobs")
+    chat = store.new_chat()
+    q1 = store.add(chat, None, "user", "please stall", [blobs.put(Path(images[0]).read_bytes(), ".png")])
+    a1 = store.add(chat, q1, "assistant", "", status="error", meta={"error": "timed out"})
+    store.add(chat, a1, "user", "now answer")
+    messages = one_turn_each(to_engine(store.branch(chat), blobs)[0])
+    assert [m.role for m in messages] == ["user"]
+    assert [p.text for p in messages[0].parts if isinstance(p, Text)] == ["please stall", "\n\n", "now answer"]
+    e = engine.load(tiny_llava, backend="torch")
+    prompt = e.prompter.tokenizer.decode(e.build(messages).ids)
+    assert prompt.count("USER:") == 1 and prompt.index("please stall") < prompt.index("now answer")
