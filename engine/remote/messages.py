@@ -42,8 +42,8 @@ def to_openai(messages: list[Message], box_format: str = "auto") -> tuple[list[d
                 parts.append({"type": "image_url", "image_url": {"url": url}})
             else:
                 text = p.text if isinstance(p, Text) else region_text(p, box_format, sizes)
-                if parts and parts[-1]["type"] == "text":
-                    parts[-1]["text"] += text if isinstance(p, Text) else " " + text
+                if parts and parts[-1]["type"] == "text":  # joined as they are, as the other backends do
+                    parts[-1]["text"] += text
                 else:
                     parts.append({"type": "text", "text": text})
         if all(p["type"] == "text" for p in parts):

@@ -65,7 +65,7 @@ def test_large_images_fall_back_to_jpeg():
     ("qwen2_5_vl", '{"bbox_2d": [8, 11, 42, 42]}'),    # 40x30 resized up to 84x56 (min pixels)
 ])
 def test_regions_become_the_models_box_text_next_to_their_question(fmt, written):
-    msg = Message("user", [Image(png_bytes()), Text("What is in"), Region(0, (0.1, 0.2, 0.5, 0.75)),
+    msg = Message("user", [Image(png_bytes()), Text("What is in "), Region(0, (0.1, 0.2, 0.5, 0.75)),
                            Text("?")])
     out, _ = to_openai([msg], fmt)
     assert out[0]["content"][1]["text"] == f"What is in {written}?"
