@@ -36,13 +36,13 @@ def _loading(slot: ModelSlot) -> str:
     secs = time.time() - slot.started
     reported = slot.progress  # read once: the loading thread replaces it
     if reported is None:
-        # Nothing reported (a remote server, or not yet): the bar moves by elapsed time and
-        # never claims 100 %.
-        frac, said = 1 - 1 / (1 + secs / 10), f"{secs:.0f} s"
+        # Nothing reported (a remote server, or not yet): an indeterminate bar (no value), which
+        # claims no fraction, so it never runs back when the first real report comes.
+        said, bar = f"{secs:.0f} s", "<progress class='vl-bar'></progress>"
     else:
-        frac, said = reported[0], f"{_done_text(*reported)}, {secs:.0f} s"
-    return (f"<div class='vl-status'>Loading <b>{name}</b> ({slot.spec.backend}) … {said}"
-            f"<progress class='vl-bar' max='1' value='{frac:.3f}'></progress></div>")
+        said = f"{_done_text(*reported)}, {secs:.0f} s"
+        bar = f"<progress class='vl-bar' max='1' value='{reported[0]:.3f}'></progress>"
+    return f"<div class='vl-status'>Loading <b>{name}</b> ({slot.spec.backend}) … {said}{bar}</div>"
 
 
 # Engine cache counters worth showing (Stats.extra keys; each backend reports what it has).
