@@ -210,6 +210,15 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
         return gr.update(choices=found, value=None, visible=True,
                          label=f"Found in {len(found)} chat{'s' if len(found) != 1 else ''}")
 
+    def current_model():
+        """A page opened later shows the model loaded now, not the one the app started with, so
+        that Load there does not quietly bring the start-up model back."""
+        spec = app.slot.spec
+        if spec is None:
+            return (gr.skip(),) * 5
+        return (gr.update(value=spec.path, choices=model_choices(s.data_dir, [*extra_models, spec.path])),
+                spec.backend, spec.attention, spec.quant, spec.box_format or FROM_MODEL)
+
     def load_model(path, backend, attention, quant, box_format=FROM_MODEL):
         box_format = "" if box_format in (None, FROM_MODEL) else box_format
         app.load_model(ModelSpec((path or "").strip(), backend, attention, quant, box_format=box_format))
@@ -260,12 +269,13 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
                     model_dd = gr.Dropdown(
                         label="Model (pick, or type a path or URL)", allow_custom_value=True,
                         choices=model_choices(s.data_dir, [*extra_models, s.model or ""]),
-                        value=s.model or None)
+                        value=s.model or None, elem_id="model-path")
                     backend = gr.Radio(BACKENDS, value=s.backend, label="Backend")
                     attention = gr.Radio(ATTENTION, value=s.attention, label="Attention")
                     quant = gr.Dropdown(QUANT, value=s.quant, label="Quantization (torch on CUDA)")
                     box_format = gr.Dropdown(BOX_FORMATS, value=s.box_format or FROM_MODEL,
-                                             label="Box format (how the model writes boxes)")
+                                             label="Box format (how the model writes boxes)",
+                                             elem_id="box-format")
                     load_btn = gr.Button("Load", variant="primary")
                     status = gr.HTML(status_html(app.slot), elem_id="status")
                 with gr.Accordion("System prompt and sampling", open=False):
@@ -348,4 +358,6 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
                    show_progress="hidden", concurrency_limit=None, queue=False)
         demo.load(lambda: gr.update(choices=app.chat_choices()), None, chat_list,
                   api_visibility="private")
+        demo.load(current_model, None, [model_dd, backend, attention, quant, box_format],
+                  api_visibility="private", queue=False)
     return demo
