@@ -219,14 +219,18 @@ class ChatApp:
         return [(c.title, c.id) for c in chats]
 
     def branch_choices(self, chat_id: int | None) -> tuple[list[tuple[str, int]], int | None]:
-        """Every branch's last message, labelled by its question, and the one shown now."""
+        """Every branch's last message, labelled by its question and the start of its answer
+        (regenerated answers share the question), and the one shown now."""
         if chat_id is None:
             return [], None
         leaves = self.store.leaves(chat_id)
         choices = []
         for i, leaf in enumerate(leaves):
             q = next((m for m in reversed(self.store.branch(chat_id, leaf.id)) if m.role == "user"), leaf)
-            choices.append((f"{i + 1}. {' '.join(q.text.split())[:40]}", leaf.id))
+            label = f"{i + 1}. {_start(q.text, 40)}"
+            if leaf.role == "assistant":
+                label += f" → {_start(leaf.text, 30) or '(no answer)'}"
+            choices.append((label, leaf.id))
         chat = self.store.chat(chat_id)
         return choices, chat.head if chat else None
 
@@ -303,3 +307,9 @@ class ChatApp:
         if index is None or not 0 <= int(index) < len(images):
             return None
         return str(self.blobs.path(images[int(index)]))
+
+
+def _start(text: str, n: int) -> str:
+    """The first n characters of text on one line, with … when cut."""
+    line = " ".join(text.split())
+    return line if len(line) <= n else line[:n - 1].rstrip() + "…"

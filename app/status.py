@@ -4,6 +4,7 @@ from __future__ import annotations
 import html
 import os
 import time
+from urllib.parse import urlsplit
 
 from .model_slot import ModelSlot
 
@@ -31,8 +32,16 @@ def _done_text(frac: float, total: int) -> str:
     return f"{pct} % of {size_text(total)}" + (" read, setting up" if frac >= 1 else "")
 
 
+def shown_name(path: str) -> str:
+    """A model folder or file by its name; a server by its host and path (never user:password@)."""
+    if "://" in path:
+        parts = urlsplit(path)
+        return parts.netloc.rpartition("@")[2] + parts.path.rstrip("/")
+    return os.path.basename(path.rstrip("/")) or path
+
+
 def _loading(slot: ModelSlot) -> str:
-    name = html.escape(os.path.basename(slot.spec.path.rstrip("/")) or slot.spec.path)
+    name = html.escape(shown_name(slot.spec.path))
     secs = time.time() - slot.started
     reported = slot.progress  # read once: the loading thread replaces it
     if reported is None:

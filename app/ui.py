@@ -31,6 +31,7 @@ CSS = """
 #chatbot progress { width: 100%; height: 10px; display: block; }
 .vl-error { color: var(--error-text-color); }
 .vl-ok { color: #0a8f4f; }
+#chat-list label, #chat-found label { overflow-wrap: anywhere; }  /* a long name without spaces */
 """
 
 # System fonts only: the app works offline, so nothing is fetched from a font server.

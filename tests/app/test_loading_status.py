@@ -64,3 +64,9 @@ def test_a_real_load_shows_percentages_rising_to_100_of_the_checkpoint_size(make
         assert slot.progress == (1.0, total)
     finally:
         slot.engine.close()
+
+
+def test_a_server_loads_under_its_host_not_the_last_part_of_its_url():
+    html = status_html(loading_slot("http://user:secret@gpu-box:8000/v1/"))
+    assert "Loading <b>gpu-box:8000/v1</b>" in html and "secret" not in html
+    assert "Loading <b>llava-7b</b>" in status_html(loading_slot("/models/llava-7b/"))

@@ -67,7 +67,11 @@ def test_regenerate_and_edit_make_branches_in_sqlite(served, pictures):
     assert texts(out[0][0]) == "edited question" and a3.status == "done"
     leaves = app.store.leaves(chat)
     assert [m.id for m in leaves] == [a1.id, answers[1].id, a3.id]
-    assert len(out[3]["choices"]) == 3  # the branch picker lists all three
+    labels = [label for label, _ in out[3]["choices"]]
+    assert len(labels) == 3  # the branch picker lists all three, told apart by their answers
+    assert labels[0].startswith("1. first question → ") and labels[1].startswith("2. first question → ")
+    assert labels[0] != labels[1] or a1.text[:29] == answers[1].text[:29]
+    assert labels[2].startswith("3. edited question → ")
 
     out = c.predict(a1.id, api_name="/pick_branch")
     assert texts(out[0][0]) == "first question" and app.store.chat(chat).head == a1.id
