@@ -70,6 +70,34 @@ def answer_regions(text: str, boxes: list[dict], n_images: int) -> list:
     return parts
 
 
+REF = re.compile(r"\[(\d+)\]")
+
+
+def referred_regions(parts: list, boxes: list[dict], n_images: int) -> list:
+    """Text parts with each [k] that names a box of the answer before (`boxes`, as stored) made
+    that box's Region; any other [k] stays as text."""
+    by_ref = {b["ref"]: b for b in boxes if 0 <= b["image_index"] < n_images}
+    if not by_ref:
+        return parts
+    out = []
+    for part in parts:
+        if not isinstance(part, Text):
+            out.append(part)
+            continue
+        at = 0
+        for m in REF.finditer(part.text):
+            b = by_ref.get(int(m.group(1)))
+            if b is None:
+                continue
+            if part.text[at:m.start()]:
+                out.append(Text(part.text[at:m.start()]))
+            out.append(Region(b["image_index"], (b["x1"], b["y1"], b["x2"], b["y2"])))
+            at = m.end()
+        if part.text[at:]:
+            out.append(Text(part.text[at:]))
+    return out
+
+
 def drawn_box(layers, size: tuple[int, int]) -> tuple[float, float, float, float] | None:
     """The box around everything drawn on the editor's layers (PIL RGBA images), normalized."""
     mask = None

@@ -8,7 +8,7 @@ from engine.api import Image, Message, Text
 
 from .blobs import BlobStore
 from .documents import describe
-from .regions import answer_regions, image_size, split_regions
+from .regions import answer_regions, image_size, referred_regions, split_regions
 from .store import StoredMessage
 
 ROLES = ("system", "user", "assistant")
@@ -25,8 +25,9 @@ def to_engine(branch: list[StoredMessage], blobs: BlobStore) -> tuple[list[Messa
     """The conversation the model sees, and notes about typed regions. Images are numbered by
     their order here, which is the image_index of the Box events the model sends back; a typed
     [x1, y1, x2, y2] becomes a Region on the last image at or before its message, and an answer's
-    [k] the Region of its box k (so the model reads its own boxes back, not "[k]")."""
-    out, notes, n_images, last = [], [], 0, None
+    [k] the Region of its box k (so the model reads its own boxes back, not "[k]"); a [k] the
+    user writes is box k of the answer before it ("what colour is [0]?")."""
+    out, notes, n_images, last, boxes = [], [], 0, None, []
     for m in branch:
         if m.role not in ROLES or (m.role == "assistant" and not m.text):
             continue
@@ -35,11 +36,14 @@ def to_engine(branch: list[StoredMessage], blobs: BlobStore) -> tuple[list[Messa
         last = m.blobs[-1] if m.blobs else last
         if m.role == "user" and last is not None:
             text_parts, notes = split_regions(m.text, n_images - 1, image_size(blobs.path(last)))
+            text_parts = referred_regions(text_parts, boxes, n_images)
         elif m.role == "assistant" and m.meta.get("boxes"):  # the model's boxes, as it gave them
             text_parts = answer_regions(m.text, m.meta["boxes"], n_images)
         else:
             text_parts = [Text(m.text)]
         out.append(Message(m.role, parts + text_parts))
+        if m.role == "assistant":
+            boxes = m.meta.get("boxes", [])
     return out, notes  # the notes of the last message: the one being sent
 
 

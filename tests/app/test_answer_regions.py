@@ -54,3 +54,21 @@ def test_a_question_whose_answer_failed_empty_joins_the_next_one(tmp_path, tiny_
     e = engine.load(tiny_llava, backend="torch")
     prompt = e.prompter.tokenizer.decode(e.build(messages).ids)
     assert prompt.count("USER:") == 1 and prompt.index("please stall") < prompt.index("now answer")
+
+
+def test_a_k_the_user_writes_is_that_box_of_the_answer_before(tmp_path, tiny_llava, images):
+    store, blobs = Store(tmp_path / "chats.sqlite3"), BlobStore(tmp_path / "blobs")
+    chat = store.new_chat()
+    q = store.add(chat, None, "user", "Where is the square?", [blobs.put(Path(images[0]).read_bytes(), ".png")])
+    a = store.add(chat, q, "assistant", "It is here [0].", meta={"boxes": [{**BOX, "at": 11}]})
+    q2 = store.add(chat, a, "user", "What colour is [0]? And [3]?")
+    messages, _ = to_engine(store.branch(chat), blobs)
+    assert messages[-1].parts == [Text("What colour is "), Region(0, (0.1, 0.2, 0.5, 0.9)),
+                                  Text("? And [3]?")], "only a box the answer before has"
+    e = engine.load(tiny_llava, backend="torch", box_format="qwen_vl")
+    prompt = e.prompter.tokenizer.decode(e.build(messages).ids)
+    assert "What colour is <box>(100,200),(500,900)</box>? And [3]?" in prompt
+    # After an answer without boxes, a [0] is just text.
+    a2 = store.add(chat, q2, "assistant", "Red.")
+    store.add(chat, a2, "user", "And [0] again?")
+    assert to_engine(store.branch(chat), blobs)[0][-1].parts == [Text("And [0] again?")]
