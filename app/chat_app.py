@@ -104,9 +104,21 @@ class ChatApp:
         return self._answer(chat_id, new_id, params, system=system)
 
     def _answer(self, chat_id: int, user_id: int, params: GenParams, owner: str | None = None,
-                system: str = "") -> Answer:
+                system: str = "") -> Answer | None:
         """`system`: the user's system prompt, first in what the model reads (and kept in the
-        answer's meta); a document prompt's own instructions follow it."""
+        answer's meta); a document prompt's own instructions follow it. When the prompt cannot
+        be made (a document whose files are gone, say), the question stays and an answer in
+        error says why; None then."""
+        try:
+            return self._start_answer(chat_id, user_id, params, owner, system)
+        except Exception as e:
+            log.exception("chat %s: could not start an answer", chat_id)
+            why = str(e) if isinstance(e, EngineError) else f"{type(e).__name__}: {e}"
+            self.store.add(chat_id, user_id, "assistant", "", status="error",
+                           meta={"error": f"Could not answer: {why}"})
+            return None
+
+    def _start_answer(self, chat_id, user_id, params, owner, system) -> Answer:
         if self.settings.logit_bias and not params.logit_bias:
             params = dataclasses.replace(params, logit_bias=dict(self.settings.logit_bias))
         branch = self.store.branch(chat_id, user_id)

