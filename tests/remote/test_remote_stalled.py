@@ -10,7 +10,7 @@ import time
 from engine.api import GenParams, Message, Token
 from engine.backends import load
 
-TIMEOUT = 3.0
+TIMEOUT = 8.0  # generous: on a busy machine even a warm server can take seconds to its first token
 
 
 def test_timeout_mid_stream_keeps_the_partial_answer(fresh_server):
