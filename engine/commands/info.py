@@ -23,7 +23,7 @@ def main(argv: list[str]) -> int:
         return 1
     d = dataclasses.asdict(loaded.info)
     d["boxes"] = loaded.box_source
-    if (Path(a.model) / "config.json").is_file():
+    if a.model and not a.base_url and (Path(a.model) / "config.json").is_file():
         d["architecture"] = architecture(a.model)
     print(json.dumps(d, indent=2) if a.json else "\n".join(f"{k:15s} {v}" for k, v in d.items()))
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -28,6 +29,8 @@ def export_checkpoint(checkpoint, out_dir, quant: str = "q8_0") -> tuple[Path, P
     cfg = read_config(folder)
     weights = {k: v.numpy() for k, v in read_weights(folder, dtype=torch.float32).items()}
     assert all(isinstance(v, np.ndarray) for v in weights.values())
+    if out_dir.exists() and not out_dir.is_dir():
+        raise EngineError(f"{out_dir} is a file; give a folder to write the GGUF files into.")
     out_dir.mkdir(parents=True, exist_ok=True)
     name = folder.resolve().name
     lm = out_dir / f"{name}-{quant}.gguf"
@@ -55,7 +58,7 @@ def main(argv: list[str]) -> int:
     try:
         lm, mmproj = export_checkpoint(a.checkpoint, a.out_dir, a.quant)
     except EngineError as e:
-        print(f"error: {e}")
+        print(f"error: {e}", file=sys.stderr)
         return 1
     for p in (lm, mmproj):
         if p is not None:

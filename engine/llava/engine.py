@@ -1,6 +1,7 @@
 """The torch backend: our own LLaVA model code behind the engine API."""
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 from typing import Iterator
@@ -27,8 +28,12 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch
 def _device(name: str) -> str:
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
+    if not re.fullmatch(r"cpu|cuda(:\d+)?", name):
+        raise EngineError(f"Unknown --device {name!r}; use auto, cpu, cuda or cuda:N.")
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise EngineError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu.")
+    if name.startswith("cuda:") and int(name[5:]) >= torch.cuda.device_count():
+        raise EngineError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA GPU(s).")
     return name
 
 
@@ -40,6 +45,11 @@ class TorchEngine:
                  kv_cache_bytes=2 * 2 ** 30, kv_disk_bytes=8 * 2 ** 30, kv_cache_dtype=None, quant=None,
                  compile=False, progress=None):
         folder = Path(folder)
+        if folder.is_file():  # a weights file given for its folder: say what is wanted
+            kind = ("a pickle file, never loaded: only safetensors and GGUF are"
+                    if folder.suffix in (".bin", ".pt", ".pth", ".ckpt", ".pkl") else "a file")
+            raise EngineError(f"{folder} is {kind}; the torch backend loads a model folder (config.json "
+                              f"and *.safetensors), the gguf backend a .gguf file.")
         if not folder.is_dir():
             raise EngineError(f"Model folder not found: {folder}")
         device = _device(device)

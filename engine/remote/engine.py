@@ -31,7 +31,9 @@ def load_openai_engine(path, api_key: str | None = None, model: str | None = Non
     if not url.startswith(("http://", "https://")):
         raise EngineError(f"{without_credentials(str(path))!r} is not a server URL; give one like "
                           f"http://HOST:8000/v1.")
-    timeout = float(timeout or DEFAULT_TIMEOUT)
+    timeout = DEFAULT_TIMEOUT if timeout is None else float(timeout)
+    if not timeout > 0:  # also NaN
+        raise EngineError(f"--timeout must be a positive number of seconds, not {timeout:g}.")
     key = api_key or os.environ.get(API_KEY_ENV)
     # An explicit placeholder: left None, the openai client would pick up OPENAI_API_KEY and send a
     # user's real OpenAI key to whatever server this is.

@@ -93,4 +93,4 @@ def test_cli_export_and_errors(tiny_llava, tmp_path, capsys):
     assert check_gguf(next((tmp_path / "out").glob("*-q8_0.gguf")))["general.file_type"] == 7
     (tmp_path / "empty").mkdir()
     assert main([str(tmp_path / "empty"), str(tmp_path / "out2")]) == 1
-    assert "config.json" in capsys.readouterr().out
+    assert "config.json" in capsys.readouterr().err  # errors go to stderr
