@@ -13,6 +13,13 @@ _engine = None
 _load_lock = threading.Lock()
 _run_lock = threading.Lock()   # one inference at a time: onnxruntime already uses every core
 MIN_SCORE = 0.5
+# RapidOCR's defaults lose whole lines of plain printed pages (a long 14 pt line at 200-300 dpi,
+# lines of dense 10-11 pt text): its angle classifier takes some upright lines for upside down
+# and the flipped crop reads as nothing, and its text regions are grown too little (1.6).
+# Without the classifier and with regions grown by 2.2, three test documents (7 pages) rendered
+# at 144, 200 and 300 dpi read 6918 of 6981 words in order (defaults: 1363). The cost: a page
+# scanned upside down is not turned.
+UNCLIP = 2.2
 
 
 def _get():
@@ -24,7 +31,7 @@ def _get():
             except ImportError:
                 raise EngineError("This page is a scan and reading it needs OCR: "
                                   "pip install rapidocr-onnxruntime") from None
-            _engine = RapidOCR()
+            _engine = RapidOCR(det_unclip_ratio=UNCLIP)
         return _engine
 
 
@@ -43,7 +50,7 @@ def ocr_words(image) -> tuple[str, list[Word]]:
     h, w = rgb.shape[:2]
     engine = _get()
     with _run_lock:
-        result, _ = engine(rgb, return_word_box=True)
+        result, _ = engine(rgb, return_word_box=True, use_cls=False)
     lines, words = [], []
     for item in sorted(result or [], key=lambda r: (min(p[1] for p in r[0]), min(p[0] for p in r[0]))):
         quad, text, score = item[0], item[1], item[2]
