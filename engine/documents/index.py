@@ -19,7 +19,9 @@ from .pdf import PDFIUM_LOCK, has_text, open_pdf, page_words
 MAX_PAGES = 500
 MAX_BYTES = 200 * 1024 * 1024
 OCR_SCALE = 2.0                     # 144 dpi: PP-OCR loses the spaces of 12 pt text at 108 dpi
-MAGIC = {b"%PDF": "pdf", b"\x89PNG": "image", b"\xff\xd8\xff": "image"}
+# PNG, JPEG, TIFF (both byte orders), BMP, GIF: the scans a phone or scanner saves; WEBP below.
+MAGIC = {b"%PDF": "pdf", b"\x89PNG": "image", b"\xff\xd8\xff": "image", b"II*\x00": "image",
+         b"MM\x00*": "image", b"BM": "image", b"GIF8": "image"}
 
 Progress = Callable[[int, int], None]
 
@@ -31,7 +33,9 @@ def _kind(path: Path) -> str:
     for magic, kind in MAGIC.items():
         if head.startswith(magic):
             return kind
-    raise EngineError(f"{path.name} is not a PDF, PNG or JPEG file.")
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image"
+    raise EngineError(f"{path.name} is not a PDF or an image file (PNG, JPEG, WEBP, TIFF, BMP, GIF).")
 
 
 def _sha256(path: Path) -> str:

@@ -66,7 +66,7 @@ def test_too_many_bytes(tmp_path):
 def test_not_a_pdf_or_image(tmp_path):
     path = tmp_path / "notes.txt"
     path.write_text("hello")
-    with pytest.raises(EngineError, match="not a PDF, PNG or JPEG"):
+    with pytest.raises(EngineError, match="not a PDF or an image file"):
         open_document(path, cache_dir=tmp_path / "c")
 
 

@@ -63,3 +63,17 @@ def test_png_scans_become_one_document(tmp_path, cache_dir):
     assert doc.kind == "images" and len(doc.pages) == 2
     assert "Porto" in doc.page(1).text and "invoices" in doc.page(2).text
     assert doc.render(2, width=200).exists()
+
+
+@pytest.mark.parametrize("fmt, suffix", [("WEBP", ".webp"), ("TIFF", ".tif")])
+def test_webp_and_tiff_scans_are_pages_too(tmp_path, cache_dir, fmt, suffix):
+    """The app accepts these as images; as pages of a document they are read the same way."""
+    import io
+
+    from PIL import Image
+
+    from doc_pdfs import scan_png
+    path = tmp_path / f"scan{suffix}"
+    Image.open(io.BytesIO(scan_png())).save(path, format=fmt, **({"lossless": True} if fmt == "WEBP" else {}))
+    doc = open_document([path], cache_dir=cache_dir)
+    assert doc.kind == "images" and "Porto" in doc.page(1).text
