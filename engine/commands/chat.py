@@ -61,9 +61,8 @@ def main(argv: list[str]) -> int:
     a = ap.parse_args(argv)
     try:
         eng = load_from_args(a)
-        for note in eng.info.notes:  # a flag this backend does not use: say so, not silently
-            if "ignored" in note.lower():
-                print(f"note: {note}", file=sys.stderr)
+        for note in eng.info.notes:  # flags ignored or capped, what the model lacks: on stderr
+            print(f"note: {note}", file=sys.stderr)
         msgs = ([Message.system(a.system)] if a.system else []) + [Message.user(a.question, a.image)]
         params = GenParams(max_new_tokens=a.max_tokens, temperature=a.temperature, top_p=a.top_p,
                            top_k=a.top_k, repetition_penalty=a.repeat_penalty, seed=a.seed)

@@ -94,6 +94,9 @@ class TorchEngine:
             name=folder.name, backend="torch", device=device, dtype=dtype, attention=attention, quantization=quant,
             vision=self.model.sees_images, grounding=self.model.has_box_head, context_length=self.context,
             notes=[f"visual_mlp={self.run.visual_mlp}"] if attention == "composite" else [])
+        if max_context and max_context > self.context:  # said, not silently shortened
+            self.info.notes.append(f"max_context={max_context} is capped at {self.context}: the model "
+                                   f"has {cfg.decoder.max_positions} positions")
 
     # ---- for tests and tools ----------------------------------------------------------------
     @torch.inference_mode()

@@ -2,6 +2,8 @@
 The vision tower, projector, embeddings and head keep the compute dtype."""
 from __future__ import annotations
 
+import logging
+
 import torch
 from torch import nn
 
@@ -15,7 +17,24 @@ def _bnb():
         import bitsandbytes as bnb
     except ImportError:
         raise EngineError("--quant needs bitsandbytes: pip install 'vlchat[gpu]' (or bitsandbytes).") from None
+    # LLM.int8 casts float32 inputs to float16 by design; bitsandbytes logs that on every matmul
+    # (40 lines for a 3-token answer on CPU). Said once, it is news; said each time, it is noise.
+    logging.getLogger("bitsandbytes.autograd._functions").addFilter(_ONCE)  # added once: a set
     return bnb
+
+
+class _OncePerMessage(logging.Filter):
+    def __init__(self):
+        super().__init__()
+        self.seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        new = str(record.msg) not in self.seen
+        self.seen.add(str(record.msg))
+        return new
+
+
+_ONCE = _OncePerMessage()
 
 
 def quantized_linear(layer: nn.Linear, mode: str, compute_dtype: torch.dtype) -> nn.Module:

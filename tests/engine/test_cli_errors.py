@@ -44,3 +44,9 @@ def test_flags_the_gguf_backend_does_not_use_are_named():
     assert out.returncode == 0, out.stderr
     assert "note: attention='composite' is ignored by the gguf backend" in out.stderr
     assert "note: device='cuda' is ignored by the gguf backend" in out.stderr
+
+
+def test_a_max_context_past_the_models_positions_is_said_capped(tiny_llava):
+    out = run("chat", "--model", tiny_llava, "--max-context", "100000", "--max-tokens", "2", "hi")
+    assert out.returncode == 0, out.stderr
+    assert "note: max_context=100000 is capped at 4096: the model has 4096 positions" in out.stderr

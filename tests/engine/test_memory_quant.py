@@ -3,6 +3,7 @@ bitsandbytes layer swap (bitsandbytes runs NF4 and LLM.int8 on the CPU too)."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 
 import pytest
 import torch
@@ -58,6 +59,17 @@ def test_quantized_decoder_layers_are_swapped_and_still_agree(tiny_llava, images
     a, b = ref.logits(ids[None], pixels)[0, -1], q.logits(ids[None], pixels)[0, -1]
     assert torch.cosine_similarity(a, b, dim=0) > (0.99 if mode == "8bit" else 0.95)
     assert engine.collect(q.stream([Message.user("Hi")], engine.GenParams(max_new_tokens=4, temperature=0)))[1][-1].reason in ("length", "stop")
+
+
+def test_int8_cast_notice_is_logged_once_not_per_matmul(tiny_llava, caplog):
+    """bitsandbytes logs its float32 -> float16 cast at every LLM.int8 matmul (40 lines for a
+    3-token answer); once is enough."""
+    pytest.importorskip("bitsandbytes", reason="bitsandbytes is not installed")
+    q = engine.load(tiny_llava, backend="torch", device="cpu", quant="8bit")
+    with caplog.at_level(logging.WARNING, logger="bitsandbytes"):
+        engine.collect(q.stream([Message.user("Hi")], engine.GenParams(max_new_tokens=4, temperature=0)))
+    casts = [r for r in caplog.records if "will be cast" in r.getMessage()]
+    assert len(casts) <= 1, len(casts)
 
 
 def test_unknown_kernel_is_a_clear_error(tiny_llava):
