@@ -36,38 +36,46 @@ def split_regions(text: str, image_index: int | None, size: tuple[int, int] | No
     """Message text -> Text and Region parts, and notes about boxes clipped or left as text."""
     if image_index is None or not TYPED_BOX.search(text):
         return [Text(text)], []
-    parts, notes, at = [], [], 0
+    spans, notes = [], []
     for m in TYPED_BOX.finditer(text):
         box, note = clip_box(to_normalized(tuple(float(g) for g in m.groups()), size))
         if note:
             notes.append(f"Region {m.group(0)}: {note}" + ("; sent as plain text." if box is None else "."))
-        if box is None:
-            continue
-        if text[at:m.start()]:
-            parts.append(Text(text[at:m.start()]))
-        parts.append(Region(image_index, box))
-        at = m.end()
+        if box is not None:
+            spans.append((m.start(), m.end(), Region(image_index, box)))
+    return _splice(text, spans), notes
+
+
+def _splice(text: str, spans) -> list:
+    """`text` as Text parts with each (start, end, Region) span, in order, put in its place."""
+    parts, at = [], 0
+    for start, end, region in spans:
+        if text[at:start]:
+            parts.append(Text(text[at:start]))
+        parts.append(region)
+        at = end
     if text[at:]:
         parts.append(Text(text[at:]))
-    return parts, notes
+    return parts
+
+
+def _box_region(b: dict) -> Region:
+    """A stored box (an answer's meta["boxes"] item) as the Region it marks."""
+    return Region(b["image_index"], (b["x1"], b["y1"], b["x2"], b["y2"]))
 
 
 def answer_regions(text: str, boxes: list[dict], n_images: int) -> list:
     """An answer's text with each box's [k] (at its stored offset) as a Region on its image.
     A box on an image the conversation does not have (yet), or whose [k] is not where it was
     written, stays as text."""
-    parts, at = [], 0
+    spans, at = [], 0
     for b in sorted(boxes, key=lambda b: b.get("at", -1)):
         start, marker = b.get("at", -1), f"[{b['ref']}]"
         if start < at or not text.startswith(marker, start) or not 0 <= b["image_index"] < n_images:
             continue
-        if text[at:start]:
-            parts.append(Text(text[at:start]))
-        parts.append(Region(b["image_index"], (b["x1"], b["y1"], b["x2"], b["y2"])))
         at = start + len(marker)
-    if text[at:] or not parts:
-        parts.append(Text(text[at:]))
-    return parts
+        spans.append((start, at, _box_region(b)))
+    return _splice(text, spans) or [Text(text)]
 
 
 REF = re.compile(r"\[(\d+)\]")
@@ -84,17 +92,8 @@ def referred_regions(parts: list, boxes: list[dict], n_images: int) -> list:
         if not isinstance(part, Text):
             out.append(part)
             continue
-        at = 0
-        for m in REF.finditer(part.text):
-            b = by_ref.get(int(m.group(1)))
-            if b is None:
-                continue
-            if part.text[at:m.start()]:
-                out.append(Text(part.text[at:m.start()]))
-            out.append(Region(b["image_index"], (b["x1"], b["y1"], b["x2"], b["y2"])))
-            at = m.end()
-        if part.text[at:]:
-            out.append(Text(part.text[at:]))
+        out += _splice(part.text, [(m.start(), m.end(), _box_region(by_ref[int(m.group(1))]))
+                                   for m in REF.finditer(part.text) if int(m.group(1)) in by_ref])
     return out
 
 

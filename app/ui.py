@@ -211,19 +211,23 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
         return gr.update(choices=found, value=None, visible=True,
                          label=f"Found in {len(found)} chat{'s' if len(found) != 1 else ''}")
 
+    def models_with(path: str):
+        """The model list, with `path` in it (the one loaded or typed) even when it lies elsewhere."""
+        return model_choices(s.data_dir, [*extra_models, path])
+
     def current_model():
         """A page opened later shows the model loaded now, not the one the app started with, so
         that Load there does not quietly bring the start-up model back."""
         spec = app.slot.spec
         if spec is None:
             return (gr.skip(),) * 5
-        return (gr.update(value=spec.path, choices=model_choices(s.data_dir, [*extra_models, spec.path])),
+        return (gr.update(value=spec.path, choices=models_with(spec.path)),
                 spec.backend, spec.attention, spec.quant, spec.box_format or FROM_MODEL)
 
     def load_model(path, backend, attention, quant, box_format=FROM_MODEL):
         box_format = "" if box_format in (None, FROM_MODEL) else box_format
         app.load_model(ModelSpec((path or "").strip(), backend, attention, quant, box_format=box_format))
-        return status_html(app.slot), gr.update(choices=model_choices(s.data_dir, [*extra_models, path]))
+        return status_html(app.slot), gr.update(choices=models_with(path))
 
     with gr.Blocks(title="vlchat", fill_height=True) as demo:
         chat_id = gr.State(None)
@@ -269,7 +273,7 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
                 with gr.Accordion("Model", open=True):
                     model_dd = gr.Dropdown(
                         label="Model (pick, or type a path or URL)", allow_custom_value=True,
-                        choices=model_choices(s.data_dir, [*extra_models, s.model or ""]),
+                        choices=models_with(s.model or ""),
                         value=s.model or None, elem_id="model-path")
                     backend = gr.Radio(BACKENDS, value=s.backend, label="Backend")
                     attention = gr.Radio(ATTENTION, value=s.attention, label="Attention")
