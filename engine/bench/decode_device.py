@@ -11,7 +11,7 @@ import time
 import torch
 
 from ..llava.decoder import KVCache
-from ..llava.forward import available_kernels, text_layers
+from ..llava.forward import available_kernels, forward
 from ..llava.generate import RunConfig, decode_one
 from .common import print_table
 from .prefill import SHAPES, build, device_name, shapes
@@ -47,7 +47,7 @@ def _seconds_per_token(model, cfg, device, dtype, kernel, comp, context, tokens)
     cache = KVCache(cfg.decoder, context + tokens + 1, dtype, device, bucket=1024 if comp else 1)
     with torch.inference_mode():
         x = (torch.randn(1, context, cfg.decoder.hidden, device=device) * 0.02).to(dtype)
-        text_layers(model.decoder, x, torch.arange(context, device=device), cache, kernel=kernel)
+        forward(model.decoder, x, torch.arange(context, device=device), None, cache, RunConfig(kernel=kernel))
         for i in range(3):                                   # warm-up (and compile)
             decode_one(model, 1, context + i, cache, run_cfg)
         if device.startswith("cuda"):

@@ -16,7 +16,7 @@ import torch
 
 from ..llava.config import DecoderConfig, ModelConfig, VisionConfig
 from ..llava.decoder import KVCache
-from ..llava.forward import ATTENTION, available_kernels
+from ..llava.forward import RunConfig, available_kernels, forward
 from ..llava.model import LlavaModel
 from .common import best_of, interleaved, matmul_flops_per_s, print_table
 
@@ -107,8 +107,7 @@ def run(n_visual_list=(576, 2304), repeats=3, shape="small", device="cpu", dtype
             def prefill_fn(mode, vmlp, kernel, comp):
                 def fn():
                     with torch.inference_mode():
-                        ATTENTION[mode](model.decoder, x, pos, is_vis, cache, visual_mlp=vmlp, kernel=kernel,
-                                        compiled=comp)
+                        forward(model.decoder, x, pos, is_vis, cache, RunConfig(mode, vmlp, kernel, comp))
                 return _synced(fn, device)
             # Compiled layers (torch.compile, one layer compiled for all) with the first kernel,
             # unquantized only: bitsandbytes' matmuls break the graph.

@@ -59,18 +59,25 @@ class Decoder(nn.Module):
 
 
 class KVCache:
-    """Per-layer keys (after RoPE) and values for positions [0, capacity) of one sequence."""
+    """Per-layer keys (after RoPE) and values for positions [0, capacity) of a batch of sequences.
+    stacked: one tensor for all layers (inference: visual K/V of every layer placed in one copy);
+    else one tensor per layer, so autograd can follow each layer's in-place writes (training)."""
 
-    def __init__(self, c: DecoderConfig, capacity: int, dtype, device, bucket: int = 1):
-        self.bucket = bucket  # capacities are rounded up to this (compiled decode: fewer recompiles)
+    def __init__(self, c: DecoderConfig, capacity: int, dtype, device, bucket: int = 1, batch: int = 1,
+                 stacked: bool = True):
+        self.bucket, self.stacked = bucket, stacked  # capacities rounded up to bucket (compiled decode)
         capacity = -(-capacity // bucket) * bucket
-        shape = (c.n_layers, 1, c.n_kv_heads, capacity, c.head_dim)
-        self.k = torch.zeros(shape, dtype=dtype, device=device)
-        self.v = torch.zeros(shape, dtype=dtype, device=device)
+        shape = (batch, c.n_kv_heads, capacity, c.head_dim)
+        if stacked:
+            self.k = torch.zeros((c.n_layers, *shape), dtype=dtype, device=device)
+            self.v = torch.zeros((c.n_layers, *shape), dtype=dtype, device=device)
+        else:
+            self.k = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(c.n_layers)]
+            self.v = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(c.n_layers)]
 
     @property
     def capacity(self) -> int:
-        return self.k.shape[3]
+        return self.k[0].shape[2]
 
     def ensure(self, capacity: int) -> None:
         """Grow (keeping what is stored) when a longer sequence is coming."""

@@ -15,7 +15,7 @@ from .checkpoint import fingerprint
 from .generate import RunConfig, Timings, decode_loop
 from .kvstore import VisualKVStore
 from .config import read_config
-from .forward import available_kernels
+from .forward import available_kernels, forward
 from .memory import check_fits
 from .model import load_model
 from .prompt import Prompter
@@ -102,27 +102,14 @@ class TorchEngine:
     @torch.inference_mode()
     def logits(self, input_ids: torch.Tensor, pixel_values: torch.Tensor | None = None,
                boxes: list | None = None) -> torch.Tensor:
-        """Prompt logits (batch, seq, vocab), computed from scratch; each row's images are taken in
-        order from pixel_values, and its regions (one per <boxes> token) from boxes."""
-        from .decoder import KVCache
-        from .forward import ATTENTION
+        """Prompt logits (batch, seq, vocab), computed from scratch by the one forward (no cache);
+        the rows' images are taken in order from pixel_values, their regions (one per <boxes>
+        token) from boxes. Rows must have their images at the same positions."""
         ids = input_ids.to(self.device)
         feats = self.model.image_features(pixel_values.to(self.device)) if pixel_values is not None else None
-        boxes_id = self.model.cfg.grounding["boxes_token_id"] if self.model.has_box_head else None
-        rows, used, used_boxes = [], 0, 0
-        for row in ids:
-            n = int((row == self.model.cfg.image_token_id).sum()) // self.model.cfg.image_seq_length if feats is not None else 0
-            nb = int((row == boxes_id).sum()) if boxes_id is not None else 0
-            x, vis = self.model.embed(row, feats[used:used + n] if n else None,
-                                      list(boxes or [])[used_boxes:used_boxes + nb])
-            used, used_boxes = used + n, used_boxes + nb
-            cache = KVCache(self.model.cfg.decoder, len(row), x.dtype, self.device)
-            pos = torch.arange(len(row), device=self.device)
-            h = ATTENTION[self.run.attention](self.model.decoder, x, pos, vis, cache,
-                                              visual_mlp=self.run.visual_mlp, kernel=self.run.kernel,
-                                              compiled=self.run.compile)
-            rows.append(self.model.head(h)[0])
-        return torch.stack(rows)
+        x, is_visual = self.model.embed(ids, feats, boxes)
+        h = forward(self.model.decoder, x, torch.arange(ids.shape[1], device=self.device), is_visual, None, self.run)
+        return self.model.head(h)
 
     # ---- the engine API -----------------------------------------------------------------------
     def prepare(self, messages: list[Message]):
@@ -215,7 +202,7 @@ class TorchEngine:
         return None if clipped is None else Box(k, img, *clipped)
 
     def close(self) -> None:
-        self.model = None
+        self.model = self.prefiller = None  # the prefiller holds the model and the last cache
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
 

@@ -1,4 +1,4 @@
-"""Decoder forward passes. Attention modes and kernels are tables of plain functions.
+"""The decoder's one forward pass. Attention modes and kernels are tables of plain functions.
 
 full:      every token attends causally to all earlier tokens (LLaVA).
 composite: text tokens attend causally to everything; a visual token attends only to itself, so
@@ -6,23 +6,40 @@ composite: text tokens attend causally to everything; a visual token attends onl
            (EE-MLLM's aligner, reusing the layer's weights). Visual rows therefore never depend on
            text or on other visual tokens, and run as their own pass (visual_layers), whose
            per-layer keys (before RoPE) and values the text pass places at their positions.
+
+`forward` serves every caller: a prefill (with or without a cache, with or without reused visual
+K/V), one decode step, the logits the tests compare, and training (a batch, no cache, autograd).
 """
 from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from . import rope
+from .decoder import KVCache
 
 
+@dataclass
+class RunConfig:
+    attention: str = "full"          # key of ATTENTION
+    visual_mlp: bool = True
+    kernel: str = "sdpa"             # key of KERNELS
+    compile: bool = False            # torch.compile: each layer, and a fixed-shape decode step
+
+
+# ---- kernels: (prepare the mask once per forward, attend) -----------------------------------
 def attend_sdpa(q, k, v, mask):
-    """q (1,H,Tq,D); k, v (1,Hkv,L,D); mask bool (Tq,L) or None for "see everything"."""
+    """q (B,H,Tq,D); k, v (B,Hkv,L,D); mask bool (Tq,L), or None for "see everything"."""
     rep = q.shape[1] // k.shape[1]
     if rep > 1:
         k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
 
 
+@functools.cache
 def _flex_fn(device_type: str):
     import warnings
     from torch.nn.attention.flex_attention import flex_attention
@@ -32,24 +49,18 @@ def _flex_fn(device_type: str):
     return flex_attention
 
 
-_FLEX: dict = {}
-
-
-def attend_flex(q, k, v, mask):
-    """FlexAttention with a block mask built from the same boolean mask (text rows causal over all
-    keys; visual rows never reach here). Blocks that are fully masked are skipped by the kernel."""
+def flex_mask(mask):
+    """The boolean mask as a FlexAttention block mask: built once per forward, shared by all layers;
+    fully masked blocks are skipped by the kernel."""
+    if mask is None:
+        return None
     from torch.nn.attention.flex_attention import create_block_mask
-    fn = _FLEX.get(q.device.type) or _FLEX.setdefault(q.device.type, _flex_fn(q.device.type))
-    block = None
-    if mask is not None:
-        cached = _FLEX.get("mask")
-        if cached is None or cached[0] is not mask:  # built once per forward, shared by all layers
-            m = mask
-            block = create_block_mask(lambda b, h, qi, ki: m[qi, ki], None, None, *mask.shape,
-                                      device=q.device.type)
-            _FLEX["mask"] = (mask, block)
-        block = _FLEX["mask"][1]
-    return fn(q, k, v, block_mask=block, enable_gqa=q.shape[1] != k.shape[1])
+    return create_block_mask(lambda b, h, qi, ki: mask[qi, ki], None, None, *mask.shape,
+                             device=mask.device.type)
+
+
+def attend_flex(q, k, v, block):
+    return _flex_fn(q.device.type)(q, k, v, block_mask=block, enable_gqa=q.shape[1] != k.shape[1])
 
 
 def attend_flash(q, k, v, mask):
@@ -64,7 +75,11 @@ def attend_flash(q, k, v, mask):
     return out.transpose(1, 2)
 
 
-KERNELS = {"sdpa": attend_sdpa, "flex": attend_flex, "flash": attend_flash}
+def _same(mask):
+    return mask
+
+
+KERNELS = {"sdpa": (_same, attend_sdpa), "flex": (flex_mask, attend_flex), "flash": (_same, attend_flash)}
 
 
 def available_kernels(device: str) -> list[str]:
@@ -78,40 +93,17 @@ def available_kernels(device: str) -> list[str]:
     return names
 
 
-def _heads(x, n):  # (1, T, n*d) -> (1, n, T, d)
+# ---- layers ------------------------------------------------------------------------------------
+def _heads(x, n):  # (B, T, n*d) -> (B, n, T, d)
     return x.view(x.shape[0], x.shape[1], n, -1).transpose(1, 2)
 
 
-def _merge(x):  # (1, n, T, d) -> (1, T, n*d)
+def _merge(x):  # (B, n, T, d) -> (B, T, n*d)
     return x.transpose(1, 2).reshape(x.shape[0], x.shape[2], -1)
 
 
-def text_layers(dec, x, pos, cache, vis=None, kernel="sdpa", compiled=False):
-    """Run rows `x` (1,T,D) at positions `pos` (T,) through every layer with queries, writing their
-    K/V into `cache`; `vis` = (per-layer [(k_pre, v)], visual positions) is placed in the cache
-    first. Cache positions below max(pos) must already be filled. Returns hidden (1,T,D)."""
-    c, attend, layer_fn = dec.config, KERNELS[kernel], LAYER_FNS[compiled]()[0]
-    length = int(torch.cat([pos, vis[1]]).max() if vis else pos.max()) + 1
-    if vis:
-        place_visual(dec, cache, *vis, x.dtype)
-    cos, sin = rope.cos_sin(dec.inv_freq, pos, x.dtype)
-    keys = torch.arange(length, device=x.device)
-    mask = None if x.shape[1] == 1 and int(pos[0]) == length - 1 else keys[None, :] <= pos[:, None]
-    for i, layer in enumerate(dec.layers):
-        x = layer_fn(layer, x, pos, cos, sin, cache.k[i], cache.v[i], length, mask, attend, c)
-    return x
-
-
-def place_visual(dec, cache, kv, vpos, dtype):
-    """Every layer's visual K/V (`kv`: per-layer (k before RoPE, v)) into the cache at positions
-    `vpos`, RoPE applied there, in one copy: they do not depend on the text."""
-    vcos, vsin = rope.cos_sin(dec.inv_freq, vpos, dtype)
-    cache.k.index_copy_(3, vpos, rope.apply(torch.stack([k for k, _ in kv]), vcos, vsin))
-    cache.v.index_copy_(3, vpos, torch.stack([v for _, v in kv]))
-
-
 def _layer(layer, x, pos, cos, sin, k_cache, v_cache, length, mask, attend, c):
-    """One decoder layer for rows with queries; their K/V go to the layer's cache (1,Hkv,capacity,D)."""
+    """One decoder layer for rows with queries; their K/V go to the layer's cache (B,Hkv,capacity,D)."""
     a = layer.self_attn
     h = layer.input_layernorm(x)
     q = rope.apply(_heads(a.q_proj(h), c.n_heads), cos, sin)
@@ -120,28 +112,6 @@ def _layer(layer, x, pos, cos, sin, k_cache, v_cache, length, mask, attend, c):
     y = attend(q, k_cache[:, :, :length], v_cache[:, :, :length], mask)
     x = x + a.o_proj(_merge(y))
     return x + layer.mlp(layer.post_attention_layernorm(x))
-
-
-def decode_static(dec, x, pos, cache, kernel="sdpa"):
-    """One token attending over the whole cache through a mask: every shape is fixed, so the step
-    can be captured as a CUDA graph (torch.compile mode="reduce-overhead"), as gpt-fast does."""
-    c = dec.config
-    cos, sin = rope.cos_sin(dec.inv_freq, pos, x.dtype)
-    mask = torch.arange(cache.capacity, device=x.device)[None, :] <= pos[:, None]
-    for i, layer in enumerate(dec.layers):
-        x = _layer(layer, x, pos, cos, sin, cache.k[i], cache.v[i], cache.capacity, mask, KERNELS[kernel], c)
-    return x
-
-
-def visual_layers(dec, x, visual_mlp=True, compiled=False):
-    """Composite attention's visual rows (1,Tv,D): attention output = W_o W_v norm(x) per token.
-    Returns ([(k before RoPE, v)] per layer, final hidden). The MLP is skipped when visual_mlp
-    is false (the EE-MLLM speed setting)."""
-    layer_fn, kv = LAYER_FNS[compiled]()[1], []
-    for layer in dec.layers:
-        k, v, x = layer_fn(layer, x, dec.config, visual_mlp)
-        kv.append((k, v))
-    return kv, x
 
 
 def _visual_layer(layer, x, c, visual_mlp):
@@ -155,49 +125,111 @@ def _visual_layer(layer, x, c, visual_mlp):
     return k, v, x
 
 
-_COMPILED: list = []
-
-
+@functools.cache
 def _compiled_layer_fns():
     """Regional compilation (one decoder layer, compiled once and reused by every layer): fuses the
     norms, RoPE and residual adds, so a prefill is no longer bound by Python launching ~50 small
-    kernels per layer, which on a GPU costs more than the visual rows' matmuls."""
-    if not _COMPILED:
-        _COMPILED.extend(torch.compile(f, dynamic=True) for f in (_layer, _visual_layer))
-    return _COMPILED
+    kernels per layer, which on a GPU costs more than the visual rows' matmuls. Holds no model."""
+    return tuple(torch.compile(f, dynamic=True) for f in (_layer, _visual_layer))
 
 
-LAYER_FNS = {False: lambda: (_layer, _visual_layer), True: _compiled_layer_fns}
+def _layer_fns(compiled: bool):
+    return _compiled_layer_fns() if compiled else (_layer, _visual_layer)
 
 
-def prefill_full(dec, x, pos, is_visual, cache, visual_mlp=True, kernel="sdpa", visual_kv=None, compiled=False):
-    return text_layers(dec, x, pos, cache, kernel=kernel, compiled=compiled)
+def text_layers(dec, x, pos, cache, vis=None, run: RunConfig = RunConfig(), static=False):
+    """Rows `x` (B,T,D) at positions `pos` (T,) through every layer with queries, their K/V written
+    into `cache`; `vis` = (per-layer [(k_pre, v)], visual positions) is placed in the cache first.
+    Cache positions below max(pos) must already be filled. static: attend over the whole cache
+    through a mask, so every shape is fixed (a compiled decode step)."""
+    c, (prepare, attend), layer_fn = dec.config, KERNELS[run.kernel], _layer_fns(run.compile)[0]
+    if vis:
+        place_visual(dec, cache, *vis, x.dtype)
+    length = cache.capacity if static else int(torch.cat([pos, vis[1]]).max() if vis else pos.max()) + 1
+    cos, sin = rope.cos_sin(dec.inv_freq, pos, x.dtype)
+    keys = torch.arange(length, device=x.device)
+    mask = None if x.shape[1] == 1 and not static and int(pos[0]) == length - 1 else keys[None, :] <= pos[:, None]
+    mask = prepare(mask)
+    for i, layer in enumerate(dec.layers):
+        x = layer_fn(layer, x, pos, cos, sin, cache.k[i], cache.v[i], length, mask, attend, c)
+    return x
 
 
-def prefill_composite(dec, x, pos, is_visual, cache, visual_mlp=True, kernel="sdpa", visual_kv=None,
-                      compiled=False):
+def place_visual(dec, cache, kv, vpos, dtype):
+    """Every layer's visual K/V (`kv`: per-layer (k before RoPE, v)) into the cache at positions
+    `vpos`, RoPE applied there: they do not depend on the text."""
+    vcos, vsin = rope.cos_sin(dec.inv_freq, vpos, dtype)
+    if cache.stacked:  # one copy for all layers
+        cache.k.index_copy_(3, vpos, rope.apply(torch.stack([k for k, _ in kv]), vcos, vsin))
+        cache.v.index_copy_(3, vpos, torch.stack([v for _, v in kv]))
+        return
+    for i, (k, v) in enumerate(kv):
+        cache.k[i].index_copy_(2, vpos, rope.apply(k, vcos, vsin))
+        cache.v[i].index_copy_(2, vpos, v)
+
+
+def visual_layers(dec, x, visual_mlp=True, compiled=False):
+    """Composite attention's visual rows (B,Tv,D): attention output = W_o W_v norm(x) per token.
+    Returns ([(k before RoPE, v)] per layer, final hidden). The MLP is skipped when visual_mlp
+    is false (the EE-MLLM speed setting)."""
+    layer_fn, kv = _layer_fns(compiled)[1], []
+    for layer in dec.layers:
+        k, v, x = layer_fn(layer, x, dec.config, visual_mlp)
+        kv.append((k, v))
+    return kv, x
+
+
+def _full(dec, x, pos, is_visual, cache, run, visual_kv):
+    return text_layers(dec, x, pos, cache, run=run)
+
+
+def _composite(dec, x, pos, is_visual, cache, run, visual_kv):
     """visual_kv: per-layer (k_pre, v) for the visual rows, computed earlier (a cache hit); then
     the visual rows' final hidden states are not recomputed and come back as zeros."""
     vi, ti = is_visual.nonzero()[:, 0], (~is_visual).nonzero()[:, 0]
     if not len(vi):
-        return text_layers(dec, x, pos, cache, kernel=kernel, compiled=compiled)
+        return text_layers(dec, x, pos, cache, run=run)
     if visual_kv is None:
-        visual_kv, hv = visual_layers(dec, x[:, vi], visual_mlp, compiled)
+        visual_kv, hv = visual_layers(dec, x[:, vi], run.visual_mlp, run.compile)
     else:
         hv = torch.zeros_like(x[:, vi])
-    out = torch.empty_like(x)
-    out[:, vi] = hv
-    if len(ti):
-        out[:, ti] = text_layers(dec, x[:, ti], pos[ti], cache, vis=(visual_kv, pos[vi]), kernel=kernel,
-                                 compiled=compiled)
-    else:  # a prompt ending on an image: nothing to run with queries, only K/V to place
+    if not len(ti):  # a prompt ending on an image: nothing to run with queries, only K/V to place
         place_visual(dec, cache, visual_kv, pos[vi], x.dtype)
-    return out
+        return hv
+    ht = text_layers(dec, x[:, ti], pos[ti], cache, vis=(visual_kv, pos[vi]), run=run)
+    # Put the rows back in sequence order (out of place: training differentiates through this).
+    return torch.cat([hv, ht], 1)[:, torch.argsort(torch.cat([vi, ti]))]
 
 
-ATTENTION = {"full": prefill_full, "composite": prefill_composite}
+ATTENTION = {"full": _full, "composite": _composite}
 
 
-def decode_step(dec, x, pos, cache, kernel="sdpa"):
-    """One new token (1,1,D) at position pos (1,): a text row in either mode."""
-    return text_layers(dec, x, pos, cache, kernel=kernel)
+def _compiled_step(dec, kernel: str):
+    """The fixed-shape decode step under torch.compile (fused norms, RoPE and adds: far fewer
+    launches per token). Not mode="reduce-overhead": its CUDA graphs refuse a step that writes
+    the KV cache in place and then fail on reused inputs (seen on an H200, torch 2.11). Compiled
+    once per decoder and kept on it, so it goes when the model goes; a new cache capacity
+    recompiles, so caches are allocated in buckets."""
+    steps = dec.__dict__.setdefault("compiled_steps", {})
+    if kernel not in steps:
+        run = RunConfig(kernel=kernel)
+        steps[kernel] = torch.compile(lambda d, x, pos, cache: text_layers(d, x, pos, cache, run=run, static=True))
+    return steps[kernel]
+
+
+def forward(dec, x, pos, is_visual=None, cache: KVCache | None = None, run: RunConfig = RunConfig(),
+            visual_kv=None):
+    """The decoder's forward: input embeddings x (B,T,D) at positions pos (T,) -> final hidden
+    states (B,T,D), before the norm. is_visual (T,) marks the visual rows (the same layout for every
+    row of the batch). With a cache, positions below min(pos) must hold the earlier K/V and this
+    pass's K/V are written into it; without one (scoring, training) the pass is self-contained and
+    differentiable. visual_kv: the visual rows' per-layer K/V computed earlier (composite only)."""
+    if cache is None:
+        cache = KVCache(dec.config, int(pos.max()) + 1, x.dtype, x.device, batch=x.shape[0], stacked=False)
+    if x.shape[1] == 1 and (is_visual is None or not bool(is_visual[0])):  # one decode step: a text row
+        if run.compile:
+            return _compiled_step(dec, run.kernel)(dec, x, pos, cache)
+        return text_layers(dec, x, pos, cache, run=run)
+    if is_visual is None:
+        is_visual = torch.zeros(x.shape[1], dtype=torch.bool, device=x.device)
+    return ATTENTION[run.attention](dec, x, pos, is_visual, cache, run, visual_kv)

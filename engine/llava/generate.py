@@ -9,16 +9,10 @@ from typing import Iterator
 import torch
 
 from .decoder import KVCache
-from .forward import ATTENTION, decode_static, decode_step
+from .forward import RunConfig, forward
 from .sampling import sample
 
-
-@dataclass
-class RunConfig:
-    attention: str = "full"          # key of forward.ATTENTION
-    visual_mlp: bool = True
-    kernel: str = "sdpa"
-    compile: bool = False            # torch.compile: prefill layers, and a fixed-shape decode step
+__all__ = ["RunConfig", "Timings", "prefill", "decode_one", "decode_box", "decode_loop", "generate"]
 
 
 @dataclass
@@ -37,9 +31,7 @@ def prefill(model, ids: torch.Tensor, pixels, cache: KVCache, run: RunConfig, ti
     feats = model.image_features(pixels.to(ids.device)) if pixels is not None else None
     t1 = time.perf_counter()
     x, is_visual = model.embed(ids, feats, boxes)
-    pos = torch.arange(len(ids), device=ids.device)
-    h = ATTENTION[run.attention](model.decoder, x, pos, is_visual, cache, visual_mlp=run.visual_mlp,
-                                 kernel=run.kernel, compiled=run.compile)
+    h = forward(model.decoder, x, torch.arange(len(ids), device=ids.device), is_visual, cache, run)
     timings.vision_ms, timings.prefill_ms = (t1 - t0) * 1e3, (time.perf_counter() - t1) * 1e3
     timings.extra["visual_tokens"] = int(is_visual.sum())
     return h
@@ -48,33 +40,13 @@ def prefill(model, ids: torch.Tensor, pixels, cache: KVCache, run: RunConfig, ti
 @torch.inference_mode()
 def decode_hidden(model, x: torch.Tensor, pos: int, cache: KVCache, run: RunConfig) -> torch.Tensor:
     """One input embedding (D,) at position pos -> its last hidden state (D,), before the norm."""
-    dev = cache.k.device
-    if run.compile:
-        step = _compiled(model, run.kernel)
-        return step(x.reshape(1, 1, -1), torch.tensor([pos], device=dev), cache)[0, -1].clone()
-    return decode_step(model.decoder, x.reshape(1, 1, -1), torch.tensor([pos], device=dev), cache,
-                       kernel=run.kernel)[0, -1]
-
-
-_STEPS: dict = {}
-
-
-def _compiled(model, kernel: str):
-    """The fixed-shape decode step under torch.compile (fused norms, RoPE and adds: far fewer
-    launches per token). Not mode="reduce-overhead": its CUDA graphs refuse a step that writes
-    the KV cache in place and then fail on reused inputs (seen on an H200, torch 2.11). Compiled
-    once per model; a new cache capacity recompiles, so caches are allocated in buckets."""
-    key = (id(model), kernel)
-    if key not in _STEPS:
-        def step(x, pos, cache):
-            return decode_static(model.decoder, x, pos, cache, kernel=kernel)
-        _STEPS[key] = torch.compile(step)
-    return _STEPS[key]
+    pos = torch.tensor([pos], device=x.device)
+    return forward(model.decoder, x.reshape(1, 1, -1), pos, None, cache, run)[0, -1].clone()
 
 
 @torch.inference_mode()
 def decode_one(model, token: int, pos: int, cache: KVCache, run: RunConfig) -> torch.Tensor:
-    x = model.decoder.embed_tokens(torch.tensor([token], device=cache.k.device))
+    x = model.decoder.embed_tokens(torch.tensor([token], device=cache.k[0].device))
     return model.head(decode_hidden(model, x, pos, cache, run))
 
 
@@ -82,7 +54,7 @@ def decode_one(model, token: int, pos: int, cache: KVCache, run: RunConfig) -> t
 def decode_box(model, at_token: int, pos: int, cache: KVCache, run: RunConfig):
     """pix2emb: feed <at>, decode its hidden state into a box, feed loc_encoder(box).
     -> (box in padded-square coordinates, logits of the next token)."""
-    x = model.decoder.embed_tokens(torch.tensor([at_token], device=cache.k.device))
+    x = model.decoder.embed_tokens(torch.tensor([at_token], device=cache.k[0].device))
     h_at = decode_hidden(model, x, pos, cache, run)
     box = model.grounding.loc_decoder(h_at).float()
     # A NaN/inf box is reported as it is (and dropped, with a note); the cache gets a finite one,

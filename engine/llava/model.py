@@ -66,32 +66,36 @@ class LlavaModel(nn.Module):
         return self.cfg.grounding is not None
 
     def embed(self, input_ids: torch.Tensor, features: torch.Tensor | None, boxes=None):
-        """input_ids (T,) -> embeddings (1,T,D) with image features placed at the image tokens in
-        order, loc_encoder(box) at the <boxes> tokens, and the visual-row mask (T,)."""
-        is_visual = input_ids == self.cfg.image_token_id if self.sees_images else torch.zeros_like(input_ids, dtype=torch.bool)
+        """input_ids (T,) or (B,T) -> embeddings (B,T,D) with image features placed at the image
+        tokens in order (row by row), loc_encoder(box) at the <boxes> tokens, and the visual-row
+        mask (T,): every row of a batch must have its images at the same positions."""
+        ids2 = input_ids if input_ids.dim() == 2 else input_ids[None]
+        is_visual = ids2 == self.cfg.image_token_id if self.sees_images else torch.zeros_like(ids2, dtype=torch.bool)
+        if not bool((is_visual == is_visual[:1]).all()):
+            raise EngineError("The rows of a batch have their images at different positions.")
         n_slots = int(is_visual.sum())
         n_feats = 0 if features is None else features.shape[0] * features.shape[1]
         if n_slots != n_feats:
             raise EngineError(f"The prompt has {n_slots} image-token slots but the images give {n_feats} "
                               f"features ({self.cfg.image_seq_length} per image): the image count and the "
                               "prompt's image placeholders disagree.")
-        ids = input_ids.masked_fill(is_visual, 0)
-        x = self.decoder.embed_tokens(ids)
-        if n_slots:
-            x = x.clone()
-            x[is_visual] = features.reshape(-1, x.shape[-1]).to(x.dtype)
+        x = self.decoder.embed_tokens(ids2.masked_fill(is_visual, 0))
+        if n_slots:  # out of place: training differentiates through the placed features
+            x = x.masked_scatter(is_visual[..., None], features.reshape(-1, x.shape[-1]).to(x.dtype))
         if self.has_box_head:
-            at = input_ids == self.cfg.grounding["boxes_token_id"]
-            if int(at.sum()) != len(boxes or []):
-                raise EngineError(f"The prompt has {int(at.sum())} region placeholders but {len(boxes or [])} regions.")
-            if boxes:
-                x = x.clone()
-                x[at] = self.box_embeddings(boxes).to(x.dtype)
-        return x[None], is_visual
+            at = ids2 == self.cfg.grounding["boxes_token_id"]
+            if int(at.sum()) != len(boxes if boxes is not None else []):
+                raise EngineError(f"The prompt has {int(at.sum())} region placeholders but "
+                                  f"{len(boxes if boxes is not None else [])} regions.")
+            if int(at.sum()):
+                x = x.masked_scatter(at[..., None], self.box_embeddings(boxes).to(x.dtype))
+        return x, is_visual[0]
 
     def box_embeddings(self, boxes) -> torch.Tensor:
+        """boxes: a list of 4-tuples, or a (N,4) tensor (training: ground-truth boxes)."""
         w = self.grounding.loc_encoder[0].weight
-        return self.grounding.loc_encoder(torch.tensor(boxes, dtype=w.dtype, device=w.device).reshape(-1, 4))
+        boxes = torch.as_tensor(boxes, dtype=w.dtype, device=w.device) if not torch.is_tensor(boxes) else boxes.to(w)
+        return self.grounding.loc_encoder(boxes.reshape(-1, 4))
 
     def head(self, h: torch.Tensor) -> torch.Tensor:
         h = self.decoder.norm(h)

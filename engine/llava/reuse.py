@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import torch
 
 from .decoder import KVCache
-from .forward import ATTENTION, visual_layers
-from .generate import RunConfig, Timings, box_key
+from .forward import RunConfig, forward, visual_layers
+from .generate import Timings, box_key
 from .kvstore import VisualKVStore
 from .prompt import Prompt
 
@@ -98,8 +98,7 @@ class Prefiller:
             vision_s = time.perf_counter() - tv
             stats["images_encoded"] = len(todo)
         x, is_visual = m.embed(ids[p:], feats, later_boxes)
-        h = ATTENTION[self.run.attention](m.decoder, x, pos[p:], is_visual, cache, visual_mlp=self.run.visual_mlp,
-                                          kernel=self.run.kernel, visual_kv=visual_kv, compiled=self.run.compile)
+        h = forward(m.decoder, x, pos[p:], is_visual, cache, self.run, visual_kv)
         logits = m.head(h[0, -1])
         timings.vision_ms = vision_s * 1e3
         timings.prefill_ms = (time.perf_counter() - t0 - vision_s) * 1e3

@@ -161,7 +161,7 @@ def test_wrong_image_count_is_a_clear_error(eng, images):
 def test_fixed_shape_decode_step_equals_the_sliced_one(tiny_llava, images):
     """The step that torch.compile / CUDA graphs capture attends over the whole cache through a
     mask; it must give what the sliced step gives."""
-    from engine.llava.forward import decode_static, decode_step
+    from engine.llava.forward import RunConfig, text_layers
     e = engine.load(tiny_llava, backend="torch", attention="composite")
     ids, pixels = e.prepare([Message.user("Describe it.", [images[0]])])
     cache = KVCache(e.model.cfg.decoder, len(ids) + 40, torch.float32, "cpu", bucket=64)
@@ -170,8 +170,8 @@ def test_fixed_shape_decode_step_equals_the_sliced_one(tiny_llava, images):
         prefill(e.model, ids, pixels, cache, e.run, Timings())
         x = e.model.decoder.embed_tokens(torch.tensor([[5]]))
         pos = torch.tensor([len(ids)])
-        a = decode_step(e.model.decoder, x, pos, cache)
-        b = decode_static(e.model.decoder, x, pos, cache)
+        a = text_layers(e.model.decoder, x, pos, cache, run=RunConfig())
+        b = text_layers(e.model.decoder, x, pos, cache, run=RunConfig(), static=True)
     assert (a - b).abs().max().item() <= 1e-5
 
 
