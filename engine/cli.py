@@ -11,6 +11,8 @@ COMMANDS = {
     "make-tiny": ("engine.llava.tiny", "write a small random LLaVA checkpoint"),
     "export-gguf": ("engine.gguf.export", "convert a LLaVA checkpoint to GGUF + mmproj"),
     "bench": ("engine.bench", "benchmarks: prefill | decode | turns | documents"),
+    "train": ("engine.train.run", "train the own EE-MLLM from a recipe (engine/train/configs/own.json)"),
+    "eval": ("engine.train.evaluate", "the own model on the held-out split: accuracy per skill"),
 }
 
 

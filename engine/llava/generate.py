@@ -56,7 +56,7 @@ def decode_box(model, at_token: int, pos: int, cache: KVCache, run: RunConfig):
     -> (box in padded-square coordinates, logits of the next token)."""
     x = model.decoder.embed_tokens(torch.tensor([at_token], device=cache.k[0].device))
     h_at = decode_hidden(model, x, pos, cache, run)
-    box = model.grounding.loc_decoder(h_at).float()
+    box = model.box_from_hidden(h_at).float()
     # A NaN/inf box is reported as it is (and dropped, with a note); the cache gets a finite one,
     # or the rest of the answer would be NaN too.
     finite = torch.nan_to_num(box, nan=0.0, posinf=1.0, neginf=0.0)

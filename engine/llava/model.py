@@ -97,6 +97,12 @@ class LlavaModel(nn.Module):
         boxes = torch.as_tensor(boxes, dtype=w.dtype, device=w.device) if not torch.is_tensor(boxes) else boxes.to(w)
         return self.grounding.loc_encoder(boxes.reshape(-1, 4))
 
+    def box_from_hidden(self, h: torch.Tensor) -> torch.Tensor:
+        """pix2emb: the box (padded-square x1y1x2y2) that <at>'s final hidden state points at, read
+        after the decoder's final norm, as NExT-Chat reads transformers' last hidden state."""
+        w = self.grounding.loc_decoder[0].weight
+        return self.grounding.loc_decoder(self.decoder.norm(h).to(w.dtype))
+
     def head(self, h: torch.Tensor) -> torch.Tensor:
         h = self.decoder.norm(h)
         w = self.decoder.embed_tokens.weight if self.cfg.decoder.tie_embeddings else self.lm_head.weight

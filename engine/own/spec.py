@@ -1,0 +1,35 @@
+"""What the own model is: the shapes a fresh training run starts from. A trained parts file
+carries its own copy of this (its metadata), so the builder reads the file, not these constants."""
+from __future__ import annotations
+
+IMAGE_TOKEN, AT_TOKEN, BOXES_TOKEN = "<image>", "<at>", "<boxes>"
+NEW_TOKENS = [IMAGE_TOKEN, AT_TOKEN, BOXES_TOKEN]
+
+# A CLIP-architecture tower trained from scratch, sized for a 2-core CPU: 192 px in 24 px patches
+# gives 8x8 = 64 visual tokens (CLS dropped, as LLaVA does).
+VISION = dict(model_type="clip_vision_model", hidden_size=256, intermediate_size=1024, num_hidden_layers=6,
+              num_attention_heads=4, image_size=192, patch_size=24, hidden_act="gelu", layer_norm_eps=1e-5)
+
+# LoRA on every linear of the decoder (peft while training; merged into the weights at build).
+LORA = dict(rank=16, alpha=32, targets=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
+
+# Composite attention from the first step; visual tokens skip the MLP (EE-MLLM's speed setting:
+# a visual token then costs only its K, V and O projections).
+EE_MLLM = {"attention": "composite", "visual_mlp": False}
+
+# ChatML over content parts (an image part is "<image>\n"); no default system prompt, so a prompt
+# carries only what the user gave (SmolLM2's own template adds one on every turn).
+CHAT_TEMPLATE = ("{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
+                 "{% if message['content'] is string %}{{ message['content'] }}{% else %}"
+                 "{% for part in message['content'] %}{% if part['type'] == 'image' %}<image>\n"
+                 "{% elif part['type'] == 'text' %}{{ part['text'] }}{% endif %}{% endfor %}{% endif %}"
+                 "<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+
+# CLIP's pixel statistics: the tower is trained from scratch, any fixed choice works.
+IMAGE_MEAN = [0.48145466, 0.4578275, 0.40821073]
+IMAGE_STD = [0.26862954, 0.26130258, 0.27577711]
+
+
+def spec() -> dict:
+    return dict(vision=VISION, lora=LORA, ee_mllm=EE_MLLM, new_tokens=NEW_TOKENS, chat_template=CHAT_TEMPLATE,
+                image_mean=IMAGE_MEAN, image_std=IMAGE_STD, vision_feature_layer=-1)

@@ -1,0 +1,107 @@
+"""Samples -> training tensors through the engine's own prompt builder (one prompt builder: what the
+model is trained on is exactly what the app will send it), grouped into batches whose rows share
+their visual layout (composite attention runs the visual rows of a batch as one pass)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..llava.prompt import Prompter
+
+IGNORE = -100
+
+
+@dataclass
+class Example:
+    ids: torch.Tensor          # (T,)
+    labels: torch.Tensor       # (T,) next token at each position, IGNORE where no loss
+    pixels: torch.Tensor | None
+    boxes: list                # every <boxes> token's box, in order (padded-square coordinates)
+    box_targets: list          # (position of <at>, box): the box head's targets
+    skill: str = ""
+    layout: tuple = ()         # where its images start: rows of a batch share it
+
+
+class Tokenize:
+    def __init__(self, prompter: Prompter):
+        self.p = prompter
+        tok = prompter.tokenizer
+        self.header = tok("<|im_start|>assistant\n", add_special_tokens=False)["input_ids"]
+        self.end = tok.convert_tokens_to_ids("<|im_end|>")
+        g = prompter.cfg.grounding or {}
+        self.at, self.boxes = g.get("at_token_id"), g.get("boxes_token_id")
+
+    def __call__(self, sample) -> Example:
+        prompt = self.p.build(sample.messages)
+        ids = prompt.ids
+        n = len(self.header)
+        if ids[-n:].tolist() == self.header:  # the generation prompt after the last answer
+            ids = ids[:-n]
+        labels = torch.full_like(ids, IGNORE)
+        lst, i = ids.tolist(), 0
+        while i < len(lst):  # loss on every assistant turn: its tokens through <|im_end|>
+            if lst[i:i + n] == self.header:
+                j = i + n
+                while j < len(lst) and lst[j] != self.end:
+                    j += 1
+                for k in range(i + n, min(j + 1, len(lst))):
+                    if lst[k] != self.boxes:       # a box embedding is not a token to predict
+                        labels[k - 1] = lst[k]
+                i = j
+            i += 1
+        box_targets, b = [], 0
+        for k, t in enumerate(lst):
+            if t == self.boxes:
+                if k and lst[k - 1] == self.at:
+                    box_targets.append((k - 1, prompt.boxes[b]))
+                b += 1
+        img = self.p.cfg.image_token_id
+        layout = tuple(k for k, t in enumerate(lst) if t == img and (k == 0 or lst[k - 1] != img))
+        return Example(ids, labels, prompt.pixels, list(prompt.boxes), box_targets, sample.skill, layout)
+
+
+@dataclass
+class Batch:
+    ids: torch.Tensor          # (B, T)
+    labels: torch.Tensor       # (B, T)
+    pixels: torch.Tensor | None
+    boxes: torch.Tensor        # (N, 4) every <boxes> embedding, row-major order
+    at_rows: torch.Tensor      # (M,) row of each box target
+    at_pos: torch.Tensor       # (M,) position of its <at>
+    at_boxes: torch.Tensor     # (M, 4)
+    skills: list
+
+    def to(self, device) -> "Batch":
+        return Batch(*(v.to(device) if torch.is_tensor(v) else v for v in
+                       (self.ids, self.labels, self.pixels, self.boxes, self.at_rows, self.at_pos, self.at_boxes)),
+                     self.skills)
+
+
+def collate(examples: list[Example], pad_id: int) -> Batch:
+    t = max(len(e.ids) for e in examples)
+    ids = torch.full((len(examples), t), pad_id, dtype=torch.long)
+    labels = torch.full((len(examples), t), IGNORE, dtype=torch.long)
+    for r, e in enumerate(examples):  # right padding: causal rows never see it
+        ids[r, :len(e.ids)], labels[r, :len(e.ids)] = e.ids, e.labels
+    pix = [e.pixels for e in examples if e.pixels is not None]
+    boxes = [b for e in examples for b in e.boxes]
+    rows = [(r, p, b) for r, e in enumerate(examples) for p, b in e.box_targets]
+    return Batch(ids, labels, torch.cat(pix) if pix else None,
+                 torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
+                 torch.tensor([r for r, _, _ in rows], dtype=torch.long),
+                 torch.tensor([p for _, p, _ in rows], dtype=torch.long),
+                 torch.tensor([b for _, _, b in rows], dtype=torch.float32).reshape(-1, 4),
+                 [e.skill for e in examples])
+
+
+def batches(samples, tokenize: Tokenize, batch_size: int, pad_id: int):
+    """Endless batches from an endless sample iterator, bucketed by visual layout."""
+    buckets: dict = {}
+    for s in samples:
+        e = tokenize(s)
+        b = buckets.setdefault(e.layout, [])
+        b.append(e)
+        if len(b) == batch_size:
+            yield collate(b, pad_id)
+            buckets[e.layout] = []

@@ -1,0 +1,36 @@
+"""The losses of stages 1 and 2: next-token loss on answer tokens only, and the pix2emb box loss
+(L1 + GIoU, NExT-Chat) on the hidden state of each <at>. The forward is the engine's."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..llava.forward import RunConfig, forward
+from .examples import IGNORE, Batch
+
+
+def giou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Generalized IoU of matching rows of (N,4) x1y1x2y2 boxes."""
+    ix = (torch.minimum(a[:, 2], b[:, 2]) - torch.maximum(a[:, 0], b[:, 0])).clamp(min=0)
+    iy = (torch.minimum(a[:, 3], b[:, 3]) - torch.maximum(a[:, 1], b[:, 1])).clamp(min=0)
+    inter = ix * iy
+    area = lambda x: (x[:, 2] - x[:, 0]).clamp(min=0) * (x[:, 3] - x[:, 1]).clamp(min=0)
+    union = area(a) + area(b) - inter
+    hull = ((torch.maximum(a[:, 2], b[:, 2]) - torch.minimum(a[:, 0], b[:, 0])) *
+            (torch.maximum(a[:, 3], b[:, 3]) - torch.minimum(a[:, 1], b[:, 1])))
+    return inter / union.clamp(min=1e-6) - (hull - union) / hull.clamp(min=1e-6)
+
+
+def batch_losses(model, batch: Batch, run: RunConfig, box_weight: float = 1.0) -> dict:
+    feats = model.image_features(batch.pixels) if batch.pixels is not None else None
+    x, is_visual = model.embed(batch.ids, feats, batch.boxes if model.has_box_head else None)
+    h = forward(model.decoder, x, torch.arange(batch.ids.shape[1]), is_visual, None, run)
+    sel = batch.labels != IGNORE
+    lm = F.cross_entropy(model.head(h[sel]).float(), batch.labels[sel])
+    out = {"lm": lm, "loss": lm}
+    if len(batch.at_pos):
+        pred = model.box_from_hidden(h[batch.at_rows, batch.at_pos]).float()
+        l1 = (pred - batch.at_boxes).abs().mean()
+        g = (1 - giou(pred, batch.at_boxes)).mean()
+        out.update(box_l1=l1, box_giou=g, loss=lm + box_weight * (l1 * 2 + g))
+    return out

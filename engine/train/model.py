@@ -1,0 +1,92 @@
+"""The model being trained is the engine's own LlavaModel (one implementation), loaded from a
+folder that engine.own assembles, with peft's LoRA layers injected into the decoder. Trained
+parts go in and out in the shipped parts format (engine/own/build.py)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_file
+
+from ..llava.config import read_config
+from ..llava.model import BoxHead, LlavaModel, Projector, load_model
+from ..llava.vision import VisionTower
+from ..own.build import assemble, read_parts
+
+TRAINED_PREFIXES = ("vision.", "projector.", "grounding.")
+
+
+def fresh_parts(spec: dict, hidden: int, n_new_rows: int = 64) -> dict:
+    """Randomly initialised tower, projector, box head and new token rows (no LoRA yet)."""
+    from transformers import CLIPVisionConfig
+    from ..llava.config import vision_config
+    vc = vision_config(CLIPVisionConfig(**{k: v for k, v in spec["vision"].items() if k != "model_type"}).to_dict()
+                       | {"model_type": "clip_vision_model"})
+    torch.manual_seed(0)
+    mods = {"vision": VisionTower(vc, [spec["vision_feature_layer"]]),
+            "projector": Projector(vc.hidden, hidden, "gelu", True), "grounding": BoxHead(hidden)}
+    with torch.no_grad():  # visual embeddings start small beside the token embeddings: no shock
+        mods["projector"].linear_2.weight.mul_(0.2)
+    parts = {f"{name}.{k}": v.detach().clone() for name, m in mods.items() for k, v in m.state_dict().items()}
+    parts["new_token_rows"] = torch.randn(n_new_rows, hidden) * 0.02
+    return parts
+
+
+def base_folder(work: Path, spec: dict, gguf: Path) -> Path:
+    """A loadable folder of fresh parts on the base decoder, built once per training directory;
+    the decoder weights in it stay frozen (LoRA lives beside them)."""
+    folder = work / "base"
+    if not (folder / "config.json").is_file():
+        hidden = 576 if not (work / "hidden").is_file() else int((work / "hidden").read_text())
+        assemble((fresh_parts(spec, hidden), spec), gguf, folder)
+    return folder
+
+
+def load_for_training(folder: Path, spec: dict, dtype=torch.float32) -> LlavaModel:
+    from peft import LoraConfig, inject_adapter_in_model
+    model = load_model(folder, dtype=torch.float32, device="cpu", cfg=read_config(folder))
+    lora = spec["lora"]
+    cfg = LoraConfig(r=lora["rank"], lora_alpha=lora["alpha"], target_modules=lora["targets"], lora_dropout=0.0)
+    inject_adapter_in_model(cfg, model.decoder)
+    model.requires_grad_(False)
+    return model.to(dtype)
+
+
+def lora_modules(model) -> dict:
+    """name -> peft LoRA layer, names as in the decoder ("layers.0.self_attn.q_proj")."""
+    return {n: m for n, m in model.decoder.named_modules() if hasattr(m, "lora_A") and "default" in m.lora_A}
+
+
+def get_parts(model, base_vocab: int) -> dict:
+    parts = {k: v.detach().float().clone() for k, v in model.state_dict().items()
+             if k.startswith(TRAINED_PREFIXES) and "lora_" not in k}
+    parts["new_token_rows"] = model.decoder.embed_tokens.weight[base_vocab:].detach().float().clone()
+    for name, m in lora_modules(model).items():
+        parts[f"lora.{name}.A"] = m.lora_A["default"].weight.detach().float().clone()
+        parts[f"lora.{name}.B"] = m.lora_B["default"].weight.detach().float().clone()
+    return parts
+
+
+@torch.no_grad()
+def set_parts(model, parts: dict, base_vocab: int) -> None:
+    own = model.state_dict()
+    for k, v in parts.items():
+        if k.startswith(TRAINED_PREFIXES):
+            own[k].copy_(v)
+    model.decoder.embed_tokens.weight[base_vocab:] = parts["new_token_rows"].to(model.decoder.embed_tokens.weight)
+    for name, m in lora_modules(model).items():
+        if f"lora.{name}.A" in parts:
+            m.lora_A["default"].weight.copy_(parts[f"lora.{name}.A"])
+            m.lora_B["default"].weight.copy_(parts[f"lora.{name}.B"])
+
+
+def save_parts(path: Path, parts: dict, spec: dict, dtype=torch.bfloat16) -> None:
+    """The shipped format: every trained tensor in `dtype` (bf16 keeps the file under 40 MB)."""
+    tmp = path.with_suffix(".tmp")
+    save_file({k: v.to(dtype).contiguous() for k, v in parts.items()}, str(tmp), metadata={"spec": json.dumps(spec)})
+    tmp.replace(path)
+
+
+def load_parts(path: Path) -> tuple[dict, dict]:
+    return read_parts(path)

@@ -1,0 +1,204 @@
+"""`python -m engine train CONFIG`: the own EE-MLLM's recipe, stage by stage, resumable.
+
+Stages (from the seeds: VPGTrans, LLaVA, the tutorial's training strategy):
+  tower      the vision tower alone, on the generator's per-patch labels (no LLM: cheap);
+  projector  projector warm-up at a large learning rate, decoder and tower frozen (VPGTrans);
+  joint      LoRA + projector + box head + tower + new token rows together.
+Every stage after the first runs the engine's own forward in composite attention. A checkpoint
+(the shipped parts format, plus the optimizer in safetensors: never pickle) is written every few
+minutes; a rerun of the same command resumes from it. The same command runs on CUDA unchanged."""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from ..catalog import data_dir
+from ..llava.forward import RunConfig
+from ..llava.prompt import Prompter
+from ..own.build import base_gguf
+from ..own.spec import spec as own_spec
+from . import checkpoint as ckpt
+from .examples import Tokenize, batches
+from .losses import batch_losses
+from .model import base_folder, get_parts, load_for_training, lora_modules, save_parts, set_parts
+from .samples import sample_stream, text_answers
+from .tower_targets import TowerHeads, patch_targets, stack_targets, tower_losses
+
+
+def read_config(path: str) -> dict:
+    cfg = json.loads(Path(path).read_text())
+    cfg.setdefault("name", Path(path).stem)
+    return cfg
+
+
+class Trainer:
+    def __init__(self, cfg: dict, work: Path, device: str):
+        self.cfg, self.work, self.device = cfg, work, device
+        work.mkdir(parents=True, exist_ok=True)
+        self.spec = {**own_spec(), **cfg.get("spec", {})}
+        self.dtype = getattr(torch, cfg.get("dtype", "bfloat16"))
+        folder = base_folder(work, self.spec, base_gguf())
+        self.model = load_for_training(folder, self.spec, self.dtype)
+        loras = [x for l in lora_modules(self.model).values() for x in (l.lora_A, l.lora_B)]
+        for m in (self.model.vision, self.model.projector, self.model.grounding, *loras):
+            m.float()  # trained parts keep float32 masters; the frozen decoder runs in bf16
+        self.model.to(device)
+        self.base_vocab = self.model.cfg.decoder.vocab_size - self.spec.get("new_rows", 64)
+        self.new_rows = torch.nn.Parameter(self.model.decoder.embed_tokens.weight[self.base_vocab:].detach().float())
+        self.heads = TowerHeads(self.model.cfg.vision.hidden).to(device)
+        self.prompter = Prompter(folder, self.model.cfg)
+        self.state = {"stage": 0, "step": 0, "samples": 0, "seconds": 0.0}
+        self.opt_state = None
+        if (work / ckpt.PARTS).is_file():
+            parts, _ = ckpt.load_parts(work / ckpt.PARTS)
+            set_parts(self.model, parts, self.base_vocab)
+            self.new_rows.data.copy_(parts["new_token_rows"])
+            self.state, heads, self.opt_state = ckpt.load_state(work)
+            if heads:
+                self.heads.load_state_dict(heads)
+        self.log = open(work / "log.jsonl", "a")
+
+    # ---- parameters per stage ---------------------------------------------------------------
+    def params(self, names: list[str]) -> list[dict]:
+        m, groups = self.model, []
+        table = {"vision": lambda: m.vision.parameters(), "projector": lambda: m.projector.parameters(),
+                 "grounding": lambda: m.grounding.parameters(), "new_rows": lambda: [self.new_rows],
+                 "heads": lambda: self.heads.parameters(),
+                 "lora": lambda: [p for l in lora_modules(m).values() for p in
+                                  (l.lora_A["default"].weight, l.lora_B["default"].weight)]}
+        for entry in names:
+            name, _, scale = entry.partition("*")
+            ps = list(table[name]())
+            for p in ps:
+                p.requires_grad_(True)
+            groups.append({"params": ps, "lr_scale": float(scale or 1), "name": name})
+        return groups
+
+    def run(self):
+        stages = self.cfg["stages"]
+        while self.state["stage"] < len(stages):
+            st = stages[self.state["stage"]]
+            self.stage(st)
+            self.state.update(stage=self.state["stage"] + 1, step=0)
+            self.opt_state = None
+            self.save()
+        self.save(final=True)
+
+    def stage(self, st: dict):
+        self.model.requires_grad_(False)
+        self.new_rows.requires_grad_(False)
+        groups = self.params(st["train"])
+        opt = torch.optim.AdamW(groups, lr=st["lr"], weight_decay=0.0, betas=(0.9, 0.98))
+        if self.opt_state:
+            opt.load_state_dict(self.opt_state)
+        tower = st["kind"] == "tower"
+        run = RunConfig(self.spec["ee_mllm"]["attention"], self.spec["ee_mllm"]["visual_mlp"])
+        stream = sample_stream(self.state["samples"], self.cfg.get("seed", 0), st.get("skills"),
+                               text_answers(self.work, self.cfg.get("text_answers", 300)))
+        data = self.tower_batches(stream, st["batch"]) if tower else batches(
+            stream, Tokenize(self.prompter), st["batch"], self.prompter.tokenizer.pad_token_id or 0)
+        total, warm = st["steps"], max(1, int(st["steps"] * st.get("warmup", 0.03)))
+        last_save, t_start, ema = time.time(), time.time() - self.state["seconds"], None
+        while self.state["step"] < total:
+            s = self.state["step"]
+            lr = st["lr"] * (min(1.0, (s + 1) / warm) if st.get("schedule", "cosine") == "constant" else
+                             min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * s / total)))
+            for g in opt.param_groups:
+                g["lr"] = lr * g["lr_scale"]
+            t0 = time.time()
+            batch = next(data)
+            if tower:
+                pixels, targets = batch
+                feats = self.model.vision(pixels.to(self.device))[:, 1:]
+                losses = tower_losses(feats, self.heads, {k: v.to(self.device) for k, v in targets.items()})
+                n, tokens = pixels.shape[0], pixels.shape[0] * feats.shape[1]
+            else:
+                self._sync_rows()
+                losses = batch_losses(self.model, batch.to(self.device), run, st.get("box_weight", 1.0))
+                n, tokens = batch.ids.shape[0], int(batch.ids.numel())
+            opt.zero_grad(set_to_none=True)
+            losses["loss"].backward()
+            self._rows_grad()
+            torch.nn.utils.clip_grad_norm_([p for g in groups for p in g["params"]], 1.0)
+            opt.step()
+            self.state["step"] += 1
+            self.state["samples"] += n
+            self.state["seconds"] = time.time() - t_start
+            vals = {k: float(v) for k, v in losses.items()}
+            ema = vals if ema is None else {k: 0.95 * ema.get(k, v) + 0.05 * v for k, v in vals.items()}
+            dt = time.time() - t0
+            eta = (total - s - 1) * self.state["seconds"] / max(1, s + 1) if s else 0
+            self.progress(st, s + 1, total, ema, n / dt, tokens / dt, eta, lr)
+            self.log.write(json.dumps({"stage": st["name"], "step": s + 1, **vals, "lr": lr, "s": dt,
+                                       "samples": self.state["samples"], "t": time.time()}) + "\n")
+            if time.time() - last_save > self.cfg.get("checkpoint_every_s", 300):
+                self.opt_state = opt.state_dict()
+                self.save()
+                last_save = time.time()
+        self._sync_rows()
+
+    def _sync_rows(self):
+        with torch.no_grad():
+            self.model.decoder.embed_tokens.weight[self.base_vocab:] = self.new_rows.to(self.dtype)
+
+    def _rows_grad(self):
+        g = self.model.decoder.embed_tokens.weight.grad
+        if g is not None:  # the new rows' gradient goes to their float32 master
+            self.new_rows.grad = g[self.base_vocab:].float()
+            self.model.decoder.embed_tokens.weight.grad = None
+
+    def tower_batches(self, stream, size: int):
+        proc = self.prompter.processor.image_processor
+        from ..llava.prompt import pad_to_square
+        side = self.spec["vision"]["image_size"] // self.spec["vision"]["patch_size"]
+        imgs, targets = [], []
+        for s in stream:
+            for scene in s.scenes:
+                imgs.append(pad_to_square(scene.image, proc.image_mean))
+                targets.append(patch_targets(scene, side))
+                if len(imgs) == size:
+                    pixels = proc(images=imgs, return_tensors="pt")["pixel_values"]
+                    yield pixels, stack_targets(targets)
+                    imgs, targets = [], []
+
+    def progress(self, st, step, total, ema, sps, tps, eta, lr):
+        keys = " ".join(f"{k} {v:.3f}" for k, v in ema.items())
+        line = (f"[{st['name']} {step}/{total}] {keys} | {sps:.1f} samples/s {tps:.0f} tok/s | lr {lr:.2e} | "
+                f"ETA {int(eta // 60)}m{int(eta % 60):02d}s")
+        end = "\n" if not sys.stderr.isatty() or step == total or step % 50 == 0 else "\r"
+        print(line, end=end, file=sys.stderr, flush=True)
+
+    def save(self, final=False):
+        self._sync_rows()
+        parts = get_parts(self.model, self.base_vocab)
+        spec = {**self.spec, "trained": {"samples": self.state["samples"], "seconds": round(self.state["seconds"]),
+                                         "stage": self.state["stage"], "config": self.cfg["name"]}}
+        save_parts(self.work / ckpt.PARTS, parts, spec, torch.float32)
+        ckpt.save_state(self.work, self.state, self.heads.state_dict(), self.opt_state)
+        if final:
+            save_parts(self.work / "final.safetensors", parts, spec, torch.bfloat16)
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="python -m engine train", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("config", help="a JSON recipe, e.g. engine/train/configs/own.json")
+    ap.add_argument("--work-dir", help="checkpoints and logs (default: <data dir>/train/<config name>)")
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--threads", type=int, default=0, help="CPU threads (default: torch's choice)")
+    a = ap.parse_args(argv)
+    cfg = read_config(a.config)
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if a.device == "auto" else a.device
+    work = Path(a.work_dir) if a.work_dir else data_dir() / "train" / cfg["name"]
+    t = Trainer(cfg, work, device)
+    t.run()
+    print(f"done: {work / 'final.safetensors'}", file=sys.stderr)
+    return 0

@@ -1,0 +1,45 @@
+"""The endless training stream: generated samples, with text-only chat answered by the base model
+itself (SmolLM2 through llama.cpp, greedy, once per training directory), so LoRA keeps its chat."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..api import Message, Text
+from .data import make_sample, text_prompts
+
+
+def text_answers(work: Path, n: int) -> dict:
+    """question -> the base model's own answer (only answers that ended by themselves)."""
+    path = work / "text_answers.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    from llama_cpp import Llama
+    from ..own.build import base_gguf
+    llm = Llama(str(base_gguf()), n_ctx=512, n_threads=2, verbose=False, seed=0)
+    out = {}
+    for q, _ in text_prompts(n, seed=0):
+        if q in out:
+            continue
+        r = llm.create_chat_completion([{"role": "user", "content": q}], temperature=0, max_tokens=80,
+                                       repeat_penalty=1.1)
+        c = r["choices"][0]
+        if c["finish_reason"] == "stop" and c["message"]["content"].strip():
+            out[q] = c["message"]["content"].strip()
+    path.write_text(json.dumps(out, indent=1))
+    return out
+
+
+def sample_stream(start: int, seed: int, skills: list | None, answers: dict):
+    """Samples from index `start` on; skills: restrict to these (cycled), else the training mix."""
+    i = start
+    while True:
+        skill = skills[i % len(skills)] if skills else None
+        s = make_sample(seed * 10_000_000 + i, "train", skill)
+        i += 1
+        if s.skill == "text":
+            q = s.messages[-2].text
+            if q not in answers:
+                continue
+            s.messages[-1] = Message("assistant", [Text(answers[q])])
+        yield s

@@ -1,0 +1,90 @@
+"""Stage 0: the vision tower learns from the generator's own labels, per patch, before any LLM
+is involved (cheap: the 135M decoder is not run). Each patch of the padded-square image predicts
+what covers it (colour, shape / word / bar), that object's box, and the characters under it;
+the image predicts how many shapes it holds. Heads live here only; the tower is the engine's."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..grounding.geometry import original_to_padded, pad_offsets
+from .data import COLOURS, SHAPES
+
+KINDS = ("none",) + SHAPES + ("word", "bar")
+CHARS = "_abcdefghijklmnopqrstuvwxyz0123456789"   # "_": no character
+SUBCOLS = 3                                        # characters read at 3 points across a patch
+
+
+class TowerHeads(nn.Module):
+    def __init__(self, hidden: int):
+        super().__init__()
+        self.colour = nn.Linear(hidden, len(COLOURS) + 1)
+        self.kind = nn.Linear(hidden, len(KINDS))
+        self.box = nn.Linear(hidden, 4)
+        self.chars = nn.Linear(hidden, SUBCOLS * len(CHARS))
+        self.count = nn.Linear(hidden, 9)
+
+
+def patch_targets(scene, side: int) -> dict:
+    """Targets on the side x side patch grid of the padded square the tower sees."""
+    h, w = scene.id_map.shape
+    sq, ox, oy = pad_offsets(w, h)
+    full = np.zeros((sq, sq), np.uint8)
+    full[oy:oy + h, ox:ox + w] = scene.id_map
+    cell = sq / side
+    colour = np.zeros((side, side), np.int64)
+    kind = np.zeros((side, side), np.int64)
+    box = np.zeros((side, side, 4), np.float32)
+    has_box = np.zeros((side, side), bool)
+    chars = np.zeros((side, side, SUBCOLS), np.int64)
+    for r in range(side):
+        for c in range(side):
+            block = full[int(r * cell):int((r + 1) * cell), int(c * cell):int((c + 1) * cell)]
+            ids, counts = np.unique(block[block > 0], return_counts=True)
+            if not len(ids) or counts.max() < 0.15 * block.size:
+                continue
+            o = scene.objects[int(ids[counts.argmax()]) - 1]
+            colour[r, c] = COLOURS.index(o.colour) + 1 if o.colour in COLOURS else 0
+            kind[r, c] = KINDS.index(o.label) if o.kind == "shape" and o.label in KINDS else KINDS.index(
+                o.kind if o.kind in KINDS else "none")
+            box[r, c] = original_to_padded(o.box, w, h)
+            has_box[r, c] = True
+    for o in scene.objects:  # characters: a word's letters spread evenly across its box
+        if o.kind != "word" or not o.label:
+            continue
+        x1, y1, x2, y2 = original_to_padded(o.box, w, h)
+        n = len(o.label)
+        for r in range(side):
+            yc = (r + 0.5) / side
+            if not y1 <= yc <= y2:
+                continue
+            for c in range(side):
+                for s in range(SUBCOLS):
+                    xc = (c + (s + 0.5) / SUBCOLS) / side
+                    if x1 <= xc < x2:
+                        ch = o.label[min(n - 1, int((xc - x1) / (x2 - x1) * n))].lower()
+                        chars[r, c, s] = CHARS.index(ch) if ch in CHARS else 0
+    n_shapes = min(8, sum(o.kind == "shape" for o in scene.objects))
+    return dict(colour=colour.reshape(-1), kind=kind.reshape(-1), box=box.reshape(-1, 4),
+                has_box=has_box.reshape(-1), chars=chars.reshape(-1, SUBCOLS), count=n_shapes)
+
+
+def stack_targets(items: list[dict]) -> dict:
+    out = {k: torch.as_tensor(np.stack([i[k] for i in items])) for k in items[0] if k != "count"}
+    out["count"] = torch.tensor([i["count"] for i in items])
+    return out
+
+
+def tower_losses(feats: torch.Tensor, heads: TowerHeads, t: dict) -> dict:
+    """feats: the tower's selected patch features (B, P, H), CLS dropped."""
+    f = feats.float()
+    colour = F.cross_entropy(heads.colour(f).flatten(0, 1), t["colour"].flatten())
+    kind = F.cross_entropy(heads.kind(f).flatten(0, 1), t["kind"].flatten())
+    chars = F.cross_entropy(heads.chars(f).reshape(-1, len(CHARS)), t["chars"].flatten())
+    m = t["has_box"]
+    box = (heads.box(f)[m] - t["box"][m]).abs().mean() if bool(m.any()) else f.sum() * 0
+    count = F.cross_entropy(heads.count(f.mean(1)), t["count"])
+    loss = colour + kind + chars + 2 * box + 0.5 * count
+    return dict(loss=loss, colour=colour, kind=kind, chars=chars, box=box, count=count)
