@@ -18,7 +18,8 @@ from .ui import ATTENTION, BACKENDS, CSS, QUANT, THEME, build
 def parse(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="run.py", description="Local multimodal chat.")
     p.add_argument("--model", help="model folder, .gguf file, or http(s) URL of an OpenAI-compatible "
-                                   "server (default: the shipped SmolLM2 GGUF, if installed)")
+                                   "server (default: the project's own EE-MLLM, which sees; own:ee-mllm names it; "
+                                   "else the shipped text-only SmolLM2 GGUF)")
     p.add_argument("--backend", choices=BACKENDS, default="auto")
     p.add_argument("--base-url", help="an OpenAI-compatible server (vLLM, SGLang, llama.cpp), e.g. "
                    "http://127.0.0.1:8000/v1; --model then names the model it serves")
@@ -44,7 +45,7 @@ def parse(argv=None) -> argparse.Namespace:
 
 
 def make_app(args: argparse.Namespace) -> ChatApp:
-    model = args.model or (str(catalog.default_model() or "") or None)
+    model = args.model or catalog.default_choice()
     served, backend = "", args.backend
     if args.base_url:
         model, served, backend = args.base_url, args.model or "", "openai"

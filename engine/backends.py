@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 from .api import EngineError
+from .catalog import OWN_MODEL, OWN_NAME, OWN_SEES
 
 
 # data_dir: the folder where the app keeps its files; each backend takes from it what it keeps
@@ -62,10 +63,17 @@ def load(path, backend: str = "auto", box_format: str | None = None, progress=No
         kw["progress"] = progress
     from .grounded import Grounded
     from .grounding.formats import format_for_model
+    own = str(path) == OWN_MODEL
+    if own:  # assembled from the shipped parts + the SmolLM2 GGUF on first use, then cached
+        from .own.build import own_model_folder
+        path, backend = own_model_folder(), "torch" if backend == "auto" else backend
     name = pick_backend(path) if backend == "auto" else backend
     if name not in BACKENDS:
         raise EngineError(f"Unknown backend {backend!r}; choose one of: auto, {', '.join(BACKENDS)}.")
     inner = BACKENDS[name](path, **kw)
+    if own:
+        inner.info.name = OWN_NAME
+        inner.info.notes.insert(0, OWN_SEES)
     return Grounded(inner, box_format or format_for_model(_model_config(path) or inner.info.name))
 
 

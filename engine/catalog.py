@@ -34,6 +34,25 @@ def default_model() -> Path | None:
     return package_file(*DEFAULT_GGUF)
 
 
+OWN_MODEL = "own:ee-mllm"   # the project's own EE-MLLM, assembled on first use (engine.own)
+OWN_NAME = "vlchat EE-MLLM 135M (own)"
+OWN_SEES = ("own EE-MLLM: trained here on generated scenes (shapes, colours, printed words, bar charts); "
+            "it does not know photos: for those load a LLaVA folder, a GGUF + mmproj or a server")
+
+
+def own_model_available() -> bool:
+    from .own.build import parts_file
+    return parts_file() is not None and default_model() is not None
+
+
+def default_choice() -> str | None:
+    """What `python run.py` starts on: the own model that sees, else the text-only SmolLM2 GGUF."""
+    if own_model_available():
+        return OWN_MODEL
+    p = default_model()
+    return str(p) if p else None
+
+
 def find_mmproj(model: str | os.PathLike) -> Path | None:
     """The image projector GGUF beside a model GGUF: a *.gguf in the same folder whose name
     contains 'mmproj'. With several, the one sharing the longest name prefix with the model."""
@@ -73,6 +92,8 @@ def _folder_vision(folder: Path) -> bool:
 def entries_for(path: str | os.PathLike, source: str = "") -> list[ModelEntry]:
     """What one path holds, as picker entries (a folder of GGUFs gives one entry per model)."""
     s = str(path)
+    if s == OWN_MODEL:
+        return [ModelEntry(OWN_NAME, OWN_MODEL, "torch", True, source)] if own_model_available() else []
     if s.startswith(("http://", "https://")):
         return [ModelEntry(s, s, "openai", True, source)]  # the server decides; it may
     p = Path(s).expanduser()
@@ -90,6 +111,8 @@ def list_models(extra_paths=(), models_dir: str | os.PathLike | None = None) -> 
     """Every model found: the shipped default, each entry of user_data_dir/models, then the
     paths given on the command line. Paths that hold no model are left out; no duplicates."""
     found: list[ModelEntry] = []
+    if own_model_available():
+        found.append(ModelEntry(OWN_NAME, OWN_MODEL, "torch", True, "default"))
     default = default_model()
     if default is not None:
         found += entries_for(default, "default")

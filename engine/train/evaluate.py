@@ -1,0 +1,104 @@
+"""`python -m engine eval [--model PATH]`: the own model on the held-out split, through the app's
+own path (engine.load + stream, greedy): accuracy per skill, box IoU, a blank-image control and
+text-only questions, printed as a table.
+
+The blank-image control asks the held-out "is there a ...?" questions with the image replaced by
+an empty one and grades against the real scene's answers: a model that looks scores chance (50%);
+one that answers from the wording alone does not."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from ..api import GenParams, Image, Message, Text, collect, Box
+from .data import grade, iou, make_sample
+from .data.records import png_bytes
+
+EVAL_SKILLS = ("colour", "shape", "count", "relation", "size", "exists", "refer", "region", "read", "chart",
+               "two_images", "followup", "describe", "blank")
+FLOORS = {"colour": 90, "shape": 90, "count": 80, "relation": 80, "refer": 70, "region": 80, "read": 60,
+          "chart": 80}
+TEXT_CHECKS = [("What is the capital of France?", "Paris")]
+
+
+def _answer(eng, messages, max_tokens=48):
+    text, rest = collect(eng.stream(messages, GenParams(max_new_tokens=max_tokens, temperature=0,
+                                                        repetition_penalty=1.0)))
+    boxes = [(e.x1, e.y1, e.x2, e.y2) for e in rest if isinstance(e, Box)]
+    return text, boxes
+
+
+def _blank(messages, size):
+    from PIL import Image as PILImage
+    blank = png_bytes(PILImage.new("RGB", size, (235, 235, 235)))
+    return [Message(m.role, [Image(blank) if isinstance(p, Image) else p for p in m.parts]) for m in messages]
+
+
+def evaluate(eng, n: int, skills=EVAL_SKILLS, offset: int = 0, log=None) -> dict:
+    rows = {}
+    for skill in skills:
+        right, ious, t0 = 0, [], time.time()
+        for i in range(offset, offset + n):
+            s = make_sample(i, "heldout", skill)
+            text, boxes = _answer(eng, s.messages[:-1])
+            ok = grade(s, text, boxes)
+            right += ok
+            if skill == "refer" and s.box:
+                ious.append(iou(boxes[0], s.box) if boxes else 0.0)
+            if log:
+                log.write(json.dumps({"skill": skill, "i": i, "ok": bool(ok), "answer": text, "want": s.answer,
+                                      "boxes": boxes}) + "\n")
+        rows[skill] = {"n": n, "accuracy": 100 * right / n, "s_per_item": (time.time() - t0) / n,
+                       **({"mean_iou": sum(ious) / len(ious)} if ious else {})}
+    # blank-image control: "is there a ...?" with the image emptied, graded against the real scene
+    right = 0
+    for i in range(offset, offset + n):
+        s = make_sample(i, "heldout", "exists")
+        text, boxes = _answer(eng, _blank(s.messages[:-1], s.scenes[0].image.size))
+        right += grade(s, text, boxes)
+    rows["blank_control"] = {"n": n, "accuracy": 100 * right / n, "chance": 50.0}
+    for q, want in TEXT_CHECKS:
+        text, _ = _answer(eng, [Message("user", [Text(q)])], 40)
+        rows[f"text: {q}"] = {"n": 1, "accuracy": 100.0 * (want.lower() in text.lower()), "answer": text.strip()}
+    return rows
+
+
+def table(rows: dict) -> str:
+    out = ["| skill | n | accuracy | floor | note |", "|---|---|---|---|---|"]
+    for k, r in rows.items():
+        floor = FLOORS.get(k)
+        note = (f"mean IoU {r['mean_iou']:.2f}" if "mean_iou" in r else
+                f"chance {r['chance']:.0f}%" if "chance" in r else r.get("answer", "")[:60])
+        out.append(f"| {k} | {r['n']} | {r['accuracy']:.1f}% | {f'>= {floor}%' if floor else ''} | {note} |")
+    return "\n".join(out)
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="python -m engine eval", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", help="a LLaVA folder, or a parts .safetensors (default: the shipped own model)")
+    ap.add_argument("--n", type=int, default=200, help="items per skill")
+    ap.add_argument("--skills", nargs="*", default=list(EVAL_SKILLS))
+    ap.add_argument("--offset", type=int, default=0)
+    ap.add_argument("--json", help="write the rows here too")
+    ap.add_argument("--log", help="every item's answer, as JSON lines")
+    ap.add_argument("--dtype", default=None)
+    a = ap.parse_args(argv)
+    import engine
+    from ..own.build import own_model_folder
+    path = Path(a.model) if a.model else None
+    folder = own_model_folder(parts=path) if path is None or path.suffix == ".safetensors" else path
+    eng = engine.load(folder, backend="torch", kv_cache_dir=False, **({"dtype": a.dtype} if a.dtype else {}))
+    log = open(a.log, "w") if a.log else None
+    rows = evaluate(eng, a.n, a.skills, a.offset, log)
+    print(table(rows))
+    if a.json:
+        Path(a.json).write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
