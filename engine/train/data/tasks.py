@@ -1,0 +1,276 @@
+"""Samples per skill: design a scene that makes the question answerable, draw it, ask, and
+wrap it as chat messages. make_sample is deterministic in (split, index, skill)."""
+from __future__ import annotations
+
+import random
+
+from ...api import Image, Message, Text
+from .ask import ASKERS, QA, ask_chart, ask_count, ask_exists, ask_read, ask_size, count_reply
+from .charts import chart_scene
+from .draw import Canvas, place_shapes
+from .palette import COLOURS, PLURAL, SHAPES, SIZES, article
+from .records import Sample, png_bytes
+from .signs import text_scene
+from .text_chat import one_prompt
+from .wording import FOLLOW_LEAD, question, reply
+
+SKILLS = ("colour", "shape", "count", "relation", "refer", "region", "read", "chart", "describe",
+          "exists", "size", "two_images", "followup", "blank", "text")
+# Training mix (percent). Grounding (refer, region, describe) and reading get the most: they are
+# what a from-scratch tower learns slowest; text keeps the base model's chat, blank teaches "none".
+MIX = {"colour": 8, "shape": 8, "count": 9, "relation": 8, "refer": 10, "region": 7, "read": 9,
+       "chart": 5, "describe": 7, "exists": 7, "size": 6, "two_images": 5, "followup": 3,
+       "blank": 3, "text": 5}
+_TRIES = 40
+
+
+def _sizes(rng, n):
+    """Size classes that fit n objects in one image: fewer large ones as the scene fills."""
+    w = (1, 1, 1) if n <= 2 else (4, 4, 2) if n <= 4 else (6, 4, 0) if n <= 6 else (8, 2, 0)
+    sizes = rng.choices(SIZES, w, k=n)
+    if n > 2:
+        first = sizes.index("large") if "large" in sizes else n
+        sizes = [("medium" if s == "large" and k != first else s) for k, s in enumerate(sizes)]
+    return sizes
+
+
+def _spec(rng, canvas, shape=None, colour=None, size="medium"):
+    return {"shape": shape or rng.choice(SHAPES), "colour": colour or rng.choice(canvas.allowed),
+            "size": size, "filled": rng.random() < 0.75}
+
+
+def _draw(rng, canvas, specs, kind="shapes"):
+    rng.shuffle(specs)
+    for s, size in zip(specs, _sizes(rng, len(specs))):
+        if not s.get("size"):
+            s["size"] = size
+    objs = place_shapes(rng, canvas, specs, overlap=rng.random() < 0.3)
+    return canvas.scene(kind) if objs else None
+
+
+def random_scene(rng, n, dup=0.35):
+    """n random shapes; dup: chance that two share a shape (or a colour), so questions must bind
+    attributes to objects."""
+    canvas = Canvas(rng)
+    if len(canvas.allowed) < 3:
+        return None
+    specs = [_spec(rng, canvas, size=None) for _ in range(n)]
+    if n >= 2 and rng.random() < dup:
+        specs[1]["shape"] = specs[0]["shape"]
+    if n >= 2 and rng.random() < dup:
+        specs[-1]["colour"] = specs[0]["colour"]
+    return _draw(rng, canvas, specs)
+
+
+def _one(skill, scene, qa: QA) -> Sample:
+    msgs = [Message("user", [Image(png_bytes(scene.image)), *qa.q]), Message("assistant", qa.a)]
+    return Sample(skill, msgs, qa.answer, qa.box, [scene], qa.options, qa.ask)
+
+
+_N = {"colour": (1, 6), "shape": (1, 6), "refer": (1, 7), "region": (1, 6), "describe": (1, 4),
+      "exists": (1, 6), "relation": (2, 5)}
+
+
+def _generic(skill):
+    def build(rng):
+        for _ in range(_TRIES):
+            scene = random_scene(rng, rng.randint(*_N[skill]), 0.0 if skill == "describe" else 0.35)
+            qa = scene and ASKERS[skill](rng, scene.objects)
+            if qa:
+                return _one(skill, scene, qa)
+        raise RuntimeError(f"no {skill} sample")
+    return build
+
+
+def _count(rng):
+    for _ in range(_TRIES):
+        canvas = Canvas(rng)
+        if len(canvas.allowed) < 3:
+            continue
+        r, k = rng.random(), rng.choices(range(6), (1.2, 2, 2, 2, 1.5, 1.3))[0]
+        if r < 0.5:
+            t = rng.choice(SHAPES)
+            specs = [_spec(rng, canvas, t) for _ in range(k)]
+            specs += [_spec(rng, canvas, rng.choice([s for s in SHAPES if s != t]))
+                      for _ in range(rng.randint(0 if k else 1, min(3, 7 - k)))]
+            what = ("shape", t)
+        elif r < 0.75:
+            c = rng.choice(canvas.allowed)
+            specs = [_spec(rng, canvas, colour=c) for _ in range(k)]
+            specs += [_spec(rng, canvas, colour=rng.choice([x for x in canvas.allowed if x != c]))
+                      for _ in range(rng.randint(0 if k else 1, min(3, 7 - k)))]
+            what = ("colour", c)
+        else:
+            specs, what = [_spec(rng, canvas) for _ in range(max(1, k))], ("all", "")
+        for s in specs:
+            s["size"] = None
+        scene = _draw(rng, canvas, specs)
+        qa = scene and ask_count(rng, scene.objects, what)
+        if qa:
+            return _one("count", scene, qa)
+    raise RuntimeError("no count sample")
+
+
+def _size(rng):
+    for _ in range(_TRIES):
+        canvas = Canvas(rng)
+        if len(canvas.allowed) < 3:
+            continue
+        form = rng.choice(("extreme", "bigsmall", "compare"))
+        n = rng.randint(2, 4) if form != "bigsmall" else rng.randint(1, 4)
+        shapes = rng.sample(SHAPES, n)
+        if form == "extreme":
+            big = rng.random() < 0.6
+            sizes = ["large" if big else "small"] + [rng.choice(("small", "medium") if big else ("medium", "large"))
+                                                     for _ in range(n - 1)]
+            if not big and sizes.count("large") > 1:
+                sizes = ["small"] + ["medium"] * (n - 1)
+        else:
+            sizes = [rng.choice(("small", "large"))] + _sizes(rng, n - 1)
+            if sizes[0] == "large":  # one large object per scene at most: it must fit
+                sizes = ["large"] + [("medium" if z == "large" else z) for z in sizes[1:]]
+        specs = [_spec(rng, canvas, s, size=z) for s, z in zip(shapes, sizes)]
+        objs = place_shapes(rng, canvas, specs, overlap=rng.random() < 0.2)
+        if not objs:
+            continue
+        scene = canvas.scene("shapes")
+        qa = ask_size(rng, scene.objects, form, target=0)
+        if qa:
+            return _one("size", scene, qa)
+    raise RuntimeError("no size sample")
+
+
+def _exists(rng):
+    want = rng.random() < 0.5  # balanced yes/no
+    for _ in range(_TRIES):
+        scene = random_scene(rng, rng.randint(1, 6), 0.5)
+        qa = scene and ask_exists(rng, scene.objects, want)
+        if qa:
+            return _one("exists", scene, qa)
+    raise RuntimeError("no exists sample")
+
+
+def _read(rng):
+    for _ in range(_TRIES):
+        got = text_scene(rng)
+        if got:
+            canvas, info = got
+            scene = canvas.scene("text")
+            return _one("read", scene, ask_read(rng, scene.objects, info))
+    raise RuntimeError("no read sample")
+
+
+def _chart(rng):
+    for _ in range(_TRIES):
+        canvas = chart_scene(rng)
+        if canvas:
+            scene = canvas.scene("chart")
+            return _one("chart", scene, ask_chart(rng, scene.objects))
+    raise RuntimeError("no chart sample")
+
+
+def _two_images(rng):
+    for _ in range(_TRIES):
+        form = rng.choice(("more", "fewer", "where", "where"))
+        ca, cb = Canvas(rng), Canvas(rng)
+        if len(ca.allowed) < 3 or len(cb.allowed) < 3:
+            continue
+        if form != "where":
+            t = rng.choice(SHAPES)
+            a, b = rng.randint(0, 5), rng.randint(0, 5)
+            if abs(a - b) < 2 and not (min(a, b) == 0 < max(a, b)):
+                continue
+            scenes = []
+            for canvas, k in ((ca, a), (cb, b)):
+                specs = [_spec(rng, canvas, t, size=None) for _ in range(k)]
+                specs += [_spec(rng, canvas, rng.choice([s for s in SHAPES if s != t]), size=None)
+                          for _ in range(rng.randint(0 if k else 1, 3))]
+                scenes.append(_draw(rng, canvas, specs))
+            first = (a > b) == (form == "more")
+            q = question(rng, "two_" + form, things=PLURAL[t])
+        else:
+            first = rng.random() < 0.5
+            has, other = (ca, cb) if first else (cb, ca)
+            c, s = rng.choice(has.allowed), rng.choice(SHAPES)
+            specs_has = [_spec(rng, has, s, c, None)] + [_spec(rng, has, size=None) for _ in range(rng.randint(0, 3))]
+            near = [_spec(rng, other, s, size=None), _spec(rng, other, rng.choice(SHAPES), c if c in other.allowed else None, None)]
+            specs_other = near[:rng.randint(0, 2)] + [_spec(rng, other, size=None) for _ in range(rng.randint(1, 3))]
+            if any((x["colour"], x["shape"]) == (c, s) for x in specs_has[1:] + specs_other):
+                continue
+            drawn = {id(has): _draw(rng, has, specs_has), id(other): _draw(rng, other, specs_other)}
+            scenes = [drawn[id(ca)], drawn[id(cb)]]
+            obj = f"{c} {s}"
+            q = question(rng, "two_where", obj=obj, x=article(obj))
+        if None in scenes:
+            continue
+        o = "first" if first else "second"
+        msgs = [Message("user", [Image(png_bytes(scenes[0].image)), Image(png_bytes(scenes[1].image)), Text(q)]),
+                Message("assistant", [Text(reply(rng, "two", o=o, O=o.capitalize()))])]
+        return Sample("two_images", msgs, o, None, scenes, ("first", "second"), "two_images")
+    raise RuntimeError("no two_images sample")
+
+
+def _followup(rng):
+    for _ in range(_TRIES):
+        scene = random_scene(rng, rng.randint(2, 5))
+        if scene is None:
+            continue
+        k1 = rng.choice(("colour", "shape", "count", "exists", "size", "relation"))
+        k2 = rng.choice([k for k in ("colour", "shape", "count", "exists", "relation", "size", "refer") if k != k1])
+        qa1, qa2 = ASKERS[k1](rng, scene.objects), ASKERS[k2](rng, scene.objects)
+        if not qa1 or not qa2:
+            continue
+        lead = rng.choice(FOLLOW_LEAD)
+        if lead:
+            t = qa2.q[0].text
+            qa2.q[0] = Text(lead + (t[:1].lower() + t[1:]))
+        msgs = [Message("user", [Image(png_bytes(scene.image)), *qa1.q]), Message("assistant", qa1.a),
+                Message("user", list(qa2.q)), Message("assistant", qa2.a)]
+        return Sample("followup", msgs, qa2.answer, qa2.box, [scene], qa2.options, qa2.ask)
+    raise RuntimeError("no followup sample")
+
+
+def _blank(rng):
+    """The same question types about an empty image; the reply says there is nothing."""
+    scene = Canvas(rng, kinds=("plain", "gradient")).scene("blank")
+    form = rng.choice(("colour", "shape", "count", "exists"))
+    c, s = rng.choice(COLOURS), rng.choice(SHAPES)
+    if form == "colour":
+        obj = s if rng.random() < 0.7 else f"{rng.choice(('small', 'large'))} {s}"
+        q, a = question(rng, "colour", obj=obj), reply(rng, "blank_thing", obj=obj, x=article(obj))
+    elif form == "shape":
+        obj = f"{c} {rng.choice(('object', 'shape', 'thing'))}"
+        q, a = question(rng, "shape", obj=obj), reply(rng, "blank_thing", obj=obj, x=article(obj))
+    elif form == "count":
+        things = rng.choice((PLURAL[s], f"{c} shapes", "shapes", "objects"))
+        q = question(rng, "count", things=things)
+        a = reply(rng, "blank_count", things=things) if rng.random() < 0.7 else count_reply(rng, 0, things, "")
+    else:
+        y = rng.choice((f"{c} {s}", s))
+        q, a = question(rng, "exists", x=article(y)), reply(rng, "blank_exists", y=y)
+    msgs = [Message("user", [Image(png_bytes(scene.image)), Text(q)]), Message("assistant", [Text(a)])]
+    return Sample("blank", msgs, "", None, [scene], (), "blank")
+
+
+def _text(rng):
+    q, expected = one_prompt(rng)
+    # the target text is left empty: the training loop fills in the base model's own answer
+    return Sample("text", [Message("user", [Text(q)]), Message("assistant", [Text("")])], expected,
+                  None, [], (), "text")
+
+
+BUILDERS = {**{k: _generic(k) for k in _N}, "count": _count, "size": _size, "exists": _exists,
+            "read": _read, "chart": _chart, "two_images": _two_images, "followup": _followup,
+            "blank": _blank, "text": _text}
+assert set(BUILDERS) == set(SKILLS) == set(MIX)
+
+
+def make_sample(index: int, split: str = "train", skill: str | None = None) -> Sample:
+    """Deterministic: the RNG is seeded from f"{split}:{index}:{skill}", so "train" and "heldout"
+    are different streams; skill=None draws one from MIX."""
+    rng = random.Random(f"{split}:{index}:{skill}")
+    if skill is None:
+        skill = rng.choices(SKILLS, [MIX[k] for k in SKILLS])[0]
+    elif skill not in BUILDERS:
+        raise ValueError(f"unknown skill {skill!r}; one of {SKILLS}")
+    return BUILDERS[skill](rng)

@@ -1,0 +1,226 @@
+"""The training-data generator: deterministic, annotated exactly, many wordings, and graded
+right for the canonical answer and wrong for a competing one."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from engine.api import Image, Region, Text
+from engine.train.data import (COLOURS, SHAPES, SKILLS, WORDS, grade, iou, make_sample,
+                               text_prompts)
+from engine.train.data.ask import separated
+from engine.train.data.palette import PLURAL
+
+N = 200  # samples per skill, shared by the tests below
+
+
+@pytest.fixture(scope="module")
+def samples():
+    return {k: [make_sample(i, "train", k) for i in range(N)] for k in SKILLS}
+
+
+def target(sample):
+    """The target message as a model would write it: text with "[k]" for its k-th box."""
+    text, boxes = [], []
+    for p in sample.messages[-1].parts:
+        if isinstance(p, Text):
+            text.append(p.text)
+        elif isinstance(p, Region):
+            text.append(f"[{len(boxes)}]")
+            boxes.append(p.box)
+    return "".join(text), boxes
+
+
+def png_parts(sample):
+    return [p.source for m in sample.messages for p in m.parts if isinstance(p, Image)]
+
+
+def test_deterministic_and_splits_differ():
+    for k, skill in enumerate((*SKILLS, None)):
+        a, b = make_sample(k, "train", skill), make_sample(k, "train", skill)
+        assert a.messages == b.messages and png_parts(a) == png_parts(b)
+        assert a.answer == b.answer and a.box == b.box
+    differ = sum(make_sample(i).messages != make_sample(i, "heldout").messages for i in range(30))
+    assert differ >= 29
+
+
+def test_mix_draws_every_skill():
+    seen = {make_sample(i).skill for i in range(200)}
+    assert seen == set(SKILLS)
+
+
+def test_vocabularies():
+    assert len(WORDS) >= 200 and all(w.isalpha() and 3 <= len(w) <= 8 for w in WORDS)
+    assert len(SHAPES) >= 10 and len(COLOURS) == 12 and "grey" in COLOURS
+
+
+def test_iou():
+    assert iou((0, 0, 1, 1), (0, 0, 1, 1)) == 1
+    assert iou((0, 0, 0.5, 0.5), (0.5, 0.5, 1, 1)) == 0
+    assert iou((0, 0, 1, 1), (0.5, 0, 1.5, 1)) == pytest.approx(1 / 3)
+    assert iou((0, 0, 0, 0), (0, 0, 0, 0)) == 0
+
+
+def test_text_prompts():
+    p = text_prompts(50, seed=3)
+    assert p == text_prompts(50, seed=3) and p != text_prompts(50, seed=4) and len(p) == 50
+    assert all(isinstance(q, str) and q and isinstance(a, str) for q, a in p)
+    assert ("What is the capital of France?", "Paris") in text_prompts(400)
+
+
+def test_images_and_boxes(samples):
+    for skill, ss in samples.items():
+        for s in ss[:60]:
+            imgs = png_parts(s)
+            assert len(imgs) == len(s.scenes)
+            for sc in s.scenes:
+                w, h = sc.image.size
+                assert 160 <= w <= 320 and 160 <= h <= 320 and 0.6 <= w / h <= 1.6
+                assert sc.id_map.shape == (h, w) and sc.id_map.dtype == np.uint8
+                assert sc.id_map.max() <= len(sc.objects)
+                for k, o in enumerate(sc.objects):
+                    x1, y1, x2, y2 = o.box
+                    assert 0 <= x1 < x2 <= 1 and 0 <= y1 < y2 <= 1
+                    ys, xs = np.nonzero(sc.id_map == k + 1)
+                    assert len(xs), f"{skill}: {o} hidden"
+                    assert xs.min() >= x1 * w - 1e-6 and xs.max() + 1 <= x2 * w + 1e-6
+                    assert ys.min() >= y1 * h - 1e-6 and ys.max() + 1 <= y2 * h + 1e-6
+                    # tight: an unoccluded drawing reaches its box on every side (anti-aliasing: 2 px)
+                    if not any(iou(o.box, p.box) > 0 for p in sc.objects if p is not o):
+                        assert xs.min() - x1 * w <= 2 and x2 * w - xs.max() - 1 <= 2
+                        assert ys.min() - y1 * h <= 2 and y2 * h - ys.max() - 1 <= 2
+                    if o.kind == "shape":  # legible after shrinking to 192 px
+                        assert max(x2 - x1, (y2 - y1) * h / w) * w >= 0.12 * min(w, h)
+                    if o.kind == "word" and (o.label.isupper() or o.label.isdigit()):
+                        assert (y2 - y1) * h >= 0.07 * max(w, h) - 1.5
+                    if o.kind == "shape":
+                        assert o.colour in COLOURS and o.label in SHAPES and o.size
+            if skill == "refer":
+                assert s.box in [o.box for o in s.scenes[0].objects]
+
+
+def test_blank_and_text_samples(samples):
+    for s in samples["blank"]:
+        assert s.scenes[0].kind == "blank" and not s.scenes[0].objects and s.answer == ""
+        assert not s.scenes[0].id_map.any()
+    for s in samples["text"]:
+        assert not s.scenes and len(s.messages) == 2 and s.messages[-1].text == ""
+
+
+def _wrong(s, text, boxes):
+    """A competing answer for the sample, or None."""
+    kind = s.ask or s.skill
+    if kind == "count":
+        return [(str(int(s.answer) + 1) + ".", boxes), (f"{s.answer} or {int(s.answer) + 2}", boxes)]
+    if kind == "refer":
+        b = boxes[0]
+        w = b[2] - b[0]
+        return [(text, [(b[0] + w, b[1], b[2] + w, b[3])]), (text, [])]
+    if kind == "region":
+        c, sh = s.answer.split()
+        oc = next(x for x in COLOURS if x != c)
+        osh = next(x for x in SHAPES if x != sh)
+        return [(f"A {oc} {sh}.", []), (f"A {c} {osh}.", []), (f"A {c} or {oc} {sh}.", [])]
+    if kind == "describe":
+        first = s.scenes[0].objects[0]
+        return [(text.replace(f"{first.colour} {first.label}", "thing"), boxes)]
+    if kind == "blank":
+        return [("It is red.", []), ("There are 3.", []), ("A circle.", [])]
+    if kind == "text":
+        return [("Zzz.", [])] if s.answer else None
+    if kind == "read" and len(s.options) < 2:
+        return [("Qwertyuiop.", [])]
+    other = next(o for o in s.options if o.lower() != s.answer.lower())
+    return [(f"{other}.", []), (f"{s.answer} or {other}", [])]
+
+
+def test_grading(samples):
+    for skill, ss in samples.items():
+        for s in ss[:80]:
+            text, boxes = target(s)
+            if skill == "text":
+                text = f"Well: {s.answer}." if s.answer else "Hello there."
+            assert grade(s, text, boxes), (skill, text, s.answer, s.options)
+            for wtext, wboxes in _wrong(s, text, boxes) or []:
+                assert not grade(s, wtext, wboxes), (skill, text, wtext, s.answer)
+
+
+def test_grader_spellings():
+    s = next(x for i in range(50) if (x := make_sample(i, "train", "colour")).answer == "grey")
+    assert grade(s, "It's gray.", []) and grade(s, "GREY", []) and not grade(s, "greyish blue", [])
+    c = next(x for i in range(200) if (x := make_sample(i, "train", "count")).answer == "0")
+    assert all(grade(c, t, []) for t in ("None.", "zero", "0", "There are no stars."))
+    assert not grade(c, "There are 2.", [])
+    c3 = next(x for i in range(200) if (x := make_sample(i, "train", "count")).answer == "3")
+    assert grade(c3, "Three.", []) and grade(c3, "There are 3 of them.", []) and not grade(c3, "two", [])
+    assert grade(c3, "There are 3: [0], [1] and [2].", [])
+    b = make_sample(0, "train", "blank")
+    assert grade(b, "There is nothing there.", []) and not grade(b, "Yes.", [])
+
+
+_STRIP = re.compile(r"^(please|quick question|hey|tell me|look at the image|and|also|now|ok) ")
+
+
+def wording(s) -> str:
+    """The question's template: vocabulary words replaced, case and punctuation dropped."""
+    q = next(m for m in reversed(s.messages) if m.role == "user").text.lower()
+    q = re.sub(r"[^\w' ]+", " ", q.replace("color", "colour"))
+    vocab = {**{c: "C" for c in COLOURS}, **{sh: "S" for sh in SHAPES}, **{p: "S" for p in PLURAL.values()},
+             **{z: "Z" for z in ("small", "large", "big", "medium")},
+             **{n: "O" for n in ("object", "objects", "thing", "things", "shape", "shapes", "one")}}
+    q = " ".join(vocab.get(w, "N" if w.isdigit() else w) for w in q.split())
+    while _STRIP.match(q):
+        q = _STRIP.sub("", q)
+    return q
+
+
+def test_many_wordings(samples):
+    for skill, ss in samples.items():
+        forms = {wording(s) for s in ss}
+        assert len(forms) >= 8, (skill, sorted(forms))
+    # answers vary too, and the answer set is balanced where it is binary
+    yes = [s.answer for s in samples["exists"]]
+    assert 0.35 < yes.count("yes") / len(yes) < 0.65
+    assert len({s.answer for s in samples["count"]}) >= 6
+    assert len({s.answer for s in samples["colour"]}) >= 10
+
+
+def _named(q, objs):
+    """Which objects a relation question names, in the order it names them."""
+    q = q.lower()
+    found = []
+    for k, o in enumerate(objs):
+        size = {"small": ["small"], "large": ["large", "big"]}.get(o.size, [])
+        names = [o.label, f"{o.colour} {o.label}"] + [f"{z} {o.label}" for z in size] + \
+                [f"{z} {o.colour} {o.label}" for z in size]
+        for n in names:
+            for m in re.finditer(rf"\bthe {n}\b", q):
+                found.append((m.start(), -len(n), k))
+    found.sort()
+    out = []
+    for pos, neg, k in found:  # the longest name at each place
+        if not any(p <= pos < p + 4 - ln for p, ln, _ in out):
+            out.append((pos, neg, k))
+    return [k for _, _, k in out]
+
+
+def test_relation_only_when_separated(samples):
+    checked = 0
+    for s in samples["relation"]:
+        objs = s.scenes[0].objects
+        q = s.messages[0].text.lower()
+        named = _named(q, objs)
+        assert len(named) == 2 and named[0] != named[1], (q, objs)
+        if 0 <= q.find("relative to the") < q.find("is the"):  # "Relative to B, is A ...?"
+            named.reverse()
+        a, b = objs[named[0]], objs[named[1]]
+        assert separated(a, b, 0) or separated(a, b, 1)
+        if s.answer in ("left", "right", "above", "below"):
+            axis = 0 if s.answer in ("left", "right") else 1
+            assert separated(a, b, axis)
+            ca, cb = (a.box[axis] + a.box[axis + 2]) / 2, (b.box[axis] + b.box[axis + 2]) / 2
+            assert (ca < cb) == (s.answer in ("left", "above"))
+            checked += 1
+    assert checked >= N // 3
