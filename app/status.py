@@ -81,8 +81,9 @@ def memory_rows(stats) -> list[tuple[str, str]]:
 
 
 # What a user of a text-only model (the default one) needs to know to chat about images.
-NO_VISION = ("no (text only). To chat about images, load a vision model: a LLaVA folder, or a GGUF "
-             "with its mmproj-*.gguf beside it (put either under the models folder to list it).")
+NO_VISION = ("no (text only). To chat about images, pick the own EE-MLLM in the list (it sees "
+             "generated scenes), or load a vision model: a LLaVA folder, or a GGUF with its "
+             "mmproj-*.gguf beside it (put either under the models folder to list it).")
 
 
 def _ready(slot: ModelSlot) -> str:
@@ -93,7 +94,7 @@ def _ready(slot: ModelSlot) -> str:
         rows.append(("quantization", info.quantization))
     if info.attention:
         rows.append(("attention", info.attention))
-    rows.append(("sees images", "yes" if info.vision else NO_VISION))
+    rows.append(("sees images", (getattr(info, "sees", "") or "yes") if info.vision else NO_VISION))
     if info.vision:
         rows.append(("boxes", slot.engine.box_source))
     st = slot.last_stats

@@ -116,6 +116,7 @@ class EngineInfo:
     grounding: bool = False
     context_length: int = 0
     notes: list[str] = field(default_factory=list)
+    sees: str = ""  # what a model that sees was trained on, when that is narrow (the own model)
 
 
 class EngineError(Exception):

@@ -72,8 +72,7 @@ def load(path, backend: str = "auto", box_format: str | None = None, progress=No
         raise EngineError(f"Unknown backend {backend!r}; choose one of: auto, {', '.join(BACKENDS)}.")
     inner = BACKENDS[name](path, **kw)
     if own:
-        inner.info.name = OWN_NAME
-        inner.info.notes.insert(0, OWN_SEES)
+        inner.info.name, inner.info.sees = OWN_NAME, OWN_SEES
     return Grounded(inner, box_format or format_for_model(_model_config(path) or inner.info.name))
 
 

@@ -36,8 +36,8 @@ def default_model() -> Path | None:
 
 OWN_MODEL = "own:ee-mllm"   # the project's own EE-MLLM, assembled on first use (engine.own)
 OWN_NAME = "vlchat EE-MLLM 135M (own)"
-OWN_SEES = ("own EE-MLLM: trained here on generated scenes (shapes, colours, printed words, bar charts); "
-            "it does not know photos: for those load a LLaVA folder, a GGUF + mmproj or a server")
+OWN_SEES = ("generated scenes only: shapes, colours, printed words, bar charts (trained here). Not photos: "
+            "for those load a LLaVA folder, a GGUF + mmproj or a server")
 
 
 def own_model_available() -> bool:

@@ -4,7 +4,8 @@ from __future__ import annotations
 import importlib
 
 BENCHES = {"prefill": "engine.bench.prefill", "decode": "engine.bench.decode",
-           "turns": "engine.bench.turns", "documents": "engine.bench.documents"}
+           "turns": "engine.bench.turns", "documents": "engine.bench.documents",
+           "own": "engine.bench.own"}
 
 
 def main(argv: list[str]) -> int:

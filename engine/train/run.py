@@ -137,6 +137,7 @@ class Trainer:
             self.progress(st, s + 1, total, ema, n / dt, tokens / dt, eta, lr)
             self.log.write(json.dumps({"stage": st["name"], "step": s + 1, **vals, "lr": lr, "s": dt,
                                        "samples": self.state["samples"], "t": time.time()}) + "\n")
+            self.log.flush()
             if time.time() - last_save > self.cfg.get("checkpoint_every_s", 300):
                 self.opt_state = opt.state_dict()
                 self.save()

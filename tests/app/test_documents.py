@@ -128,7 +128,7 @@ def test_text_only_model_says_how_to_get_one_that_sees(served_smol, pictures):
     demo, _ = served_smol
     c = client(demo)
     status = c.predict(api_name="/status")
-    assert "no (text only). To chat about images, load a vision model: a LLaVA folder" in status
+    assert "no (text only). To chat about images, pick the own EE-MLLM" in status and "a LLaVA folder" in status
     answer = last_answer(send(c, "What is this?", [pictures["red"]]).result(timeout=120))
     assert "text-only model" in answer and "pick a model that can see" in answer
 
