@@ -34,6 +34,7 @@ from .tower_targets import TowerHeads, patch_targets, stack_targets, tower_losse
 def read_config(path: str) -> dict:
     cfg = json.loads(Path(path).read_text())
     cfg.setdefault("name", Path(path).stem)
+    cfg["path"] = str(path)
     return cfg
 
 
@@ -81,9 +82,10 @@ class Trainer:
         return groups
 
     def run(self):
-        stages = self.cfg["stages"]
-        while self.state["stage"] < len(stages):
-            st = stages[self.state["stage"]]
+        while self.state["stage"] < len(self.cfg["stages"]):
+            if self.cfg.get("path"):  # re-read: a later stage's length may be edited while one runs
+                self.cfg["stages"] = read_config(self.cfg["path"])["stages"]
+            st = self.cfg["stages"][self.state["stage"]]
             self.stage(st)
             self.state.update(stage=self.state["stage"] + 1, step=0)
             self.opt_state = None
