@@ -82,7 +82,8 @@ def memory_rows(stats) -> list[tuple[str, str]]:
 
 # What a user of a text-only model (the default one) needs to know to chat about images.
 NO_VISION = ("no (text only). To chat about images, load a vision model: a LLaVA folder, or a GGUF "
-             "with its mmproj-*.gguf beside it (put either under the models folder to list it).")
+             "with its mmproj-*.gguf beside it (put either under the models folder to list it), "
+             "or download one with Get a model below.")
 
 
 def _ready(slot: ModelSlot) -> str:
