@@ -27,8 +27,8 @@ def download_for(models_dir) -> Download:
 def choices(machine) -> list[tuple[str, str]]:
     out = []
     for o in offers():
-        fits, _ = fit(o, machine)
-        mark = "✓ fits" if fits else "✗ too big here"
+        fits, why = fit(o, machine)
+        mark = "✓ fits" if fits else "✗ " + why.removeprefix("does not fit: ")
         trust = "" if o.verified else " · not verified here"
         out.append((f"{o.name} · {o.size_gb:g} GB · {mark}{trust}", o.spec))
     return out
@@ -81,7 +81,7 @@ def get_model_block(app, model_dd, backend, models_with) -> None:
         with gr.Row():
             get_btn = gr.Button("Download", size="sm", variant="primary", elem_id="get-model-download")
             cancel_btn = gr.Button("Cancel", size="sm", elem_id="get-model-cancel")
-        shown = gr.HTML(progress_html(dl), elem_id="get-model-progress")
+        shown = gr.HTML(lambda: progress_html(dl), elem_id="get-model-progress")  # as it is when the page opens
 
     def download(value):
         value = (value or "").strip()
