@@ -17,6 +17,7 @@ from .model_slot import ModelSpec
 
 
 _DOWNLOADS: dict[str, Download] = {}
+BUSY = "<div class='vl-status'>Another download is running; this one can start after it.</div>"
 
 
 def download_for(models_dir) -> Download:
@@ -61,7 +62,8 @@ def progress_html(dl: Download) -> str:
         return (f"<div class='vl-status'>⬇ {html.escape(text)}"
                 f"<progress class='vl-bar'{value}></progress></div>")
     if dl.state == "done":
-        return f"<div class='vl-status vl-ok'>✓ {html.escape(dl.spec)} is in {html.escape(str(dl.path))}; loading it</div>"
+        where = html.escape(str(dl.path))
+        return f"<div class='vl-status vl-ok'>✓ {html.escape(dl.spec)} is in {where}; loading it</div>"
     if dl.state in ("error", "cancelled"):
         return f"<div class='vl-status vl-error'>⚠ {html.escape(dl.error)}</div>"
     return ""
@@ -96,14 +98,15 @@ def get_model_block(app, model_dd, backend, models_with) -> None:
             return
         mine = dl.start(spec, o.files if o else None,
                         then=lambda path: app.load_model(ModelSpec(str(path), "auto")))
+        other = "" if mine else BUSY
         while dl.running:   # this download, or the one another page started
-            yield progress_html(dl), gr.skip(), gr.skip()
+            yield other + progress_html(dl), gr.skip(), gr.skip()
             time.sleep(0.4)
         if mine and dl.state == "done":
             path = str(dl.path)
             yield progress_html(dl), gr.update(value=path, choices=models_with(path)), "auto"
         else:
-            yield progress_html(dl), gr.skip(), gr.skip()
+            yield other + progress_html(dl), gr.skip(), gr.skip()
 
     pick.change(lambda v: about(v, machine), pick, info, api_visibility="private", queue=False,
                 show_progress="hidden")

@@ -19,6 +19,7 @@ from .errors import Cancelled, PullError
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 RETRIES = 5          # tries in a row that bring no byte, before a download gives up
+RETRY_STATUS = (429, 500, 502, 503, 504)   # busy or failing for a moment: huggingface_hub retries these
 
 
 def hub_endpoint() -> str:
@@ -103,10 +104,12 @@ class Hub:
             on_pos(have)
             if have == size:
                 return
+            if cancel is not None and cancel.is_set():   # also between tries on a dead connection
+                raise Cancelled("cancelled")
             h = dict(headers, Range=f"bytes={have}-") if have else headers
             try:
                 with http_stream_backoff("GET", url, headers=h, timeout=constants.HF_HUB_DOWNLOAD_TIMEOUT,
-                                         retry_on_exceptions=(), retry_on_status_codes=(429, 500, 502, 503, 504)) as r:
+                                         retry_on_exceptions=(), retry_on_status_codes=RETRY_STATUS) as r:
                     hf_raise_for_status(r)
                     resumed = have and r.status_code == 206
                     with open(part, "ab" if resumed else "wb") as out:
@@ -124,7 +127,11 @@ class Hub:
                     raise
                 time.sleep(min(0.5 * 2 ** idle, 8))
                 continue
-            if part.stat().st_size < size:  # the body ended early without an error
+            got = part.stat().st_size
+            if got > size:   # more than the listing says: not the file it lists
+                part.unlink()
+                raise PullError(f"the hub sent more bytes of {part.name[:-5]} than it lists; removed, pull again")
+            if got < size:   # the body ended early without an error
                 idle += 1
                 if idle > RETRIES:
                     raise PullError(f"the hub kept ending {part.name[:-5]} early; pull again later")

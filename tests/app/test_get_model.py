@@ -49,7 +49,8 @@ def test_get_a_model_downloads_with_a_progress_bar_then_loads_it(hub, tmp_path, 
             bar.wait_for(timeout=15_000)
             assert wait_until(lambda: "MB/s" in page.locator("#get-model-progress").inner_text(), timeout=20)
             line = page.locator("#get-model-progress").inner_text()
-            assert re.search(r"[\d.]+ [kMG]?B of [\d.]+ MB \(\d+ %\), [\d.]+ [kM]B/s, (\d+ min )?\d+ s left", line), line
+            said = r"[\d.]+ [kMG]?B of [\d.]+ MB \(\d+ %\), [\d.]+ [kM]B/s, (\d+ min )?\d+ s left"
+            assert re.search(said, line), line
             assert 0 <= float(bar.get_attribute("value")) < 1
             assert wait_until(lambda: "loading it" in page.locator("#get-model-progress").inner_text(), timeout=60)
             assert wait_until(lambda: app.slot.state == "ready", timeout=120), app.slot.error
