@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 from pathlib import Path
 
 from engine import catalog
+from engine.api import EngineError
 from engine.grounding.formats import CHOICES as BOX_FORMATS
 
 from .attachments import Limits
@@ -17,8 +19,9 @@ from .ui import ATTENTION, BACKENDS, CSS, QUANT, THEME, build
 
 def parse(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="run.py", description="Local multimodal chat.")
-    p.add_argument("--model", help="model folder, .gguf file, or http(s) URL of an OpenAI-compatible "
-                                   "server (default: the project's own EE-MLLM, which sees; own:ee-mllm names it; "
+    p.add_argument("--model", help="model folder, .gguf file, hf:OWNER/REPO[:QUANT or FILE] (pulled from "
+                                   "the Hugging Face hub into the models folder first, once), or http(s) URL "
+                                   "of an OpenAI-compatible server (default: the project's own EE-MLLM, which sees; own:ee-mllm names it; "
                                    "else the shipped text-only SmolLM2 GGUF)")
     p.add_argument("--backend", choices=BACKENDS, default="auto")
     p.add_argument("--base-url", help="an OpenAI-compatible server (vLLM, SGLang, llama.cpp), e.g. "
@@ -46,6 +49,8 @@ def parse(argv=None) -> argparse.Namespace:
 
 def make_app(args: argparse.Namespace) -> ChatApp:
     model = args.model or catalog.default_choice()
+    if model and model.lower().startswith("hf:") and not args.base_url:
+        model = str(hub_model(model, catalog.data_dir(args.data_dir) / "models"))
     served, backend = "", args.backend
     if args.base_url:
         model, served, backend = args.base_url, args.model or "", "openai"
@@ -75,10 +80,20 @@ def launch(app: ChatApp, args: argparse.Namespace, block: bool = True):
     return demo
 
 
+def hub_model(spec: str, models_dir: Path) -> Path:
+    """An hf: model, pulled in the terminal before the page starts (found offline once pulled)."""
+    from engine.hub.terminal import model_for
+    return model_for(spec, models_dir)
+
+
 def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     args = parse(argv)
-    app = make_app(args)
+    try:
+        app = make_app(args)
+    except EngineError as e:  # a pull that failed: its one line, not a traceback
+        print(f"run.py: {e}", file=sys.stderr)
+        return 1
     print(f"Chats and attachments: {app.settings.data_dir}", flush=True)
     launch(app, args)
     return 0

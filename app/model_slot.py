@@ -42,6 +42,10 @@ def check_path(path: str) -> None:
     if path.startswith(("http://", "https://")):
         return
     if not Path(path).expanduser().exists():
+        from engine.hub.spec import REPO_RE
+        if REPO_RE.match(path.removeprefix("hf:")):  # a hub repo id typed where a path goes
+            raise EngineError(f"Model path not found: {path}. To download it from Hugging Face, use "
+                              f"Get a model in this panel (or python -m engine pull {path.removeprefix('hf:')}).")
         raise EngineError(f"Model path not found: {path}. Check the path, or put models under "
                           "the models folder shown in the model list.")
 

@@ -83,7 +83,8 @@ def memory_rows(stats) -> list[tuple[str, str]]:
 # What a user of a text-only model (the default one) needs to know to chat about images.
 NO_VISION = ("no (text only). To chat about images, pick the own EE-MLLM in the list (it sees "
              "generated scenes), or load a vision model: a LLaVA folder, or a GGUF with its "
-             "mmproj-*.gguf beside it (put either under the models folder to list it).")
+             "mmproj-*.gguf beside it (put either under the models folder to list it), "
+             "or download one with Get a model below.")
 
 
 def _ready(slot: ModelSlot) -> str:

@@ -10,6 +10,7 @@ from engine.api import GenParams
 from engine.grounding.formats import CHOICES as BOX_CHOICES
 
 from .chat_app import ChatApp
+from .get_model import get_model_block
 from .model_slot import ModelSpec
 from .models import model_choices
 from .refs import ref_picker
@@ -283,6 +284,7 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
                                              elem_id="box-format")
                     load_btn = gr.Button("Load", variant="primary")
                     status = gr.HTML(status_html(app.slot), elem_id="status")
+                    get_model_block(app, model_dd, backend, models_with)  # download from the hub, then load
                 with gr.Accordion("System prompt and sampling", open=False):
                     system = gr.Textbox(s.system_prompt, label="System prompt", lines=2,
                                         placeholder="Instructions the model reads before the chat",

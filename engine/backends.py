@@ -73,7 +73,9 @@ def load(path, backend: str = "auto", box_format: str | None = None, progress=No
     inner = BACKENDS[name](path, **kw)
     if own:
         inner.info.name, inner.info.sees = OWN_NAME, OWN_SEES
-    return Grounded(inner, box_format or format_for_model(_model_config(path) or inner.info.name))
+    # a GGUF's file name says the family too (Qwen3-VL-2B-Instruct-Q4_K_M.gguf) when its name does not
+    named = f"{inner.info.name} {Path(str(path)).name}"
+    return Grounded(inner, box_format or format_for_model(_model_config(path) or named))
 
 
 def _model_config(path) -> dict | None:

@@ -9,6 +9,7 @@ COMMANDS = {
     "chat": ("engine.commands.chat", "stream an answer to stdout, like `ollama run`"),
     "info": ("engine.commands.info", "print what a model path holds"),
     "make-tiny": ("engine.llava.tiny", "write a small random LLaVA checkpoint"),
+    "pull": ("engine.commands.pull", "download a model from the Hugging Face hub into the models folder"),
     "export-gguf": ("engine.gguf.export", "convert a LLaVA checkpoint to GGUF + mmproj"),
     "bench": ("engine.bench", "benchmarks: prefill | decode | turns | documents"),
     "train": ("engine.train.run", "train the own EE-MLLM from a recipe (engine/train/configs/own.json)"),

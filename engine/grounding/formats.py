@@ -30,6 +30,7 @@ class BoxFormat:
     geometry: str = "stretch"
     label: Callable[[str], str] | None = None   # text kept in place of the markup, before "[k]"
     after: str = ""                             # text after "[k]" (Florence glues labels to boxes)
+    in_auto: bool = True                        # read under "auto" (False: its markup is another's)
 
 
 def _numbers(text: str, pattern: str = NUM) -> list[float]:
@@ -81,10 +82,14 @@ def _write_qwen25(box: BoxT, frame: Frame) -> str:
     return json.dumps({"bbox_2d": [round(x1 * w), round(y1 * h), round(x2 * w), round(y2 * h)]})
 
 
-def _read_qwen25(text: str, frame: Frame) -> list[BoxT]:
+def _bbox_2d(text: str) -> list[float]:
     m = re.search(r'"bbox_2d"\s*:\s*\[([^\]]*)\]', text)
     vals = _numbers(m.group(1)) if m else []
-    return [frame.pixels_to_input(b) for b in _quads(vals, 1.0)] if len(vals) == 4 else []
+    return vals if len(vals) == 4 else []
+
+
+def _read_qwen25(text: str, frame: Frame) -> list[BoxT]:
+    return [frame.pixels_to_input(b) for b in _quads(_bbox_2d(text), 1.0)]
 
 
 def _json_label(text: str) -> str:
@@ -98,6 +103,7 @@ def _json_label(text: str) -> str:
 _PAIR = r'"\w+"\s*:\s*(?:"(?:[^"\\]|\\.)*"|' + NUM + r")"
 _NUMS4 = rf"\s*{NUM}\s*,\s*{NUM}\s*,\s*{NUM}\s*,\s*{NUM}\s*"
 _SHIKRA_BOX = r"\d(?:\.\d*)?(?:,\d(?:\.\d*)?){3}"
+_BBOX_2D = rf"\{{\s*(?:{_PAIR}\s*,\s*)*\"bbox_2d\"\s*:\s*\[{_NUMS4}\]\s*(?:,\s*{_PAIR}\s*)*\}}"
 
 FORMATS: dict[str, BoxFormat] = {f.name: f for f in [
     # Qwen-VL: <ref>dog</ref><box>(x1,y1),(x2,y2)</box>, integers 0..1000
@@ -111,8 +117,11 @@ FORMATS: dict[str, BoxFormat] = {f.name: f for f in [
               write=lambda b, f: "<|box_start|>({},{}),({},{})<|box_end|>".format(*_ints(b, 1000)),
               drop=r"<\|object_ref_(?:start|end)\|>", drop_auto=r"<\|object_ref_(?:start|end)\|>"),
     # Qwen2.5-VL: {"bbox_2d": [x1, y1, x2, y2], "label": "dog"} in pixels of the resized input
-    BoxFormat("qwen2_5_vl", rf"\{{\s*(?:{_PAIR}\s*,\s*)*\"bbox_2d\"\s*:\s*\[{_NUMS4}\]\s*(?:,\s*{_PAIR}\s*)*\}}",
-              _read_qwen25, write=_write_qwen25, geometry="resize", label=_json_label),
+    BoxFormat("qwen2_5_vl", _BBOX_2D, _read_qwen25, write=_write_qwen25, geometry="resize", label=_json_label),
+    # Qwen3-VL: the same JSON, but 0..1000 relative to the image, whatever its size; "auto" cannot
+    # tell it from Qwen2.5-VL's pixels, so it is used only when named (from the model or by the user)
+    BoxFormat("qwen3_vl", _BBOX_2D, lambda t, f: _quads(_bbox_2d(t), 1000.0),
+              write=lambda b, f: json.dumps({"bbox_2d": _ints(b, 1000)}), label=_json_label, in_auto=False),
     # Kosmos-2: <phrase>a dog</phrase><object><patch_index_0044><patch_index_0863></object>
     BoxFormat("kosmos2", r"<object>(?:\s*<patch_index_\d+>\s*<patch_index_\d+>\s*(?:</delimiter_of_multi_objects/>)?)+\s*</object>",
               _read_kosmos, write=_write_kosmos, drop=r"</?phrase>|<grounding>", drop_auto=r"</?phrase>|<grounding>"),
@@ -138,10 +147,12 @@ FORMATS: dict[str, BoxFormat] = {f.name: f for f in [
 ]}
 
 # model_type / architecture / name fragments -> format, first match wins (more specific first)
-MODEL_HINTS = [("qwen2_5_vl", "qwen2_5_vl"), ("qwen2.5-vl", "qwen2_5_vl"), ("qwen2_vl", "qwen2_vl"),
-               ("qwen2-vl", "qwen2_vl"), ("qwen-vl", "qwen_vl"), ("qwen_vl", "qwen_vl"),
-               ("qwenvl", "qwen_vl"), ("kosmos", "kosmos2"), ("florence", "florence2"),
-               ("paligemma", "paligemma"), ("shikra", "shikra"), ("minigpt", "minigpt_v2")]
+MODEL_HINTS = [("qwen3_vl", "qwen3_vl"), ("qwen3-vl", "qwen3_vl"), ("qwen3vl", "qwen3_vl"),
+               ("qwen3 vl", "qwen3_vl"), ("qwen2_5_vl", "qwen2_5_vl"), ("qwen2.5-vl", "qwen2_5_vl"),
+               ("qwen2.5 vl", "qwen2_5_vl"), ("qwen2_vl", "qwen2_vl"), ("qwen2-vl", "qwen2_vl"),
+               ("qwen-vl", "qwen_vl"), ("qwen_vl", "qwen_vl"), ("qwenvl", "qwen_vl"), ("kosmos", "kosmos2"),
+               ("florence", "florence2"), ("paligemma", "paligemma"), ("shikra", "shikra"),
+               ("minigpt", "minigpt_v2")]
 
 
 # What a user may pick (--box-format): a format by name, or "auto" to read any of them.

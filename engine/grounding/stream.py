@@ -39,7 +39,8 @@ class BoxTextStream:
         self.notes: list[str] = []
         self.format: str = format
         self._buf = ""
-        self._use(list(FORMATS.values()) if format == "auto" else [FORMATS[format]], auto=format == "auto")
+        auto = [f for f in FORMATS.values() if f.in_auto]
+        self._use(auto if format == "auto" else [FORMATS[format]], auto=format == "auto")
 
     # -- setup --------------------------------------------------------------------------------
     def _use(self, formats: list[BoxFormat], auto: bool) -> None:

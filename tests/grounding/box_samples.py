@@ -5,6 +5,8 @@ given. Sources:
 - qwen_vl: Qwen-VL README (Qwen-VL-Chat "框出图中击掌的位置"), as quoted in hhaAndroid/Qwen-VL qwen-vl-chat.py
 - qwen2_5_vl: Qwen-VL fine-tune GROUNDING_DATA_FORMAT.md answer, wrapped as Qwen2.5-VL's cookbook
   prints it (```json fence)
+- qwen3_vl: Qwen3-VL repo's qwen-vl-finetune/GROUNDING_DATA_FORMAT.md (Qwen3-VL: 0..1000 relative,
+  its example box), in the same JSON answer as Qwen2.5-VL
 - kosmos2: microsoft/kosmos-2-patch14-224 model card (cleanup_and_extract=False output); boxes as the
   card's entities
 - florence2: transformers' Florence-2 processor test (text_with_phrase)
@@ -21,6 +23,10 @@ S = {
         text='```json\n[\n\t{"bbox_2d": [135, 114, 1016, 672], "label": "house"}\n]\n```',
         size=(1200, 800), geometry=None,   # smart_resize -> 1204 x 812
         expected=("```json\n[\n\thouse [0]\n]\n```", [(135 / 1204, 114 / 812, 1016 / 1204, 672 / 812)])),
+    "qwen3_vl": dict(
+        text='```json\n[\n\t{"bbox_2d": [125, 250, 500, 750], "label": "house"}\n]\n```',
+        size=(1200, 800), geometry=None,   # relative: the image's size does not matter
+        expected=("```json\n[\n\thouse [0]\n]\n```", [(0.125, 0.25, 0.5, 0.75)])),
     "kosmos2": dict(
         text="<grounding> An image of<phrase> a snowman</phrase><object><patch_index_0044><patch_index_0863>"
              "</object> warming himself by<phrase> a fire</phrase><object><patch_index_0005><patch_index_0911>"

@@ -15,7 +15,7 @@ BOXES = [(0.1, 0.2, 0.5, 0.9), (0.0, 0.0, 1.0, 1.0), (0.33, 0.41, 0.37, 0.45), (
 def step(name: str) -> float:
     """The largest error the format's integers (or decimals) allow on the original image."""
     w, h = SIZE
-    return {"qwen_vl": 0.5e-3, "qwen2_vl": 0.5e-3, "florence2": 0.5e-3, "minigpt_v2": 0.5e-2,
+    return {"qwen_vl": 0.5e-3, "qwen2_vl": 0.5e-3, "qwen3_vl": 0.5e-3, "florence2": 0.5e-3, "minigpt_v2": 0.5e-2,
             "paligemma": 1 / 1024, "kosmos2": 1 / 32,
             "qwen2_5_vl": 0.5 / min(smart_resize(w, h)),
             "shikra": 0.5e-3 * max(w, h) / min(w, h)}[name]  # 3 decimals on the padded square
@@ -43,6 +43,7 @@ def test_writers_write_what_the_models_write():
     # 640x480 centred on 640x640: 80 px of padding above
     assert region_text(r, "shikra", [SIZE]) == "[0.100,0.275,0.500,0.688]"
     assert region_text(r, "qwen2_5_vl", [SIZE]) == '{"bbox_2d": [64, 95, 322, 357]}'  # 644x476 input
+    assert region_text(r, "qwen3_vl", [SIZE]) == '{"bbox_2d": [100, 200, 500, 750]}'   # 0..1000, any size
     assert region_text(r, "kosmos2", [SIZE]) == "<object><patch_index_0195><patch_index_0751></object>"
 
 
