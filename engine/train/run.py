@@ -49,6 +49,8 @@ class Trainer:
         loras = [x for l in lora_modules(self.model).values() for x in (l.lora_A, l.lora_B)]
         for m in (self.model.vision, self.model.projector, self.model.grounding, *loras):
             m.float()  # trained parts keep float32 masters; the frozen decoder runs in bf16
+        for l in lora_modules(self.model).values():
+            l.cast_input_dtype_enabled = False  # autocast runs LoRA in bf16: no float32 copies of x
         self.model.to(device)
         self.base_vocab = self.model.cfg.decoder.vocab_size - self.spec.get("new_rows", 64)
         self.new_rows = torch.nn.Parameter(self.model.decoder.embed_tokens.weight[self.base_vocab:].detach().float())
@@ -76,6 +78,8 @@ class Trainer:
         for entry in names:
             name, _, scale = entry.partition("*")
             ps = list(table[name]())
+            if name == "new_rows":  # their gradient arrives through the (tied) embedding matrix
+                m.decoder.embed_tokens.weight.requires_grad_(True)
             for p in ps:
                 p.requires_grad_(True)
             groups.append({"params": ps, "lr_scale": float(scale or 1), "name": name})
@@ -117,12 +121,14 @@ class Trainer:
             batch = next(data)
             if tower:
                 pixels, targets = batch
-                feats = self.model.vision(pixels.to(self.device))[:, 1:]
+                with self.autocast():
+                    feats = self.model.vision(pixels.to(self.device))[:, 1:]
                 losses = tower_losses(feats, self.heads, {k: v.to(self.device) for k, v in targets.items()})
                 n, tokens = pixels.shape[0], pixels.shape[0] * feats.shape[1]
             else:
                 self._sync_rows()
-                losses = batch_losses(self.model, batch.to(self.device), run, st.get("box_weight", 1.0))
+                with self.autocast():
+                    losses = batch_losses(self.model, batch.to(self.device), run, st.get("box_weight", 1.0))
                 n, tokens = batch.ids.shape[0], int(batch.ids.numel())
             opt.zero_grad(set_to_none=True)
             losses["loss"].backward()
@@ -145,6 +151,10 @@ class Trainer:
                 self.save()
                 last_save = time.time()
         self._sync_rows()
+
+    def autocast(self):
+        """Matmuls in the frozen decoder's dtype while the trained parts keep float32 masters."""
+        return torch.autocast(self.device.split(":")[0], dtype=self.dtype, enabled=self.dtype != torch.float32)
 
     def _sync_rows(self):
         with torch.no_grad():
