@@ -10,7 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.api import Message, Text
-from engine.documents import build_messages, cite_boxes, citations, open_document, retrieve
+from engine.documents import (build_messages, cite_boxes, citations, open_document, render_page, retrieve,
+                              thumbnail)
 
 from .attachments import Limits
 from .blobs import BlobStore
@@ -37,7 +38,7 @@ class Documents:
                 "ocr": sum(p.source == "ocr" for p in doc.pages),
                 "empty": [p.number for p in doc.pages if p.source == "empty"],
                 "sources": [self.blobs.put(Path(p).read_bytes(), Path(p).suffix) for p in paths],
-                "thumbs": [self._blob(doc.thumbnail(n)) for n in range(1, min(len(doc.pages), THUMBNAILS) + 1)]}
+                "thumbs": [self._blob(thumbnail(doc, n)) for n in range(1, min(len(doc.pages), THUMBNAILS) + 1)]}
 
     def get(self, ref: dict):
         doc = self._open.get(ref["sha"])
@@ -71,7 +72,7 @@ class Documents:
         for n in order[:SHOWN_PAGES]:
             boxes = [[f"p{n}" if not any(h.page == n for h in hits[:i]) else None, *h.box]
                      for i, h in enumerate(hits) if h.page == n]
-            out.append({"image": self._blob(doc.render(n)), "label": f"page {n} of {doc.name}",
+            out.append({"image": self._blob(render_page(doc, n)), "label": f"page {n} of {doc.name}",
                         "boxes": boxes})
         return out
 

@@ -12,7 +12,7 @@ from typing import Callable, Sequence
 from ..api import EngineError
 from ..catalog import data_dir
 from ..images import open_rgb
-from .model import INDEX_VERSION, Document, Page
+from .pages import INDEX_VERSION, Document, Page
 from .ocr import ocr_words
 from .pdf import PDFIUM_LOCK, has_text, open_pdf, page_words
 
