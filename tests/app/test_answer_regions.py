@@ -28,7 +28,7 @@ def test_an_answers_boxes_come_back_in_the_models_box_text(tmp_path, tiny_llava,
     messages, _ = to_engine(branch, blobs)
     assert messages[1].parts == [Text("It is here "), Region(0, (0.1, 0.2, 0.5, 0.9)), Text(", see [0].")]
     e = engine.load(tiny_llava, backend="torch", box_format="qwen_vl")
-    prompt = e.prompter.tokenizer.decode(e.build(messages).ids)
+    prompt = e.inner.prompter.tokenizer.decode(e.inner.build(messages).ids)
     assert "It is here <box>(100,200),(500,900)</box>, see [0]." in prompt
 
 
@@ -52,7 +52,7 @@ def test_a_question_whose_answer_failed_empty_joins_the_next_one(tmp_path, tiny_
     assert [m.role for m in messages] == ["user"]
     assert [p.text for p in messages[0].parts if isinstance(p, Text)] == ["please stall", "\n\n", "now answer"]
     e = engine.load(tiny_llava, backend="torch")
-    prompt = e.prompter.tokenizer.decode(e.build(messages).ids)
+    prompt = e.inner.prompter.tokenizer.decode(e.inner.build(messages).ids)
     assert prompt.count("USER:") == 1 and prompt.index("please stall") < prompt.index("now answer")
 
 
@@ -66,7 +66,7 @@ def test_a_k_the_user_writes_is_that_box_of_the_answer_before(tmp_path, tiny_lla
     assert messages[-1].parts == [Text("What colour is "), Region(0, (0.1, 0.2, 0.5, 0.9)),
                                   Text("? And [3]?")], "only a box the answer before has"
     e = engine.load(tiny_llava, backend="torch", box_format="qwen_vl")
-    prompt = e.prompter.tokenizer.decode(e.build(messages).ids)
+    prompt = e.inner.prompter.tokenizer.decode(e.inner.build(messages).ids)
     assert "What colour is <box>(100,200),(500,900)</box>? And [3]?" in prompt
     # After an answer without boxes, a [0] is just text.
     a2 = store.add(chat, q2, "assistant", "Red.")

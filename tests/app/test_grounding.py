@@ -26,7 +26,7 @@ def served_box_head(tmp_path_factory, make_tiny_ckpt, seed, padded_box):
     save_file(w, str(folder / "grounding.safetensors"))
     demo, app = start_app(tmp_path_factory.mktemp("data"), folder, max_tokens=16)
     assert app.slot.state == "ready", app.slot.error
-    app.settings.logit_bias = {app.slot.engine.model.cfg.grounding["at_token_id"]: 1e4}
+    app.settings.logit_bias = {app.slot.engine.inner.model.cfg.grounding["at_token_id"]: 1e4}
     yield demo, app
     demo.close()
     app.store.close()
@@ -89,7 +89,7 @@ def test_typed_regions_reach_the_engine_and_bad_ones_get_a_note(grounded, wide):
     regions = [p for p in messages[-1].parts if isinstance(p, Region)]
     assert regions[0] == Region(0, (0.1, 0.2, 0.5, 0.9))
     assert regions[1] == Region(0, (10 / 80, 20 / 50, 1.0, 1.0))  # pixels, clipped to the image
-    prompt = app.slot.engine.build(messages)  # the real engine's prompt: one <boxes> per region
+    prompt = app.slot.engine.inner.build(messages)  # the real engine's prompt: one <boxes> per region
     assert prompt.boxes[0] == pytest.approx(original_to_padded((0.1, 0.2, 0.5, 0.9), 80, 50))
     q = app.store.branch(chat)[-2]
     assert "clipped" in q.meta["notes"][0] and "clipped" in texts(out[0][-2])
@@ -145,5 +145,5 @@ def test_the_answers_boxes_go_back_to_the_model_as_it_gave_them(grounded, wide):
     assert len(regions) == len(first.meta["boxes"]) == 16
     b = first.meta["boxes"][3]
     assert regions[3] == Region(0, (b["x1"], b["y1"], b["x2"], b["y2"]))
-    prompt = app.slot.engine.build(app.answers[chat].messages)
+    prompt = app.slot.engine.inner.build(app.answers[chat].messages)
     assert prompt.boxes[3] == pytest.approx(PADDED_BOX, abs=1e-6)  # back on the padded square

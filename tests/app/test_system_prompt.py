@@ -23,7 +23,7 @@ def test_system_prompt_and_penalty_reach_the_model(tmp_path, tiny_model, picture
         assert answer.messages[0] == Message("system", [Text(PIRATE)])
         assert answer.params.repetition_penalty == 1.3
         assert app.store.branch(chat)[-1].meta["system"] == PIRATE
-        prompt = app.slot.engine.prompter.tokenizer.decode(app.slot.engine.build(answer.messages).ids)
+        prompt = app.slot.engine.inner.prompter.tokenizer.decode(app.slot.engine.inner.build(answer.messages).ids)
         assert prompt.index(PIRATE) < prompt.index("Hello")  # the real template puts it first
 
         c.predict(0.0, 0.95, 16, 1.0, "Answer in French.", api_name="/regenerate")

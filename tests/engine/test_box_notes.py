@@ -23,7 +23,7 @@ def split(events):
 
 def test_box_text_notes_reach_done_and_dropped_boxes_have_no_ref(make_tiny_ckpt, images):
     e = engine.load(make_tiny_ckpt(words=(MARKUP,)), backend="torch", box_format="qwen_vl")
-    markup = e.prompter.tokenizer.convert_tokens_to_ids(MARKUP)
+    markup = e.inner.prompter.tokenizer.convert_tokens_to_ids(MARKUP)
     text, boxes, done = split(list(e.stream([Message.user("Where?", [images[0]])], GenParams(
         max_new_tokens=2, temperature=0, logit_bias={markup: 1e4}))))
     assert text == "a[0]bc[1]a[2]bc[3]"
@@ -58,7 +58,7 @@ def bad_head(make_tiny_ckpt, tmp_path):
 @pytest.mark.parametrize("mode", ["full", "composite"])
 def test_box_head_bad_boxes_are_dropped_or_clipped_with_a_note(bad_head, images, box, text, note, mode):
     e = engine.load(bad_head(box), backend="torch", attention=mode)
-    at = e.model.cfg.grounding["at_token_id"]
+    at = e.inner.model.cfg.grounding["at_token_id"]
     got, boxes, done = split(list(e.stream([Message.user("Where?", [images[0]])], GenParams(
         max_new_tokens=3, temperature=0, logit_bias={at: 1e4}))))
     assert got == text and len(boxes) == len(text) // 3

@@ -21,11 +21,11 @@ def mid_ckpt(make_tiny_ckpt):
 @pytest.mark.parametrize("mode", ["full", "composite"])
 def test_bf16_kernels_match_the_fp32_reference(mid_ckpt, images, mode):
     ref = engine.load(mid_ckpt, backend="torch", device="cpu", attention=mode)
-    ids, pixels = ref.prepare([Message.user("Compare them.", images)])
-    want = ref.logits(ids[None], pixels)[0]
+    ids, pixels = ref.inner.prepare([Message.user("Compare them.", images)])
+    want = ref.inner.logits(ids[None], pixels)[0]
     for kernel in available_kernels("cuda"):
         e = engine.load(mid_ckpt, backend="torch", device="cuda", dtype="bfloat16", attention=mode, kernel=kernel)
-        got = e.logits(ids[None].cuda(), pixels.cuda())[0].float().cpu()
+        got = e.inner.logits(ids[None].cuda(), pixels.cuda())[0].float().cpu()
         # bf16 keeps 8 bits of mantissa: allow 3% of the logit range, and the same greedy choice
         # on nearly every position.
         assert (got - want).abs().max().item() <= 0.03 * want.abs().max().item(), kernel
@@ -42,7 +42,7 @@ def test_quantized_load_on_gpu_stays_within_the_estimate(mid_ckpt, quant):
     text, rest = engine.collect(e.stream([Message.user("Hello")], GenParams(max_new_tokens=8, temperature=0)))
     assert rest[-1].reason in ("stop", "length")
     peak = torch.cuda.max_memory_allocated() - base
-    assert peak <= e.estimate.total * 1.25 + 32 * 2 ** 20, (peak, e.estimate.describe())
+    assert peak <= e.inner.estimate.total * 1.25 + 32 * 2 ** 20, (peak, e.inner.estimate.describe())
 
 
 def test_realistic_size_random_checkpoint_in_4bit(tmp_path):
@@ -53,7 +53,7 @@ def test_realistic_size_random_checkpoint_in_4bit(tmp_path):
     folder = make_tiny(tmp_path / "big", hidden=2048, layers=16, heads=16, kv_heads=4)
     torch.cuda.reset_peak_memory_stats()
     e = engine.load(folder, backend="torch", device="cuda", quant="4bit", max_context=2048)
-    assert torch.cuda.max_memory_allocated() <= e.estimate.total * 1.25
+    assert torch.cuda.max_memory_allocated() <= e.inner.estimate.total * 1.25
     assert engine.collect(e.stream([Message.user("Hi")], GenParams(max_new_tokens=4)))[1][-1].reason != "error"
 
 

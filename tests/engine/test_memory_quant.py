@@ -22,7 +22,7 @@ def test_estimate_matches_hand_computed_numbers(tiny_llava):
     linear, other = param_count(cfg)
     assert linear == 2 * 36_864
     loaded = engine.load(tiny_llava, backend="torch", device="cpu")
-    assert linear + other == sum(p.numel() for p in loaded.model.parameters())
+    assert linear + other == sum(p.numel() for p in loaded.inner.model.parameters())
     est = estimate(cfg, 4, None, context=1024)
     assert est.weights == (linear + other) * 4
     assert est.kv_cache == 2 * 2 * 2 * 16 * 1024 * 4          # K and V, layers, KV heads, head_dim, tokens, fp32
@@ -50,13 +50,13 @@ def test_quantized_decoder_layers_are_swapped_and_still_agree(tiny_llava, images
     ref = engine.load(tiny_llava, backend="torch", device="cpu")
     q = engine.load(tiny_llava, backend="torch", device="cpu", quant=mode)
     cls = bnb.nn.Linear4bit if mode == "4bit" else bnb.nn.Linear8bitLt
-    layer = q.model.decoder.layers[0]
+    layer = q.inner.model.decoder.layers[0]
     assert isinstance(layer.self_attn.q_proj, cls) and isinstance(layer.mlp.down_proj, cls)
-    assert type(q.model.projector.linear_1) is nn.Linear and q.model.projector.linear_1.weight.dtype == torch.float32
-    assert type(q.model.vision.encoder.layers[0].mlp.fc1) is nn.Linear
+    assert type(q.inner.model.projector.linear_1) is nn.Linear and q.inner.model.projector.linear_1.weight.dtype == torch.float32
+    assert type(q.inner.model.vision.encoder.layers[0].mlp.fc1) is nn.Linear
     assert q.info.quantization == mode
-    ids, pixels = ref.prepare([Message.user("Describe.", [images[0]])])
-    a, b = ref.logits(ids[None], pixels)[0, -1], q.logits(ids[None], pixels)[0, -1]
+    ids, pixels = ref.inner.prepare([Message.user("Describe.", [images[0]])])
+    a, b = ref.inner.logits(ids[None], pixels)[0, -1], q.inner.logits(ids[None], pixels)[0, -1]
     assert torch.cosine_similarity(a, b, dim=0) > (0.99 if mode == "8bit" else 0.95)
     assert engine.collect(q.stream([Message.user("Hi")], engine.GenParams(max_new_tokens=4, temperature=0)))[1][-1].reason in ("length", "stop")
 
@@ -95,12 +95,12 @@ def test_prequantized_bitsandbytes_checkpoint_loads_as_saved(make_tiny_ckpt, ima
         if not (out / f.name).exists():
             shutil.copy(f, out / f.name)
     e = engine.load(out, backend="torch", device="cpu")
-    assert e.model.cfg.quantization == mode
+    assert e.inner.model.cfg.quantization == mode
     bnb = pytest.importorskip("bitsandbytes")
     cls = bnb.nn.Linear4bit if mode == "4bit" else bnb.nn.Linear8bitLt
-    assert isinstance(e.model.decoder.layers[0].mlp.up_proj, cls)
-    ids, pixels = e.prepare([Message.user("Describe.", [images[0]])])
+    assert isinstance(e.inner.model.decoder.layers[0].mlp.up_proj, cls)
+    ids, pixels = e.inner.prepare([Message.user("Describe.", [images[0]])])
     with torch.no_grad():
         want = LlavaForConditionalGeneration.from_pretrained(out, device_map="cpu")(
             input_ids=ids[None], pixel_values=pixels).logits
-    assert (e.logits(ids[None], pixels) - want).abs().max().item() <= 1e-3
+    assert (e.inner.logits(ids[None], pixels) - want).abs().max().item() <= 1e-3

@@ -14,12 +14,12 @@ TOL = 1e-4
 
 
 def fresh(eng, msgs):
-    ids, pixels = eng.prepare(msgs)
-    return eng.logits(ids[None], pixels)[0, -1]
+    ids, pixels = eng.inner.prepare(msgs)
+    return eng.inner.logits(ids[None], pixels)[0, -1]
 
 
 def check(eng, msgs):
-    got, extra = eng.first_logits(msgs)
+    got, extra = eng.inner.first_logits(msgs)
     assert (got - fresh(eng, msgs)).abs().max().item() <= TOL
     return extra
 
@@ -66,12 +66,12 @@ def test_full_attention_prefix_cache(ckpt, images):
     turn1 = [Message.user("What is it?", [images[0]])]
     answer = engine.collect(full.stream(turn1, GenParams(max_new_tokens=6, temperature=0)))[0]
     extra = check(full, turn1 + [Message.assistant(answer), Message.user("More?")])
-    assert extra["reused_prefix_tokens"] >= len(full.prepare(turn1)[0]) - 1
+    assert extra["reused_prefix_tokens"] >= len(full.inner.prepare(turn1)[0]) - 1
     assert extra["images_encoded"] == 0
 
 
 def test_different_image_misses(comp, images):
-    comp.first_logits([Message.user("Describe.", [images[0]])])
+    comp.inner.first_logits([Message.user("Describe.", [images[0]])])
     assert check(comp, [Message.user("Other words.", [images[1]])])["visual_cache_misses"] == 1
 
 
@@ -103,20 +103,20 @@ def test_disk_tier_survives_restart_and_never_serves_stale(make_tiny_ckpt, image
 
 def test_disk_tier_respects_its_size_limit(tiny_llava, images, tmp_path):
     probe = engine.load(tiny_llava, backend="torch", attention="composite", kv_cache_dir=tmp_path / "a")
-    probe.first_logits([Message.user("x", [images[0]])])
-    entry = probe.prefiller.store.disk_bytes()
+    probe.inner.first_logits([Message.user("x", [images[0]])])
+    entry = probe.inner.prefiller.store.disk_bytes()
     eng = engine.load(tiny_llava, backend="torch", attention="composite", kv_cache_dir=tmp_path / "b",
                       kv_disk_bytes=int(entry * 1.5))
     for img in images:
-        eng.first_logits([Message.user("x", [img])])
-    assert 0 < eng.prefiller.store.disk_bytes() <= entry * 1.5
+        eng.inner.first_logits([Message.user("x", [img])])
+    assert 0 < eng.inner.prefiller.store.disk_bytes() <= entry * 1.5
     assert len(list((tmp_path / "b").glob("*.safetensors"))) == 1
 
 
 def test_corrupt_disk_entry_is_a_miss(tiny_llava, images, tmp_path):
     load = lambda: engine.load(tiny_llava, backend="torch", attention="composite", kv_cache_dir=tmp_path)
     msgs = [Message.user("Describe.", [images[0]])]
-    load().first_logits(msgs)
+    load().inner.first_logits(msgs)
     (f,) = tmp_path.glob("*.safetensors")
     f.write_bytes(f.read_bytes()[:100])
     assert check(load(), msgs)["visual_cache_misses"] == 1
@@ -124,13 +124,13 @@ def test_corrupt_disk_entry_is_a_miss(tiny_llava, images, tmp_path):
 
 def test_memory_lru_is_bounded(tiny_llava, images):
     probe = engine.load(tiny_llava, backend="torch", attention="composite", kv_cache_dir=False)
-    probe.first_logits([Message.user("x", [images[0]])])
-    one = probe.prefiller.store.used
+    probe.inner.first_logits([Message.user("x", [images[0]])])
+    one = probe.inner.prefiller.store.used
     eng = engine.load(tiny_llava, backend="torch", attention="composite", kv_cache_dir=False,
                       kv_cache_bytes=int(one * 1.5))
     for img in images + images[:1]:
-        eng.first_logits([Message.user("x", [img])])
-    assert eng.prefiller.store.used <= one * 1.5 and len(eng.prefiller.store.mem) == 1
+        eng.inner.first_logits([Message.user("x", [img])])
+    assert eng.inner.prefiller.store.used <= one * 1.5 and len(eng.inner.prefiller.store.mem) == 1
 
 
 def test_fp16_storage_halves_memory_and_stays_close(tiny_llava, images, tmp_path):
@@ -140,11 +140,11 @@ def test_fp16_storage_halves_memory_and_stays_close(tiny_llava, images, tmp_path
     for kv_dtype in (None, "float16"):
         eng = engine.load(tiny_llava, backend="torch", attention="composite", kv_cache_dir=tmp_path / "kv",
                           kv_cache_dtype=kv_dtype)
-        eng.first_logits([Message.user("Describe.", [images[0]])])
+        eng.inner.first_logits([Message.user("Describe.", [images[0]])])
         msgs = [Message("user", [Text("Other words first "), Image(images[0])])]
-        got, extra = eng.first_logits(msgs)
+        got, extra = eng.inner.first_logits(msgs)
         assert extra["visual_cache_hits"] == 1 and extra["visual_cache_misses"] == 0
-        stores[kv_dtype] = (eng.prefiller.store.used, (got - fresh(eng, msgs)).abs().max().item())
+        stores[kv_dtype] = (eng.inner.prefiller.store.used, (got - fresh(eng, msgs)).abs().max().item())
     assert stores["float16"][0] * 2 == stores[None][0]
     assert stores[None][1] <= 1e-4 and stores["float16"][1] <= 2e-3
     assert len(list((tmp_path / "kv").glob("*.safetensors"))) == 2  # one entry per storage dtype

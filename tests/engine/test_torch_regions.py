@@ -14,8 +14,8 @@ BOX = (0.1, 0.2, 0.5, 0.75)
 
 def prompt_text(e, images):
     msgs = [Message("user", [Image(images[0]), Text("What is in "), Region(0, BOX), Text("?")])]
-    ids, _ = e.prepare(msgs)
-    return e.prompter.tokenizer.decode(ids[ids != e.model.cfg.image_token_id])
+    ids, _ = e.inner.prepare(msgs)
+    return e.inner.prompter.tokenizer.decode(ids[ids != e.inner.model.cfg.image_token_id])
 
 
 @pytest.mark.parametrize("fmt", sorted(FORMATS) + ["auto"])

@@ -28,16 +28,16 @@ TRICKY = [Message("system", [Text("Be brief.")]),
 def test_same_token_ids_for_a_text_prompt(torch_engine, exported, messages):
     g = load(exported("f16")[0], backend="gguf", threads=1)
     try:
-        ids, _ = torch_engine.prepare(messages)
-        assert g.prompt_tokens(messages) == ids.tolist()
+        ids, _ = torch_engine.inner.prepare(messages)
+        assert g.inner.prompt_tokens(messages) == ids.tolist()
     finally:
         g.close()
 
 
 @pytest.mark.parametrize("quant", ["f16", "q8_0"])
 def test_greedy_first_token_agrees_with_torch(torch_engine, exported, quant):
-    ids, _ = torch_engine.prepare(PROMPT)
-    expected = torch_engine.prompter.tokenizer.decode([int(torch.argmax(torch_engine.logits(ids[None])[0, -1]))])
+    ids, _ = torch_engine.inner.prepare(PROMPT)
+    expected = torch_engine.inner.prompter.tokenizer.decode([int(torch.argmax(torch_engine.inner.logits(ids[None])[0, -1]))])
     g = load(exported(quant)[0], backend="gguf", threads=1)
     try:
         assert _first_token(g, PROMPT).strip() == expected.strip()
@@ -47,8 +47,8 @@ def test_greedy_first_token_agrees_with_torch(torch_engine, exported, quant):
 
 def test_greedy_first_token_with_an_image_agrees_with_torch(torch_engine, exported, square_image):
     msgs = [Message.user("What is this?", [square_image])]
-    ids, pixels = torch_engine.prepare(msgs)
-    expected = torch_engine.prompter.tokenizer.decode([int(torch.argmax(torch_engine.logits(ids[None], pixels)[0, -1]))])
+    ids, pixels = torch_engine.inner.prepare(msgs)
+    expected = torch_engine.inner.prompter.tokenizer.decode([int(torch.argmax(torch_engine.inner.logits(ids[None], pixels)[0, -1]))])
     g = load(exported("f16")[0], backend="gguf", threads=1)
     try:
         assert _first_token(g, msgs).strip() == expected.strip()

@@ -37,7 +37,7 @@ def test_byte_level_tokenizer_round_trips_through_gguf(bpe_decoder, tmp_path):
         msgs = [Message.user(TRICKY)]
         text = tok.apply_chat_template([{"role": "user", "content": TRICKY}],
                                        add_generation_prompt=True, tokenize=False)
-        assert e.prompt_tokens(msgs) == tok(text)["input_ids"]
+        assert e.inner.prompt_tokens(msgs) == tok(text)["input_ids"]
         assert any(isinstance(ev, Token) for ev in e.stream(msgs, GenParams(max_new_tokens=2, temperature=0)))
     finally:
         e.close()

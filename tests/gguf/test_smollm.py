@@ -20,7 +20,7 @@ def test_answers_paris_streamed_with_tokens_per_second(smollm):
     assert done.reason == "stop"                       # <|im_end|> ended it, not the budget
     assert stats.decode_tokens_per_s > 0 and stats.prefill_ms > 0
     assert stats.generated_tokens == len(tokens)
-    assert stats.prompt_tokens == len(smollm.prompt_tokens(QUESTION))
+    assert stats.prompt_tokens == len(smollm.inner.prompt_tokens(QUESTION))
 
 
 def test_info(smollm):
@@ -56,7 +56,7 @@ def test_follow_up_reuses_the_cache_and_regenerate_is_identical(smollm):
     answer = "".join(e.text for e in first if isinstance(e, Token))
     follow = QUESTION + [Message.assistant(answer), Message.user("And of Germany?")]
     stats = [e for e in smollm.stream(follow, GREEDY) if isinstance(e, Stats)][0]
-    assert stats.extra["reused_tokens"] >= len(smollm.prompt_tokens(QUESTION))
+    assert stats.extra["reused_tokens"] >= len(smollm.inner.prompt_tokens(QUESTION))
 
 
 def test_seeded_sampling_repeats(smollm):
