@@ -9,7 +9,7 @@ from app.answer import FLUSH_SECONDS, Answer
 from app.blobs import BlobStore
 from app.model_slot import ModelSlot, ModelSpec
 from app.store import Store
-from app.views import to_engine
+from app.prompt import to_engine
 from app_testfiles import FailsMidAnswer, wait_until
 from engine.api import GenParams
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import engine
 from app.blobs import BlobStore
 from app.store import Store
-from app.views import to_engine
+from app.prompt import to_engine
 from engine.api import Region, Text
 
 BOX = {"ref": 0, "image_index": 0, "x1": 0.1, "y1": 0.2, "x2": 0.5, "y2": 0.9}
@@ -42,7 +42,7 @@ def test_boxes_that_do_not_fit_the_text_or_the_images_stay_as_text(tmp_path, ima
 def test_a_question_whose_answer_failed_empty_joins_the_next_one(tmp_path, tiny_llava, images):
     """user, (assistant failed before any text), user: one user turn for the model, both questions
     in it, so a template that insists on user/assistant turns still renders the chat."""
-    from app.views import one_turn_each
+    from app.prompt import one_turn_each
     store, blobs = Store(tmp_path / "chats.sqlite3"), BlobStore(tmp_path / "blobs")
     chat = store.new_chat()
     q1 = store.add(chat, None, "user", "please stall", [blobs.put(Path(images[0]).read_bytes(), ".png")])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gradio_client import handle_file
 
-from app.views import with_system
+from app.prompt import with_system
 from app_testfiles import client, send, start_app
 from engine.api import GenParams, Message, Text
 from engine.documents.prompt import SYSTEM
