@@ -117,6 +117,7 @@ print(json.dumps({"failed": failed, "present": sorted(m for m in NEVER if m in s
 """
 
 
+@pytest.mark.slow  # two interpreters that import torch, transformers, gradio: ~20 s
 @pytest.mark.parametrize("pkg, never", [("app", ("torch", "llama_cpp")), ("engine", ("gradio", "app"))])
 def test_every_module_imports_in_a_fresh_interpreter(pkg, never):
     """Each module of `pkg` imported for real (engine/__main__.py runs the CLI: not imported);

@@ -3,6 +3,7 @@ with every answer (send, regenerate); an API caller that sends neither gets the 
 from __future__ import annotations
 
 from gradio_client import handle_file
+import pytest
 
 from app.prompt import with_system
 from app_testfiles import client, send, start_app
@@ -12,6 +13,7 @@ from engine.documents.prompt import SYSTEM
 PIRATE = "You are a pirate. Answer like one."
 
 
+@pytest.mark.slow
 def test_system_prompt_and_penalty_reach_the_model(tmp_path, tiny_model, pictures):
     demo, app = start_app(tmp_path, tiny_model, system="Be brief.")
     try:

@@ -12,6 +12,8 @@ from doc_pdfs import PAGES, word_box
 
 from engine.api import Done, GenParams, Stats, Token, collect
 
+pytestmark = pytest.mark.slow
+
 pytest.importorskip("engine.llava.tiny")
 
 

@@ -53,6 +53,7 @@ def test_page_renders_are_cached_pngs(report):
         report.page(9)
 
 
+@pytest.mark.slow
 def test_png_scans_become_one_document(tmp_path, cache_dir):
     from doc_pdfs import scan_png
     p1 = tmp_path / "scan1.png"
@@ -65,6 +66,7 @@ def test_png_scans_become_one_document(tmp_path, cache_dir):
     assert render_page(doc, 2, width=200).exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt, suffix", [("WEBP", ".webp"), ("TIFF", ".tif")])
 def test_webp_and_tiff_scans_are_pages_too(tmp_path, cache_dir, fmt, suffix):
     """The app accepts these as images; as pages of a document they are read the same way."""

@@ -16,12 +16,15 @@ from engine.llava.decoder import KVCache
 
 @pytest.fixture(scope="module")
 def eng(tiny_llava):
-    return engine.load(tiny_llava, backend="torch")
+    e = engine.load(tiny_llava, backend="torch")
+    yield e
+    e.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["full", "composite"])
-def test_cached_decode_equals_uncached_recomputation(tiny_llava, images, mode):
-    e = engine.load(tiny_llava, backend="torch", attention=mode, visual_mlp=False)
+def test_cached_decode_equals_uncached_recomputation(tiny_llava, images, mode, load_engine):
+    e = load_engine(tiny_llava, backend="torch", attention=mode, visual_mlp=False)
     ids, pixels = e.inner.prepare([Message.user("Describe it.", [images[0]])])
     cache = KVCache(e.inner.model.cfg.decoder, len(ids) + 6, torch.float32, "cpu")
     with torch.inference_mode():
@@ -42,9 +45,9 @@ def count_rows(module, counter, key):
 
 
 @pytest.mark.parametrize("visual_mlp", [True, False])
-def test_composite_skips_queries_and_visual_mlp(tiny_llava, images, visual_mlp):
+def test_composite_skips_queries_and_visual_mlp(tiny_llava, images, visual_mlp, load_engine):
     """Counted at the projections themselves: visual rows never reach q_proj (nor the MLP when off)."""
-    e = engine.load(tiny_llava, backend="torch", attention="composite", visual_mlp=visual_mlp)
+    e = load_engine(tiny_llava, backend="torch", attention="composite", visual_mlp=visual_mlp)
     ids, pixels = e.inner.prepare([Message.user("Describe it.", images)])
     n_vis = int((ids == e.inner.model.cfg.image_token_id).sum())
     n_text = len(ids) - n_vis
@@ -109,38 +112,39 @@ def test_cancel_stops_within_one_token(eng):
     assert tokens <= 2 and last.reason == "cancelled"
 
 
-def test_ee_mllm_checkpoint_loads_composite_with_its_visual_mlp(make_tiny_ckpt):
+@pytest.mark.slow
+def test_ee_mllm_checkpoint_loads_composite_with_its_visual_mlp(make_tiny_ckpt, load_engine):
     folder = make_tiny_ckpt(ee_mllm={"attention": "composite", "visual_mlp": False})
-    e = engine.load(folder, backend="torch")
+    e = load_engine(folder, backend="torch")
     assert e.info.attention == "composite" and e.inner.run.visual_mlp is False
-    assert engine.load(folder, backend="torch", attention="full").info.attention == "full"
+    assert load_engine(folder, backend="torch", attention="full").info.attention == "full"
 
 
-def test_missing_folder_is_a_clear_error(tmp_path):
+def test_missing_folder_is_a_clear_error(tmp_path, load_engine):
     with pytest.raises(EngineError, match="not found"):
-        engine.load(tmp_path / "nope", backend="torch")
+        load_engine(tmp_path / "nope", backend="torch")
 
 
-def test_pickle_checkpoint_is_refused(tiny_llava, tmp_path):
+def test_pickle_checkpoint_is_refused(tiny_llava, tmp_path, load_engine):
     shutil.copy(tiny_llava / "config.json", tmp_path / "config.json")
     (tmp_path / "pytorch_model.bin").write_bytes(b"\x80\x04not really a pickle")
     with pytest.raises(EngineError, match="never read"):
-        engine.load(tmp_path, backend="torch")
+        load_engine(tmp_path, backend="torch")
 
 
-def test_corrupt_safetensors_is_a_clear_error(tiny_llava, tmp_path):
+def test_corrupt_safetensors_is_a_clear_error(tiny_llava, tmp_path, load_engine):
     for f in tiny_llava.iterdir():
         shutil.copy(f, tmp_path / f.name)
     data = (tmp_path / "model.safetensors").read_bytes()
     (tmp_path / "model.safetensors").write_bytes(data[: len(data) // 3])
     with pytest.raises(EngineError, match="safetensors"):
-        engine.load(tmp_path, backend="torch")
+        load_engine(tmp_path, backend="torch")
 
 
-def test_unsupported_architecture_is_a_clear_error(tmp_path):
+def test_unsupported_architecture_is_a_clear_error(tmp_path, load_engine):
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "mamba"}))
     with pytest.raises(EngineError, match="not supported"):
-        engine.load(tmp_path, backend="torch")
+        load_engine(tmp_path, backend="torch")
 
 
 def test_unreadable_image_is_a_clear_error(eng, tmp_path):
@@ -158,11 +162,11 @@ def test_wrong_image_count_is_a_clear_error(eng, images):
         eng.inner.prepare([Message.user("What is <image> this?")])
 
 
-def test_fixed_shape_decode_step_equals_the_sliced_one(tiny_llava, images):
+def test_fixed_shape_decode_step_equals_the_sliced_one(tiny_llava, images, load_engine):
     """The step that torch.compile / CUDA graphs capture attends over the whole cache through a
     mask; it must give what the sliced step gives."""
     from engine.llava.forward import RunConfig, text_layers
-    e = engine.load(tiny_llava, backend="torch", attention="composite")
+    e = load_engine(tiny_llava, backend="torch", attention="composite")
     ids, pixels = e.inner.prepare([Message.user("Describe it.", [images[0]])])
     cache = KVCache(e.inner.model.cfg.decoder, len(ids) + 40, torch.float32, "cpu", bucket=64)
     assert cache.capacity == 64 * ((len(ids) + 40 + 63) // 64)
@@ -175,6 +179,7 @@ def test_fixed_shape_decode_step_equals_the_sliced_one(tiny_llava, images):
     assert (a - b).abs().max().item() <= 1e-5
 
 
+@pytest.mark.slow
 def test_info_command_describes_the_checkpoint(tiny_llava):
     import json
     import subprocess
@@ -194,10 +199,10 @@ def test_info_command_describes_the_checkpoint(tiny_llava):
 
 @pytest.mark.parametrize("drop, says", [(("tokenizer.json", "tokenizer_config.json"), "tokenizer"),
                                         (("processor_config.json", "preprocessor_config.json"), "processor files")])
-def test_missing_tokenizer_or_processor_files_are_clear_errors(tiny_llava, tmp_path, drop, says):
+def test_missing_tokenizer_or_processor_files_are_clear_errors(tiny_llava, tmp_path, drop, says, load_engine):
     folder = tmp_path / "ckpt"
     shutil.copytree(tiny_llava, folder)
     for name in drop:
         (folder / name).unlink(missing_ok=True)
     with pytest.raises(EngineError, match=says):
-        engine.load(folder, backend="torch")
+        load_engine(folder, backend="torch")

@@ -8,6 +8,8 @@ from safetensors.torch import load_file, save_file
 import engine
 from engine import GenParams, Image, Message, Region, Text, collect
 
+pytestmark = pytest.mark.slow
+
 TOL = 1e-4
 R1, R2 = (0.1, 0.2, 0.5, 0.9), (0.3, 0.1, 0.8, 0.4)
 
@@ -39,8 +41,8 @@ def head_ckpt(make_tiny_ckpt):
 
 
 @pytest.mark.parametrize("mode", ["full", "composite"])
-def test_box_head_regions_and_box_answer_across_turns(head_ckpt, images, mode):
-    e = engine.load(head_ckpt, backend="torch", attention=mode, kv_cache_dir=False)
+def test_box_head_regions_and_box_answer_across_turns(head_ckpt, images, mode, load_engine):
+    e = load_engine(head_ckpt, backend="torch", attention=mode, kv_cache_dir=False)
     at = e.inner.model.cfg.grounding["at_token_id"]
     turn1 = [ask(images[0], R1)]
     answer = collect(e.stream(turn1, GenParams(max_new_tokens=4, temperature=0, logit_bias={at: 1e4})))[0]
@@ -56,8 +58,8 @@ def test_box_head_regions_and_box_answer_across_turns(head_ckpt, images, mode):
 
 
 @pytest.mark.parametrize("mode", ["full", "composite"])
-def test_regions_as_box_text_across_turns(tiny_llava, images, mode):
-    e = engine.load(tiny_llava, backend="torch", attention=mode, kv_cache_dir=False, box_format="qwen_vl")
+def test_regions_as_box_text_across_turns(tiny_llava, images, mode, load_engine):
+    e = load_engine(tiny_llava, backend="torch", attention=mode, kv_cache_dir=False, box_format="qwen_vl")
     turn1 = [ask(images[0], R1)]
     assert "<box>(100,200),(500,900)</box>" in e.inner.prompter.tokenizer.decode(e.inner.build(turn1).ids)
     answer = collect(e.stream(turn1, GenParams(max_new_tokens=6, temperature=0)))[0]
@@ -69,12 +71,12 @@ def test_regions_as_box_text_across_turns(tiny_llava, images, mode):
 
 
 @pytest.mark.parametrize("mode", ["full", "composite"])
-def test_a_box_head_answer_sent_back_with_its_boxes_matches_what_was_fed(head_ckpt, images, mode):
+def test_a_box_head_answer_sent_back_with_its_boxes_matches_what_was_fed(head_ckpt, images, mode, load_engine):
     """The answer's boxes go back as Regions in the assistant message: the model reads <at> and
     the box embedding it generated (the cache keys of the fed boxes and of the boxes sent back
     agree), and the next turn's logits equal a fresh prefill's."""
     from engine.llava.generate import box_key
-    e = engine.load(head_ckpt, backend="torch", attention=mode, kv_cache_dir=False)
+    e = load_engine(head_ckpt, backend="torch", attention=mode, kv_cache_dir=False)
     at = e.inner.model.cfg.grounding["at_token_id"]
     turn1 = [Message.user("Where?", [images[0]])]
     text, rest = collect(e.stream(turn1, GenParams(max_new_tokens=3, temperature=0, logit_bias={at: 1e4})))
