@@ -15,13 +15,15 @@ from engine.api import EngineError, GenParams
 from .answer import Answer
 from .attachments import Limits, check_files
 from .blobs import BlobStore
-from .documents import Documents, latest_document
+from .chat_view import notices, to_chatbot
+from .documents import Documents
 from .draw import draw_boxes
 from .export import chat_markdown, file_name
 from .figures import box_figures, render, with_drawn
 from .model_slot import ModelSlot, ModelSpec
+from .prompt import chat_messages, document_messages, images_of, latest_document
+from .snapshot import ChatSnapshot
 from .store import Store, StoredMessage
-from .views import images_of, notices, one_turn_each, to_chatbot, to_engine, with_system
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,16 @@ class Settings:
     logit_bias: dict = field(default_factory=dict)  # token id -> bias for every answer (tests force <at>)
 
 
+@dataclass
+class Asked:
+    """What ask ends with: the chat (new or the same), the answer started (None: none was), and
+    the refused files with one problem each."""
+    chat_id: int | None
+    answer: Answer | None = None
+    problems: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+
+
 class ChatApp:
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -63,33 +75,43 @@ class ChatApp:
 
     # ---- asking ---------------------------------------------------------------------------------
     def ask(self, chat_id: int | None, text: str, files: list[str], params: GenParams,
-            as_document: bool = False, progress=None, owner: str | None = None, system: str = ""):
-        """Store the question (indexing a dropped document first: `progress(i, n)` per page) and
-        start the answer, on behalf of `owner` (a page session). Returns (chat_id, Answer | None,
-        problems, refused file paths)."""
+            as_document: bool = False, owner: str | None = None, system: str = ""):
+        """Store the question (reading a dropped document first) and start the answer, on behalf
+        of `owner` (a page session). Yields (pages read, pages) while a dropped document is read
+        ((0, 0) as it starts), then one Asked. Never raises: a bug while reading is a problem to
+        show, so that what the user typed is not lost."""
+        try:
+            asked = yield from self._ask(chat_id, text, files, params, as_document, owner, system)
+        except Exception as e:
+            log.exception("chat %s: asking failed", chat_id)
+            asked = Asked(chat_id, None, [f"Reading failed: {type(e).__name__}: {e}"], [str(f) for f in files])
+        yield asked
+
+    def _ask(self, chat_id, text, files, params, as_document, owner, system):
         checked = check_files(files, self.blobs, self.settings.limits, as_document)
         if checked.problems:
-            return chat_id, None, checked.problems, checked.refused
+            return Asked(chat_id, None, checked.problems, checked.refused)
         meta = {}
         if checked.documents:
+            yield 0, 0
             try:
-                meta["document"] = self.docs.index(checked.documents, progress)
+                meta["document"] = yield from self.docs.read(checked.documents)
             except EngineError as e:
-                return chat_id, None, [str(e)], [str(p) for p in checked.documents]
+                return Asked(chat_id, None, [str(e)], [str(p) for p in checked.documents])
         if not text.strip() and not checked.blobs and not meta:
-            return chat_id, None, [], []
+            return Asked(chat_id)
         if chat_id is None or self.store.chat(chat_id) is None:
             chat_id = self.store.new_chat()
         head = self.store.chat(chat_id).head
         title = text or (meta["document"]["name"] if meta else "")
         user_id = self.store.add(chat_id, head, "user", text, checked.blobs, meta=meta, title=title)
         if not text.strip():  # a document alone: indexed, the questions come next
-            return chat_id, None, [], []
-        return chat_id, self._answer(chat_id, user_id, params, owner, system), [], []
+            return Asked(chat_id)
+        return Asked(chat_id, self._answer(chat_id, user_id, params, owner, system))
 
     def regenerate(self, chat_id: int | None, params: GenParams, system: str = "") -> Answer | None:
         """A new answer to the last question; the old answer stays as another branch."""
-        question = self._last_user(chat_id)
+        question = self.snapshot(chat_id).last("user")
         return self._answer(chat_id, question.id, params, system=system) if question else None
 
     def edit(self, chat_id: int | None, index: int, text: str, params: GenParams,
@@ -122,16 +144,15 @@ class ChatApp:
         if self.settings.logit_bias and not params.logit_bias:
             params = dataclasses.replace(params, logit_bias=dict(self.settings.logit_bias))
         branch = self.store.branch(chat_id, user_id)
-        doc, talk = latest_document(branch)
-        if doc is not None:
-            messages, finish, extra = self._document_answer(doc, talk, system)
+        ref, talk = latest_document(branch)
+        if ref is not None:
+            messages, finish, extra = self._document_answer(ref, talk, system)
         else:
-            messages, notes = to_engine(branch, self.blobs)
+            messages, notes = chat_messages(branch, self.blobs, system)
             if branch[-1].meta.get("notes", []) != notes:
                 self.store.update(user_id, meta={**branch[-1].meta, "notes": notes})
             images = images_of(branch)
             finish, extra = (lambda a: {"figures": with_drawn(box_figures(a.boxes, images), self.blobs)}), {}
-            messages = with_system(one_turn_each(messages), system)
         if system.strip():
             extra["system"] = system
         self.store.set_system(chat_id, system)  # the chat's own from now on: reopened with it
@@ -139,18 +160,17 @@ class ChatApp:
         self.answers[chat_id] = answer
         return answer
 
-    def _document_answer(self, doc: dict, talk: list[StoredMessage], system: str = ""):
+    def _document_answer(self, ref: dict, talk: list[StoredMessage], system: str = ""):
         """The question is answered from the document's best pages, and its cited words boxed."""
-        question = talk[-1].text
-        pages = self.docs.pick_pages(doc, question)
+        pages = self.docs.pick_pages(ref, talk[-1].text)
+        doc = self.docs.get(ref)
 
-        def messages(info):
-            history = self.docs.messages(doc, pages, question, talk[:-1], bool(info.vision))
-            return with_system(one_turn_each(history), system)
+        def messages(info):  # page images only for a model that sees: known once it is loaded
+            return document_messages(doc, pages, talk, system, bool(info.vision))
 
         def finish(answer):
-            return {"figures": with_drawn(self.docs.figures(doc, pages, answer.text), self.blobs)}
-        return messages, finish, {"doc": {"sha": doc["sha"], "pages": pages}}
+            return {"figures": with_drawn(self.docs.figures(ref, pages, answer.text), self.blobs)}
+        return messages, finish, {"doc": {"sha": ref["sha"], "pages": pages}}
 
     def stop(self, chat_id: int | None, owner: str | None = None) -> None:
         """Stop the answer in `chat_id`, or, for a page that has no chat yet (its first answer has
@@ -202,18 +222,19 @@ class ChatApp:
         self.store.delete_from(shown[index].id)
         return shown[index].text
 
-    # ---- reading --------------------------------------------------------------------------------
-    def shown(self, chat_id: int | None) -> list[StoredMessage]:
+    # ---- reading: `chat` is a chat id, or the snapshot already read for this refresh ----------
+    def snapshot(self, chat: int | None | ChatSnapshot) -> ChatSnapshot:
+        """The chat's row and messages, read once (an empty snapshot for no chat)."""
+        if isinstance(chat, ChatSnapshot):
+            return chat
+        return ChatSnapshot(*self.store.snapshot(chat)) if chat is not None else ChatSnapshot()
+
+    def shown(self, chat) -> list[StoredMessage]:
         """The branch as the chat shows it: one row per user or assistant message."""
-        if chat_id is None:
-            return []
-        return [m for m in self.store.branch(chat_id) if m.role in ("user", "assistant")]
+        return self.snapshot(chat).shown
 
-    def _last_user(self, chat_id) -> StoredMessage | None:
-        return next((m for m in reversed(self.shown(chat_id)) if m.role == "user"), None)
-
-    def chatbot(self, chat_id: int | None, live: Answer | None = None, problems=(), info=()) -> list[dict]:
-        return (to_chatbot(self.shown(chat_id), self.blobs, live) + notices(list(problems))
+    def chatbot(self, chat, live: Answer | None = None, problems=(), info=()) -> list[dict]:
+        return (to_chatbot(self.shown(chat), self.blobs, live) + notices(list(problems))
                 + [{"role": "assistant", "content": i} for i in info])
 
     def title(self, chat_id: int | None) -> str:
@@ -230,21 +251,8 @@ class ChatApp:
         chats = self.store.search_chats(query.strip()) if query.strip() else self.store.chats()
         return [(c.title, c.id) for c in chats]
 
-    def branch_choices(self, chat_id: int | None) -> tuple[list[tuple[str, int]], int | None]:
-        """Every branch's last message, labelled by its question and the start of its answer
-        (regenerated answers share the question), and the one shown now."""
-        if chat_id is None:
-            return [], None
-        leaves = self.store.leaves(chat_id)
-        choices = []
-        for i, leaf in enumerate(leaves):
-            q = next((m for m in reversed(self.store.branch(chat_id, leaf.id)) if m.role == "user"), leaf)
-            label = f"{i + 1}. {_start(q.text, 40)}"
-            if leaf.role == "assistant":
-                label += f" → {_start(leaf.text, 30) or '(no answer)'}"
-            choices.append((label, leaf.id))
-        chat = self.store.chat(chat_id)
-        return choices, chat.head if chat else None
+    def branch_choices(self, chat) -> tuple[list[tuple[str, int]], int | None]:
+        return self.snapshot(chat).branch_choices()
 
     def show_branch(self, chat_id: int | None, leaf_id: int | None) -> None:
         if chat_id is not None and leaf_id is not None:
@@ -252,76 +260,47 @@ class ChatApp:
             if msg is not None and msg.chat_id == chat_id:
                 self.store.set_head(chat_id, msg.id)
 
-    def image_choices(self, chat_id: int | None) -> tuple[list[tuple[str, int]], int | None]:
-        """The branch's images, then the pages the last answer cites; the one picked is the first
-        cited page, else the image of the last answer's first box, else the last image."""
-        images = images_of(self.shown(chat_id))
-        pages = self._last_pages(chat_id)
-        choices = [(f"image {i + 1}", i) for i in range(len(images))]
-        choices += [(f["label"], len(images) + j) for j, f in enumerate(pages)]
-        if not choices:
-            return [], None
-        boxes = self.last_boxes(chat_id)
-        if pages:
-            pick = len(images)
-        elif boxes and boxes[0]["image_index"] < len(images):
-            pick = boxes[0]["image_index"]
-        else:
-            pick = len(images) - 1
-        return choices, pick
+    def image_choices(self, chat) -> tuple[list[tuple[str, int]], int | None]:
+        return self.snapshot(chat).image_choices()
 
-    def _last_answer(self, chat_id) -> StoredMessage | None:
-        return next((m for m in reversed(self.shown(chat_id)) if m.role == "assistant"), None)
+    def last_boxes(self, chat) -> list[dict]:
+        return self.snapshot(chat).last_boxes
 
-    def last_boxes(self, chat_id: int | None) -> list[dict]:
-        answer = self._last_answer(chat_id)
-        return answer.meta.get("boxes", []) if answer else []
-
-    def _last_pages(self, chat_id) -> list[dict]:
-        answer = self._last_answer(chat_id)
-        return answer.meta.get("figures", []) if answer and answer.meta.get("doc") else []
-
-    def focus(self, chat_id: int | None, ref: str, current: int | None) -> tuple[int | None, object]:
+    def focus(self, chat, ref: str, current: int | None) -> tuple[int | None, object]:
         """What the boxes panel shows when the user points at `[k]` (or `[pN]`) in the last answer:
         (image picked, image drawn). Box k's image with box k emphasised; page N if the answer
         shows it; an empty ref: the current image as it was."""
+        snap = self.snapshot(chat)
         ref = (ref or "").strip().strip("[]")
         if ref.isdigit():
-            box = next((b for b in self.last_boxes(chat_id) if b["ref"] == int(ref)), None)
-            if box is not None and box["image_index"] < len(images_of(self.shown(chat_id))):
-                return box["image_index"], self.boxed_image(chat_id, box["image_index"], int(ref))
+            box = next((b for b in snap.last_boxes if b["ref"] == int(ref)), None)
+            if box is not None and box["image_index"] < len(snap.images):
+                return box["image_index"], self.boxed_image(snap, box["image_index"], int(ref))
         elif ref[:1] == "p" and ref[1:].isdigit():
-            n_images = len(images_of(self.shown(chat_id)))
-            for j, fig in enumerate(self._last_pages(chat_id)):
+            for j, fig in enumerate(snap.last_pages):
                 if fig["label"].startswith(f"page {int(ref[1:])} of "):
-                    return n_images + j, self.boxed_image(chat_id, n_images + j)
+                    return len(snap.images) + j, self.boxed_image(snap, len(snap.images) + j)
         current = None if current is None else int(current)
-        return current, self.boxed_image(chat_id, current)
+        return current, self.boxed_image(snap, current)
 
-    def boxed_image(self, chat_id: int | None, index: int | None, focus: int | None = None):
+    def boxed_image(self, chat, index: int | None, focus: int | None = None):
         """The chosen image (or cited page) with the last answer's boxes for it drawn on (box
         `focus` emphasised), or None."""
-        images = images_of(self.shown(chat_id))
-        pages = self._last_pages(chat_id)
+        snap = self.snapshot(chat)
+        images, pages = snap.images, snap.last_pages
         if index is None or not 0 <= int(index) < len(images) + len(pages):
             return None
         index = int(index)
         if index >= len(images):
             return render(pages[index - len(images)], self.blobs)
         boxes = [(b["ref"], (b["x1"], b["y1"], b["x2"], b["y2"]))
-                 for b in self.last_boxes(chat_id) if b["image_index"] == index]
+                 for b in snap.last_boxes if b["image_index"] == index]
         with PILImage.open(self.blobs.path(images[index])) as img:
             return draw_boxes(img, boxes, focus)
 
-    def plain_image(self, chat_id: int | None, index: int | None):
+    def plain_image(self, chat, index: int | None):
         """The chosen conversation image without boxes (to draw a region on), or None."""
-        images = images_of(self.shown(chat_id))
+        images = self.snapshot(chat).images
         if index is None or not 0 <= int(index) < len(images):
             return None
         return str(self.blobs.path(images[int(index)]))
-
-
-def _start(text: str, n: int) -> str:
-    """The first n characters of text on one line, with … when cut."""
-    line = " ".join(text.split())
-    return line if len(line) <= n else line[:n - 1].rstrip() + "…"

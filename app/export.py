@@ -8,7 +8,7 @@ import re
 
 from .blobs import BlobStore
 from .store import StoredMessage
-from .views import answer_text, user_lines
+from .chat_view import answer_text, user_lines
 
 SPEAKER = {"system": "System", "user": "You", "assistant": "Assistant"}
 NAME_CHARS = 60  # of the file name, before ".md"

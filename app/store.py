@@ -161,6 +161,15 @@ class Store:
         return [_row(r) for r in self._q(f"SELECT {_COLS} FROM messages WHERE chat_id=? ORDER BY id",
                                          (chat_id,))]
 
+    def snapshot(self, chat_id: int) -> tuple[Chat | None, list[StoredMessage]]:
+        """The chat's row and all its messages, read together (under the one lock every write
+        takes): one consistent view for a page refresh, even while an answer is being saved."""
+        with self._lock:
+            chat = self._db.execute(f"SELECT {_CHAT_COLS} FROM chats WHERE id=?", (chat_id,)).fetchall()
+            rows = self._db.execute(f"SELECT {_COLS} FROM messages WHERE chat_id=? ORDER BY id",
+                                    (chat_id,)).fetchall()
+        return (Chat(*chat[0]) if chat else None), [_row(r) for r in rows]
+
     def branch(self, chat_id: int, head: int | None = None) -> list[StoredMessage]:
         """Messages from the root to `head` (default: the chat's head)."""
         if head is None:

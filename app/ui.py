@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import os
-import threading
 
 import gradio as gr
 
 from engine.api import GenParams
 from engine.grounding.formats import CHOICES as BOX_CHOICES
 
-from .chat_app import ChatApp
+from .chat_app import Asked, ChatApp
 from .get_model import get_model_block
 from .model_slot import ModelSpec
 from .models import model_choices
@@ -63,34 +62,13 @@ def _text_of(value) -> str:
     return ""
 
 
-def _reading(files, progress: dict) -> str:
+def _reading(files, i: int, n: int) -> str:
     """The line shown while a document is read, with a bar once the page count is known."""
     names = ", ".join(os.path.basename(str(f)) for f in files) or "the document"
-    if not progress:
+    if not n:
         return f"📄 Reading {names} …"
-    i, n = progress["i"], progress["n"]
     return (f"📄 Reading {names}: page {i} of {n} …\n\n"
             f"<progress max='{n}' value='{i}'>{i} of {n}</progress>")
-
-
-def _asking(app: ChatApp, chat_id, text, files, params, as_document, owner=None, system=""):
-    """Run app.ask in a thread (a document is indexed first, page by page); yield progress lines
-    while it runs, then its result."""
-    progress, result = {}, {}
-
-    def run():
-        try:
-            result["r"] = app.ask(chat_id, text, files, params, as_document,
-                                  lambda i, n: progress.update(i=i, n=n), owner, system)
-        except Exception as e:  # a bug while reading must not lose what the user typed
-            result["r"] = (chat_id, None, [f"Reading failed: {type(e).__name__}: {e}"], [str(f) for f in files])
-    t = threading.Thread(target=run, daemon=True, name="ask")
-    t.start()
-    t.join(0.2)
-    while t.is_alive():
-        yield _reading(files, progress)
-        t.join(0.3)
-    yield result["r"]
 
 
 def add_region(editor, message):
@@ -109,13 +87,14 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
     s = app.settings
 
     def everything(chat_id, textbox=None):
-        """Every output of an answer event, for the chat as stored now."""
-        branches, head = app.branch_choices(chat_id)
-        images, pick = app.image_choices(chat_id)
-        return (app.chatbot(chat_id), gr.skip() if textbox is None else textbox, chat_id,
+        """Every output of an answer event, for the chat as stored now: one read of it."""
+        snap = app.snapshot(chat_id)
+        branches, head = snap.branch_choices()
+        images, pick = snap.image_choices()
+        return (app.chatbot(snap), gr.skip() if textbox is None else textbox, chat_id,
                 gr.update(choices=app.chat_choices(), value=chat_id),
                 gr.update(choices=branches, value=head), gr.update(choices=images, value=pick),
-                app.boxed_image(chat_id, pick))
+                app.boxed_image(snap, pick))
 
     def follow(chat_id, answer, textbox=None):
         """Stream an answer into the chat, then refresh the rest of the page."""
@@ -136,17 +115,16 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
         text, files = message.get("text") or "", list(message.get("files") or [])
         params = _params(temperature, top_p, max_tokens, repeat_penalty)
         owner = request.session_hash if request else None
-        for step in _asking(app, chat_id, text, files, params, bool(as_document), owner, system or ""):
-            if isinstance(step, str):
-                yield (app.chatbot(chat_id, info=[step]), gr.skip(), chat_id, gr.skip(), gr.skip(),
-                       gr.skip(), gr.skip())
-        chat_id, answer, problems, refused = step
-        if problems:  # refused: say why in the chat, keep what the user typed and the good files
-            keep = [f for f in files if str(f) not in refused]
-            yield (app.chatbot(chat_id, problems=problems), {"text": text, "files": keep}, chat_id,
-                   gr.skip(), gr.skip(), gr.skip(), gr.skip())
+        for step in app.ask(chat_id, text, files, params, bool(as_document), owner, system or ""):
+            if not isinstance(step, Asked):  # (page, pages) of a document being read
+                yield (app.chatbot(chat_id, info=[_reading(files, *step)]), gr.skip(), chat_id, gr.skip(),
+                       gr.skip(), gr.skip(), gr.skip())
+        if step.problems:  # refused: say why in the chat, keep what the user typed and the good files
+            keep = [f for f in files if str(f) not in step.refused]
+            yield (app.chatbot(step.chat_id, problems=step.problems), {"text": text, "files": keep},
+                   step.chat_id, gr.skip(), gr.skip(), gr.skip(), gr.skip())
             return
-        yield from follow(chat_id, answer, EMPTY_BOX)
+        yield from follow(step.chat_id, step.answer, EMPTY_BOX)
 
     def regenerate(chat_id, temperature, top_p, max_tokens, repeat_penalty=None, system=""):
         params = _params(temperature, top_p, max_tokens, repeat_penalty)

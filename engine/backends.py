@@ -39,7 +39,7 @@ def cuda_available() -> bool:
 
 
 def pick_backend(path: str | os.PathLike | None) -> str:
-    """DESIGN.md: torch on CUDA, else gguf if a GGUF is given, else torch on CPU."""
+    """ARCHITECTURE.md: torch on CUDA, else gguf if a GGUF is given, else torch on CPU."""
     p = str(path or "")
     if p.startswith(("http://", "https://")):
         return "openai"
@@ -54,7 +54,8 @@ def pick_backend(path: str | os.PathLike | None) -> str:
 
 def load(path, backend: str = "auto", box_format: str | None = None, progress=None, **kw):
     """Load a model and return an Engine (see api.Engine) whose answers' box text becomes Box
-    events (box_format: a name from engine.grounding.formats, default: from the model, or auto).
+    events (box_format: a name from engine.grounding.formats, default: from the model, or auto;
+    each backend loads with it, to write a user's regions in the same box text).
 
     progress(done, total): bytes loaded so far, called from the loading thread, never going
     back, ending with done == total, by the backends that can tell (torch: safetensors shards
@@ -62,7 +63,6 @@ def load(path, backend: str = "auto", box_format: str | None = None, progress=No
     if progress is not None:  # passed only when asked for, as every optional setting is
         kw["progress"] = progress
     from .grounded import Grounded
-    from .grounding.formats import format_for_model
     own = str(path) == OWN_MODEL
     if own:  # assembled from the shipped parts + the SmolLM2 GGUF on first use, then cached
         from .own.build import own_model_folder
@@ -70,18 +70,7 @@ def load(path, backend: str = "auto", box_format: str | None = None, progress=No
     name = pick_backend(path) if backend == "auto" else backend
     if name not in BACKENDS:
         raise EngineError(f"Unknown backend {backend!r}; choose one of: auto, {', '.join(BACKENDS)}.")
-    inner = BACKENDS[name](path, **kw)
+    inner = BACKENDS[name](path, box_format=box_format or None, **kw)
     if own:
         inner.info.name, inner.info.sees = OWN_NAME, OWN_SEES
-    # a GGUF's file name says the family too (Qwen3-VL-2B-Instruct-Q4_K_M.gguf) when its name does not
-    named = f"{inner.info.name} {Path(str(path)).name}"
-    return Grounded(inner, box_format or format_for_model(_model_config(path) or named))
-
-
-def _model_config(path) -> dict | None:
-    import json
-    p = Path(str(path)) / "config.json"
-    try:
-        return json.loads(p.read_text()) if p.is_file() else None
-    except (OSError, ValueError):
-        return None
+    return Grounded(inner, inner.box_format, inner.emits_boxes)

@@ -40,8 +40,19 @@ OWN_SEES = ("generated scenes only: shapes, colours, printed words, bar charts (
             "for those load a LLaVA folder, a GGUF + mmproj or a server")
 
 
+PARTS_NAME = "ee-mllm-own.safetensors"  # the own model's trained parts (engine/own/build.py)
+PARTS_FILE = Path(__file__).resolve().parents[1] / "assets" / PARTS_NAME
+
+
+def parts_file() -> Path | None:
+    """The shipped parts: VLCHAT_OWN_PARTS, else assets/ beside the code or in the working dir."""
+    for p in (os.environ.get("VLCHAT_OWN_PARTS"), PARTS_FILE, Path.cwd() / "assets" / PARTS_NAME):
+        if p and Path(p).is_file():
+            return Path(p)
+    return None
+
+
 def own_model_available() -> bool:
-    from .own.build import parts_file
     return parts_file() is not None and default_model() is not None
 
 

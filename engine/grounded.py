@@ -1,6 +1,9 @@
 """Every backend's answers go through the box-text parsers: a model that writes its boxes as text
 (Qwen-VL, Florence-2, PaliGemma, ...) gets `[k]` in the text and Box events on the original image,
-whichever backend runs it. Engines with a box head emit Box events themselves."""
+whichever backend runs it. Engines with a box head emit Box events themselves.
+
+Grounded only adds boxes to a stream: the backend was loaded with its box format (it writes a
+user's regions in the same box text) and says in its own info whether it grounds."""
 from __future__ import annotations
 
 from .api import EngineError, Image
@@ -9,13 +12,14 @@ from .images import image_size
 
 
 class Grounded:
-    def __init__(self, inner, box_format: str = "auto"):
-        self.inner, self.box_format = inner, box_format
-        inner.box_format = box_format  # the inner prompt writes regions in the same box text
-        # A box head emits Box events itself; otherwise boxes come from parsing the text.
-        self.emits_boxes = getattr(inner, "emits_boxes", False)
-        if box_format != "auto":
-            inner.info.grounding = True
+    def __init__(self, inner, box_format: str = "auto", emits_boxes: bool = False):
+        """`inner`: the backend's engine (kept public for tests and tools that need the backend
+        itself); `box_format`: the format it was loaded with; `emits_boxes`: it has a box head."""
+        self.inner, self.box_format, self.emits_boxes = inner, box_format, emits_boxes
+
+    @property
+    def info(self):
+        return self.inner.info
 
     @property
     def box_source(self) -> str:
@@ -23,9 +27,6 @@ class Grounded:
         if self.emits_boxes:
             return "box head (pix2emb)"
         return "any known box text (auto)" if self.box_format == "auto" else f"{self.box_format} box text"
-
-    def __getattr__(self, name):  # info, close, logits, ... of the engine inside
-        return getattr(self.inner, name)
 
     def stream(self, messages, params=None, cancel=None):
         try:
@@ -37,3 +38,6 @@ class Grounded:
             yield from events
         else:
             yield from ground_stream(events, format=self.box_format, image_sizes=sizes)
+
+    def close(self) -> None:
+        self.inner.close()

@@ -45,3 +45,18 @@ def images(tmp_path_factory):
         im.save(d / f"im{i}.png")
         paths.append(str(d / f"im{i}.png"))
     return paths
+
+
+@pytest.fixture
+def load_engine():
+    """engine.load for one test: every engine it loads is closed when the test ends (a torch
+    engine holds its weights and caches until closed)."""
+    import engine
+    loaded = []
+
+    def load(*args, **kw):
+        loaded.append(engine.load(*args, **kw))
+        return loaded[-1]
+    yield load
+    for e in loaded:
+        e.close()

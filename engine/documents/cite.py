@@ -12,7 +12,7 @@ from collections import defaultdict
 from typing import NamedTuple, Sequence
 
 from ..api import Box
-from .model import BoxT, Document, Page
+from .pages import BoxT, Document, Page
 from .text import STOPWORDS, WORD, normalize
 
 CITATION = re.compile(r"\[\s*p\.?\s*(\d+(?:\s*[,;\-–]\s*p?\.?\s*\d+)*)\s*\]", re.IGNORECASE)

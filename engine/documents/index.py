@@ -7,12 +7,12 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Generator, Sequence
 
 from ..api import EngineError
 from ..catalog import data_dir
 from ..images import open_rgb
-from .model import INDEX_VERSION, Document, Page
+from .pages import INDEX_VERSION, Document, Page
 from .ocr import ocr_words
 from .pdf import PDFIUM_LOCK, has_text, open_pdf, page_words
 
@@ -24,6 +24,7 @@ MAGIC = {b"%PDF": "pdf", b"\x89PNG": "image", b"\xff\xd8\xff": "image", b"II*\x0
          b"MM\x00*": "image", b"BM": "image", b"GIF8": "image"}
 
 Progress = Callable[[int, int], None]
+Reading = Generator[tuple[int, int], None, Document]  # yields (pages read, pages), returns the Document
 
 
 def _kind(path: Path) -> str:
@@ -49,8 +50,23 @@ def _sha256(path: Path) -> str:
 def open_document(paths: str | os.PathLike | Sequence[str | os.PathLike], cache_dir: str | os.PathLike | None = None,
                   progress: Progress | None = None, ocr: bool = True, max_pages: int = MAX_PAGES,
                   max_bytes: int = MAX_BYTES) -> Document:
-    """Index one PDF, or one or more page images (in order, as one document). Raises EngineError
-    with a message for the user on anything it cannot read."""
+    """Index one PDF, or one or more page images (in order, as one document), calling
+    progress(i, n) per page. Raises EngineError with a message for the user on anything it
+    cannot read."""
+    reading = read_document(paths, cache_dir, ocr, max_pages, max_bytes)
+    while True:
+        try:
+            i, n = next(reading)
+        except StopIteration as done:
+            return done.value
+        if progress:
+            progress(i, n)
+
+
+def read_document(paths: str | os.PathLike | Sequence[str | os.PathLike], cache_dir: str | os.PathLike | None = None,
+                  ocr: bool = True, max_pages: int = MAX_PAGES, max_bytes: int = MAX_BYTES) -> Reading:
+    """open_document as a generator: yields (pages read, pages) as it reads, so a caller can show
+    progress without a thread; returns the Document. Closed early, it keeps no half index."""
     paths = [Path(paths)] if isinstance(paths, (str, os.PathLike)) else [Path(p) for p in paths]
     if not paths:
         raise EngineError("No file was given.")
@@ -73,14 +89,13 @@ def open_document(paths: str | os.PathLike | Sequence[str | os.PathLike], cache_
     name = paths[0].name if len(paths) == 1 else f"{paths[0].name} (+{len(paths) - 1} pages)"
     cached = _load(root, sha)
     if cached is not None:
-        if progress:
-            progress(len(cached.pages), len(cached.pages))
+        yield len(cached.pages), len(cached.pages)
         return cached
     folder = root / sha
     folder.mkdir(parents=True, exist_ok=True)
     build = _build_pdf if kind == "pdf" else _build_images
     try:
-        pages = build(paths, folder, progress, ocr, max_pages)
+        pages = yield from build(paths, folder, ocr, max_pages)
         if not any(p.source != "empty" for p in pages):
             raise EngineError(f"{name} has no text layer and OCR found no readable text on "
                               f"{'its page' if len(pages) == 1 else f'any of its {len(pages)} pages'}"
@@ -93,7 +108,7 @@ def open_document(paths: str | os.PathLike | Sequence[str | os.PathLike], cache_
     return doc
 
 
-def _build_pdf(paths, folder: Path, progress, ocr: bool, max_pages: int) -> list[Page]:
+def _build_pdf(paths, folder: Path, ocr: bool, max_pages: int):
     src = folder / "source.pdf"
     if not src.exists():
         shutil.copyfile(paths[0], folder / "source.tmp")
@@ -119,15 +134,14 @@ def _build_pdf(paths, folder: Path, progress, ocr: bool, max_pages: int) -> list
                 pages.append(Page(i + 1, width, height, "text", text, words))
             else:
                 pages.append(_ocr_page(i + 1, width, height, scan))
-            if progress:
-                progress(i + 1, n)
+            yield i + 1, n
         return pages
     finally:
         with PDFIUM_LOCK:
             pdf.close()
 
 
-def _build_images(paths, folder: Path, progress, ocr: bool, max_pages: int) -> list[Page]:
+def _build_images(paths, folder: Path, ocr: bool, max_pages: int):
     pages = []
     for i, p in enumerate(paths):
         image = open_rgb(p)
@@ -135,8 +149,7 @@ def _build_images(paths, folder: Path, progress, ocr: bool, max_pages: int) -> l
         if not dst.exists():
             shutil.copyfile(p, dst)
         pages.append(_ocr_page(i + 1, image.width, image.height, image if ocr else None))
-        if progress:
-            progress(i + 1, len(paths))
+        yield i + 1, len(paths)
     return pages
 
 

@@ -7,7 +7,7 @@ import threading
 import numpy as np
 
 from ..api import EngineError
-from .model import Word
+from .pages import Word
 
 _engine = None
 _load_lock = threading.Lock()

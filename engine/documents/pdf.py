@@ -9,7 +9,7 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
 from ..api import EngineError
-from .model import Word
+from .pages import Word
 
 PDFIUM_LOCK = threading.Lock()   # pdfium is not thread-safe; the app serves several requests
 MIN_TEXT_CHARS = 8               # fewer non-space characters than this: treat as a scan

@@ -4,7 +4,8 @@ from __future__ import annotations
 from typing import Sequence
 
 from ..api import Image, Message, Text
-from .model import Document, Page
+from .pages import Document, Page
+from .render import render_page
 
 SYSTEM = ("You answer questions about the document \"{name}\" using only the pages given below. "
           "Quote the document's own words where you can. After each fact, cite the page it comes "
@@ -21,7 +22,7 @@ def build_messages(doc: Document, pages: Sequence[Page | int], question: str, ca
     parts = []
     for page in pages:
         if can_see_images:
-            parts.append(Image(str(doc.render(page.number, image_width))))
+            parts.append(Image(str(render_page(doc, page.number, image_width))))
         text = page.text.strip()
         if len(text) > budget:
             text = text[:budget].rsplit(" ", 1)[0] + " …"

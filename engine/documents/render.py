@@ -4,10 +4,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..images import open_rgb
+from .pages import Document
 from .pdf import PDFIUM_LOCK, open_pdf
 
+THUMBNAIL_WIDTH = 200
 
-def render_page(doc, number: int, width: int = 1024) -> Path:
+
+def render_page(doc: Document, number: int, width: int = 1024) -> Path:
+    """A PNG of the page, `width` pixels wide, rendered once and kept next to the index."""
     doc.page(number)  # a clear IndexError for a page that is not there
     out = doc.folder / f"p{number}-w{width}.png"
     if out.exists():
@@ -28,3 +32,7 @@ def render_page(doc, number: int, width: int = 1024) -> Path:
     image.save(tmp, format="PNG")
     tmp.replace(out)
     return out
+
+
+def thumbnail(doc: Document, number: int) -> Path:
+    return render_page(doc, number, THUMBNAIL_WIDTH)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 
-from .model import Document, Page
+from .pages import Document, Page
 from .text import content_tokens
 
 K1, B = 1.5, 0.75

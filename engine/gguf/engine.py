@@ -20,6 +20,7 @@ from typing import Iterator
 
 from ..api import Done, EngineError, EngineInfo, GenParams, Message, Stats, Token
 from ..catalog import find_mmproj
+from ..grounding.formats import load_format
 from ..images import open_rgb
 from .cpu import physical_cores
 from .header import check_gguf
@@ -29,7 +30,7 @@ from .stops import StopScanner
 
 
 def load_gguf_engine(path, mmproj=None, n_ctx: int = 4096, threads: int | None = None, progress=None,
-                     **kw):
+                     box_format: str | None = None, **kw):
     path = Path(path)
     if path.is_dir():  # a folder: the one GGUF in it that is not a projector
         models = [p for p in sorted(path.glob("*.gguf")) if "mmproj" not in p.name.lower()]
@@ -37,14 +38,17 @@ def load_gguf_engine(path, mmproj=None, n_ctx: int = 4096, threads: int | None =
             raise EngineError(f"{path} holds {len(models)} model GGUF files; give the file itself.")
         path = models[0]
     notes = [f"{k}={v!r} is ignored by the gguf backend" for k, v in kw.items() if v is not None]
-    return GGUFEngine(path, mmproj, n_ctx=n_ctx, threads=threads, notes=notes, progress=progress)
+    return GGUFEngine(path, mmproj, n_ctx=n_ctx, threads=threads, notes=notes, progress=progress,
+                      box_format=box_format)
 
 
 class GGUFEngine:
-    box_format = "auto"  # how regions are written (engine.grounding.regions); engine.load sets it
+    emits_boxes = False  # no box head: boxes come from the answer's box text
 
     def __init__(self, path: Path, mmproj=None, n_ctx: int = 4096, threads: int | None = None,
-                 notes: list[str] | None = None, progress=None):
+                 notes: list[str] | None = None, progress=None, box_format: str | None = None):
+        """box_format: how regions are written (engine.grounding.regions) and answers' boxes read;
+        None: from the model's name."""
         try:
             import llama_cpp
         except ImportError:
@@ -92,10 +96,12 @@ class GGUFEngine:
         notes = list(notes or [])
         if not self._template:
             notes.append("no chat template in the GGUF: the model continues the plain text")
+        name = str(meta.get("general.name") or path.stem)
+        # a GGUF's file name says the family too (Qwen3-VL-2B-Instruct-Q4_K_M.gguf) when its name does not
+        self.box_format = load_format(box_format, None, f"{name} {path.name}")
         self.info = EngineInfo(
-            name=str(meta.get("general.name") or path.stem), backend="gguf", device="cpu",
-            dtype=quant, quantization=quant,
-            attention="full", vision=self._mtmd is not None, grounding=False,
+            name=name, backend="gguf", device="cpu", dtype=quant, quantization=quant,
+            attention="full", vision=self._mtmd is not None, grounding=self.box_format != "auto",
             context_length=self._llm.n_ctx(), notes=notes)
 
     # ---- loading ------------------------------------------------------------------------------

@@ -159,6 +159,12 @@ MODEL_HINTS = [("qwen3_vl", "qwen3_vl"), ("qwen3-vl", "qwen3_vl"), ("qwen3vl", "
 CHOICES = ["auto", *FORMATS]
 
 
+def load_format(asked: str | None, config: dict | None, name: str) -> str:
+    """The box format a backend loads with: the one asked for (--box-format), else the model's own,
+    from its config.json, else from its name."""
+    return asked or format_for_model(config or name)
+
+
 def format_for_model(config: dict | str | None) -> str:
     """The box format of a checkpoint, from its config.json (model_type, architectures, name) or a
     name; "auto" when unknown."""

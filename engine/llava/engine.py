@@ -1,6 +1,7 @@
 """The torch backend: our own LLaVA model code behind the engine API."""
 from __future__ import annotations
 
+import json
 import re
 import threading
 from pathlib import Path
@@ -10,6 +11,7 @@ import torch
 
 from ..api import Box, Done, EngineError, EngineInfo, GenParams, Message, Stats, Token
 from ..catalog import data_dir
+from ..grounding.formats import load_format
 from ..grounding.geometry import clip_box, padded_to_original, tally
 from .checkpoint import fingerprint
 from .generate import RunConfig, Timings, decode_loop
@@ -38,12 +40,12 @@ def _device(name: str) -> str:
 
 
 class TorchEngine:
-    box_format = "auto"  # regions as text for a model without a box head; engine.load sets it
-
     def __init__(self, folder, attention=None, device="auto", dtype=None, visual_mlp=None,
                  kernel="sdpa", max_context=None, visual_cache=True, kv_cache_dir=None,
                  kv_cache_bytes=2 * 2 ** 30, kv_disk_bytes=8 * 2 ** 30, kv_cache_dtype=None, quant=None,
-                 compile=False, progress=None):
+                 compile=False, progress=None, box_format=None):
+        """box_format: how regions are written and answers' boxes read for a model without a box
+        head (engine.grounding.formats); None: from its config.json or folder name."""
         folder = Path(folder)
         if folder.is_file():  # a weights file given for its folder: say what is wanted
             kind = ("a pickle file, never loaded: only safetensors and GGUF are"
@@ -90,9 +92,11 @@ class TorchEngine:
                                   DTYPES[kv_cache_dtype] if kv_cache_dtype else None)
         self.prefiller = Prefiller(self.model, self.run, store, namespace)
         self.emits_boxes = self.model.has_box_head
+        self.box_format = load_format(box_format, json.loads((folder / "config.json").read_text()), folder.name)
         self.info = EngineInfo(
             name=folder.name, backend="torch", device=device, dtype=dtype, attention=attention, quantization=quant,
-            vision=self.model.sees_images, grounding=self.model.has_box_head, context_length=self.context,
+            vision=self.model.sees_images, grounding=self.model.has_box_head or self.box_format != "auto",
+            context_length=self.context,
             notes=[f"visual_mlp={self.run.visual_mlp}"] if attention == "composite" else [])
         if max_context and max_context > self.context:  # said, not silently shortened
             self.info.notes.append(f"max_context={max_context} is capped at {self.context}: the model "
@@ -208,7 +212,8 @@ class TorchEngine:
 
 
 OPTIONS = ("attention", "device", "dtype", "visual_mlp", "kernel", "max_context", "visual_cache",
-           "kv_cache_dir", "kv_cache_bytes", "kv_disk_bytes", "kv_cache_dtype", "quant", "compile", "progress")
+           "kv_cache_dir", "kv_cache_bytes", "kv_disk_bytes", "kv_cache_dtype", "quant", "compile", "progress",
+           "box_format")
 
 
 def load_torch_engine(path, **kw) -> TorchEngine:

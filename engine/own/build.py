@@ -7,24 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from pathlib import Path
 
 from ..api import EngineError
-from ..catalog import data_dir, default_model
+from ..catalog import PARTS_FILE, PARTS_NAME, data_dir, default_model, parts_file
 
-PARTS_NAME = "ee-mllm-own.safetensors"
-PARTS_FILE = Path(__file__).resolve().parents[2] / "assets" / PARTS_NAME
 BUILD_VERSION = "1"  # bump when the folder layout written here changes
-
-
-def parts_file() -> Path | None:
-    """The shipped parts: VLCHAT_OWN_PARTS, else assets/ beside the code or in the working dir."""
-    for p in (os.environ.get("VLCHAT_OWN_PARTS"), PARTS_FILE, Path.cwd() / "assets" / PARTS_NAME):
-        if p and Path(p).is_file():
-            return Path(p)
-    return None
 
 
 def base_gguf() -> Path | None:

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import openai
 
 from ..api import Done, EngineError, EngineInfo, GenParams, Message, Stats, Token
+from ..grounding.formats import load_format
 from .errors import explain, without_credentials
 from .messages import to_openai
 from .params import refused_extras, request_options
@@ -24,8 +25,10 @@ FINISH_REASONS = {"stop": "stop", "length": "length"}  # anything else ("abort",
 
 
 def load_openai_engine(path, api_key: str | None = None, model: str | None = None,
-                       timeout: float | None = DEFAULT_TIMEOUT, **ignored) -> "OpenAIEngine":
-    """Connect to the server at base URL `path`, check the key and pick the model it serves."""
+                       timeout: float | None = DEFAULT_TIMEOUT, box_format: str | None = None,
+                       **ignored) -> "OpenAIEngine":
+    """Connect to the server at base URL `path`, check the key and pick the model it serves.
+    box_format: how regions are written and answers' boxes read; None: from the model's name."""
     url = str(path).rstrip("/")
     shown = without_credentials(url)  # what messages say: a user:password@ in the URL stays out
     if not url.startswith(("http://", "https://")):
@@ -64,20 +67,21 @@ def load_openai_engine(path, api_key: str | None = None, model: str | None = Non
     if unused:
         notes.append(f"Ignored for a remote server: {', '.join(unused)}.")
     host = urlsplit(url).netloc.rpartition("@")[2]  # never user:password@ from the URL
+    box_format = load_format(box_format, None, model)
     info = EngineInfo(name=model, backend="openai", device=f"remote {host}",
-                      dtype="unknown (server side)", vision=True, grounding=False, context_length=int(context or 0),
-                      notes=notes)
-    return OpenAIEngine(client, shown, model, timeout, info)
+                      dtype="unknown (server side)", vision=True, grounding=box_format != "auto",
+                      context_length=int(context or 0), notes=notes)
+    return OpenAIEngine(client, shown, model, timeout, info, box_format)
 
 
 class OpenAIEngine:
-    box_format = "auto"  # how regions are written (engine.grounding.regions); engine.load sets it
+    emits_boxes = False  # no box head: boxes come from the answer's box text
 
     def __init__(self, client: openai.OpenAI, url: str, model: str, timeout: float,
-                 info: EngineInfo):
+                 info: EngineInfo, box_format: str = "auto"):
         # url is only for messages: the client holds the real one, credentials and all
         self._client, self._url, self._model, self._timeout = client, url, model, timeout
-        self.info = info
+        self.info, self.box_format = info, box_format
         self._plain = False  # the server refused extra_body once: never sent again
 
     def __repr__(self) -> str:  # never the key

@@ -84,6 +84,36 @@ def start_app(data_dir: Path, model: Path | None, wait=True, backend="torch", **
     return demo, app
 
 
+# ---- a box-head model that always says one box -------------------------------------------
+PADDED_BOX = (0.25, 0.3, 0.75, 0.6)   # what loc_decoder always says, on the padded square
+
+
+def served_box_head(tmp_path_factory, make_tiny_ckpt, seed, padded_box):
+    """The app on a box-head checkpoint whose loc_decoder always says `padded_box`, with <at>
+    forced by a logit bias."""
+    import torch
+    from safetensors.torch import load_file, save_file
+    folder = make_tiny_ckpt(grounding=True, seed=seed)
+    w = load_file(str(folder / "grounding.safetensors"))
+    w["loc_decoder.2.weight"] = torch.zeros_like(w["loc_decoder.2.weight"])
+    w["loc_decoder.2.bias"] = torch.tensor(padded_box)
+    save_file(w, str(folder / "grounding.safetensors"))
+    demo, app = start_app(tmp_path_factory.mktemp("data"), folder, max_tokens=16)
+    assert app.slot.state == "ready", app.slot.error
+    app.settings.logit_bias = {app.slot.engine.inner.model.cfg.grounding["at_token_id"]: 1e4}
+    yield demo, app
+    demo.close()
+    app.store.close()
+
+
+def expected_pixels(size):
+    """Where PADDED_BOX's top-left corner lands on an image of `size`."""
+    w, h = size
+    side = max(w, h)
+    x1, y1, x2, y2 = PADDED_BOX  # padded square -> original: 15 px of padding above and below
+    return round(x1 * (w - 1)), round((y1 * side - (side - h) / 2) / h * (h - 1))
+
+
 def wait_until(cond, timeout=60.0, every=0.05):
     end = time.time() + timeout
     while time.time() < end:
@@ -114,6 +144,37 @@ def texts(message) -> str:
 
 def last_answer(outputs) -> str:
     return texts(outputs[0][-1]) if outputs and outputs[0] else ""
+
+
+def status_rows(html: str) -> dict[str, str]:
+    """The status panel's table as {label: value}."""
+    import re
+    return dict(re.findall(r"<tr><td>(.*?)</td><td>(.*?)</td></tr>", html))
+
+
+# ---- an answer on a model slot, without the page -------------------------------------------
+def ask(tmp_path, slot, text="Describe it.", images=(), max_tokens=16):
+    """A new chat in a store under tmp_path with one question, and its Answer started on `slot`."""
+    from app.answer import Answer
+    from app.blobs import BlobStore
+    from app.prompt import to_engine
+    from app.store import Store
+    from engine.api import GenParams
+    store = Store(tmp_path / "chats.sqlite3")
+    blobs = BlobStore(tmp_path / "blobs")
+    chat = store.new_chat()
+    names = [blobs.put(p.read_bytes(), p.suffix) for p in images]
+    q = store.add(chat, None, "user", text, names)
+    answer = Answer(store, slot, chat, q, to_engine(store.branch(chat), blobs)[0],
+                    GenParams(max_new_tokens=max_tokens, seed=0))
+    return store, answer
+
+
+def stored(store, msg_id):
+    """(text, status) of a message, read by a second connection, like a process started after a crash."""
+    import sqlite3
+    with sqlite3.connect(store.path) as db:
+        return db.execute("SELECT text, status FROM messages WHERE id=?", (msg_id,)).fetchone()
 
 
 class FailsMidAnswer:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from app_testfiles import start_app
+from app_testfiles import PADDED_BOX, served_box_head, start_app
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
@@ -29,8 +29,10 @@ def pictures(tmp_path_factory) -> dict[str, Path]:
     return {"red": red, "blue": blue}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def served(tmp_path_factory, tiny_model):
+    """The app on the tiny model, served once for every module: tests that use it each open a
+    chat of their own (a fresh gradio_client session) and restore anything else they change."""
     demo, app = start_app(tmp_path_factory.mktemp("data"), tiny_model, max_image_mb=0.05,
                           max_image_megapixels=1, max_tokens=48)
     assert app.slot.state == "ready", app.slot.error
@@ -39,3 +41,29 @@ def served(tmp_path_factory, tiny_model):
     app.store.close()
 
 
+@pytest.fixture(scope="session")
+def grounded(tmp_path_factory, make_tiny_ckpt):
+    """The app on a box-head model that always answers PADDED_BOX, shared like `served`."""
+    yield from served_box_head(tmp_path_factory, make_tiny_ckpt, 5, PADDED_BOX)
+
+
+@pytest.fixture(scope="session")
+def wide(tmp_path_factory):
+    """80x50, dark with a white square: boxes must read on both."""
+    from PIL import ImageDraw
+    path = tmp_path_factory.mktemp("g") / "wide.png"
+    im = Image.new("RGB", (80, 50), (20, 20, 30))
+    ImageDraw.Draw(im).rectangle([30, 15, 60, 40], fill=(250, 250, 250))
+    im.save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def slot(tiny_model):
+    """A model slot with the tiny model loaded, without the page."""
+    from app.model_slot import ModelSlot, ModelSpec
+    s = ModelSlot()
+    s.load(ModelSpec(str(tiny_model), backend="torch"))
+    assert s.wait(timeout=120) and s.state == "ready", s.error
+    yield s
+    s.engine.close()

@@ -1,42 +1,14 @@
 """Answers with the real tiny LLaVA engine: written to SQLite while they stream, stopped through
 the engine's cancel event, kept when the engine fails, and clear errors for bad models."""
-import sqlite3
 import time
 
 import pytest
 
-from app.answer import FLUSH_SECONDS, Answer
-from app.blobs import BlobStore
+from app.answer import FLUSH_SECONDS
 from app.model_slot import ModelSlot, ModelSpec
-from app.store import Store
-from app.views import to_engine
-from app_testfiles import FailsMidAnswer, wait_until
-from engine.api import GenParams
+from app_testfiles import FailsMidAnswer, ask, stored, wait_until
 
-
-@pytest.fixture(scope="module")
-def slot(tiny_model):
-    s = ModelSlot()
-    s.load(ModelSpec(str(tiny_model), backend="torch"))
-    assert s.wait(timeout=120) and s.state == "ready", s.error
-    yield s
-    s.engine.close()
-
-
-def ask(tmp_path, slot, text="Describe it.", images=(), max_tokens=16):
-    store = Store(tmp_path / "chats.sqlite3")
-    blobs = BlobStore(tmp_path / "blobs")
-    chat = store.new_chat()
-    names = [blobs.put(p.read_bytes(), p.suffix) for p in images]
-    q = store.add(chat, None, "user", text, names)
-    answer = Answer(store, slot, chat, q, to_engine(store.branch(chat), blobs)[0],
-                    GenParams(max_new_tokens=max_tokens, seed=0))
-    return store, answer
-
-
-def stored(store, msg_id):
-    with sqlite3.connect(store.path) as db:  # a second reader, like a process started after a crash
-        return db.execute("SELECT text, status FROM messages WHERE id=?", (msg_id,)).fetchone()
+pytestmark = pytest.mark.slow
 
 
 def test_answer_streams_with_images_and_is_stored(tmp_path, slot, pictures):

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import engine
 from app.blobs import BlobStore
 from app.store import Store
-from app.views import to_engine
+from app.prompt import to_engine
 from engine.api import Region, Text
 
 BOX = {"ref": 0, "image_index": 0, "x1": 0.1, "y1": 0.2, "x2": 0.5, "y2": 0.9}
@@ -23,12 +22,12 @@ def stored_chat(tmp_path: Path, image: str, answer: str, boxes: list[dict]):
     return store.branch(chat), blobs
 
 
-def test_an_answers_boxes_come_back_in_the_models_box_text(tmp_path, tiny_llava, images):
+def test_an_answers_boxes_come_back_in_the_models_box_text(tmp_path, tiny_llava, images, load_engine):
     branch, blobs = stored_chat(tmp_path, images[0], "It is here [0], see [0].", [{**BOX, "at": 11}])
     messages, _ = to_engine(branch, blobs)
     assert messages[1].parts == [Text("It is here "), Region(0, (0.1, 0.2, 0.5, 0.9)), Text(", see [0].")]
-    e = engine.load(tiny_llava, backend="torch", box_format="qwen_vl")
-    prompt = e.prompter.tokenizer.decode(e.build(messages).ids)
+    e = load_engine(tiny_llava, backend="torch", box_format="qwen_vl")
+    prompt = e.inner.prompter.tokenizer.decode(e.inner.build(messages).ids)
     assert "It is here <box>(100,200),(500,900)</box>, see [0]." in prompt
 
 
@@ -39,10 +38,10 @@ def test_boxes_that_do_not_fit_the_text_or_the_images_stay_as_text(tmp_path, ima
     assert messages[1].parts == [Text("It is here [0] and [1].")]
 
 
-def test_a_question_whose_answer_failed_empty_joins_the_next_one(tmp_path, tiny_llava, images):
+def test_a_question_whose_answer_failed_empty_joins_the_next_one(tmp_path, tiny_llava, images, load_engine):
     """user, (assistant failed before any text), user: one user turn for the model, both questions
     in it, so a template that insists on user/assistant turns still renders the chat."""
-    from app.views import one_turn_each
+    from app.prompt import one_turn_each
     store, blobs = Store(tmp_path / "chats.sqlite3"), BlobStore(tmp_path / "blobs")
     chat = store.new_chat()
     q1 = store.add(chat, None, "user", "please stall", [blobs.put(Path(images[0]).read_bytes(), ".png")])
@@ -51,12 +50,12 @@ def test_a_question_whose_answer_failed_empty_joins_the_next_one(tmp_path, tiny_
     messages = one_turn_each(to_engine(store.branch(chat), blobs)[0])
     assert [m.role for m in messages] == ["user"]
     assert [p.text for p in messages[0].parts if isinstance(p, Text)] == ["please stall", "\n\n", "now answer"]
-    e = engine.load(tiny_llava, backend="torch")
-    prompt = e.prompter.tokenizer.decode(e.build(messages).ids)
+    e = load_engine(tiny_llava, backend="torch")
+    prompt = e.inner.prompter.tokenizer.decode(e.inner.build(messages).ids)
     assert prompt.count("USER:") == 1 and prompt.index("please stall") < prompt.index("now answer")
 
 
-def test_a_k_the_user_writes_is_that_box_of_the_answer_before(tmp_path, tiny_llava, images):
+def test_a_k_the_user_writes_is_that_box_of_the_answer_before(tmp_path, tiny_llava, images, load_engine):
     store, blobs = Store(tmp_path / "chats.sqlite3"), BlobStore(tmp_path / "blobs")
     chat = store.new_chat()
     q = store.add(chat, None, "user", "Where is the square?", [blobs.put(Path(images[0]).read_bytes(), ".png")])
@@ -65,8 +64,8 @@ def test_a_k_the_user_writes_is_that_box_of_the_answer_before(tmp_path, tiny_lla
     messages, _ = to_engine(store.branch(chat), blobs)
     assert messages[-1].parts == [Text("What colour is "), Region(0, (0.1, 0.2, 0.5, 0.9)),
                                   Text("? And [3]?")], "only a box the answer before has"
-    e = engine.load(tiny_llava, backend="torch", box_format="qwen_vl")
-    prompt = e.prompter.tokenizer.decode(e.build(messages).ids)
+    e = load_engine(tiny_llava, backend="torch", box_format="qwen_vl")
+    prompt = e.inner.prompter.tokenizer.decode(e.inner.build(messages).ids)
     assert "What colour is <box>(100,200),(500,900)</box>? And [3]?" in prompt
     # After an answer without boxes, a [0] is just text.
     a2 = store.add(chat, q2, "assistant", "Red.")

@@ -2,11 +2,14 @@
 the text it already sent reaches SQLite within a second all the same."""
 import time
 
-from app_testfiles import PausesMidAnswer, wait_until
-from test_answer import ask, slot, stored  # noqa: F401 (slot is a fixture)
+import pytest
+
+from app_testfiles import PausesMidAnswer, ask, stored, wait_until
+
+pytestmark = pytest.mark.slow
 
 
-def test_text_before_a_pause_is_saved_within_a_second(tmp_path, slot):  # noqa: F811
+def test_text_before_a_pause_is_saved_within_a_second(tmp_path, slot):
     real = slot.engine
     slot.engine = paused = PausesMidAnswer(real, after=3, pause=3.0)
     try:

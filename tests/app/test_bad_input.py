@@ -10,6 +10,7 @@ def bad_files(tmp_path_factory):
     return make_bad_files(tmp_path_factory.mktemp("bad"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["text", "truncated", "bomb", "big_bytes", "big_pixels", "pdf"])
 def test_bad_file_gets_a_message_and_the_next_message_works(served, pictures, bad_files, kind):
     demo, app = served
@@ -29,6 +30,7 @@ def test_bad_file_gets_a_message_and_the_next_message_works(served, pictures, ba
     assert "Not sent" not in str(out[0])  # the notice is gone once a message is sent
 
 
+@pytest.mark.slow
 def test_engine_error_mid_answer_shows_and_keeps_the_partial_answer(served):
     demo, app = served
     c = client(demo)
@@ -46,6 +48,7 @@ def test_engine_error_mid_answer_shows_and_keeps_the_partial_answer(served):
     assert app.store.branch(app.store.chats()[0].id)[-1].status == "done"
 
 
+@pytest.mark.slow
 def test_bad_model_paths_say_so_and_the_working_model_stays(served, tmp_path, tiny_model):
     demo, app = served
     c = client(demo)
@@ -77,6 +80,7 @@ def test_bad_model_paths_say_so_and_the_working_model_stays(served, tmp_path, ti
     assert app.store.branch(app.store.chats()[0].id)[-1].status == "done"
 
 
+@pytest.mark.slow
 def test_a_first_load_that_fails_leaves_no_model_and_says_why(tmp_path):
     demo, app = start_app(tmp_path / "data", tmp_path / "nope")
     try:

@@ -4,11 +4,11 @@ top, the rest of the image dimmed. Checked on pixels, for the drawing, through g
 import io
 
 from PIL import Image
+import pytest
 
 from app.chat_app import ChatApp, Settings
 from app.draw import DARK, DIM, PALETTE, colour, draw_boxes
-from app_testfiles import ask_about_image_in_browser, chromium_page, client, send, text_rect, wait_until
-from test_grounding import expected_pixels, grounded, wide  # noqa: F401 (fixtures)
+from app_testfiles import ask_about_image_in_browser, chromium_page, client, expected_pixels, send, text_rect, wait_until
 
 GREY = (128, 128, 128)
 
@@ -52,7 +52,8 @@ def check_focused(panel, ref):
     assert panel.getpixel((x + 30, y + 17)) == (250, 250, 250)  # inside the box: untouched
 
 
-def test_focus_box_event_through_gradio_client(grounded, wide):  # noqa: F811
+@pytest.mark.slow
+def test_focus_box_event_through_gradio_client(grounded, wide):
     demo, app = grounded
     c = client(demo)
     out = send(c, "Where is the white square?", [wide]).result(timeout=60)
@@ -65,7 +66,8 @@ def test_focus_box_event_through_gradio_client(grounded, wide):  # noqa: F811
     assert Image.open(path).convert("RGB").tobytes() == plain.tobytes()
 
 
-def test_browser_hover_and_click_on_k_highlight_its_box(grounded, wide, tmp_path):  # noqa: F811
+@pytest.mark.slow
+def test_browser_hover_and_click_on_k_highlight_its_box(grounded, wide, tmp_path):
     demo, app = grounded
     with chromium_page(tmp_path) as page:
         ask_about_image_in_browser(page, demo.local_url, wide, "Where is the white square?")

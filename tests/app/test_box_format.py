@@ -2,8 +2,12 @@
 for a model whose config and name do not say it; the status panel says where boxes come from."""
 from __future__ import annotations
 
+import pytest
+
 from app_testfiles import client, start_app, wait_until
 from app.status import status_html
+
+pytestmark = pytest.mark.slow
 
 
 def test_box_format_from_the_command_line_and_from_the_panel(tmp_path, tiny_model):

@@ -3,6 +3,8 @@ until the grounding engine sends real ones), and the app never importing torch."
 import subprocess
 import sys
 
+import pytest
+
 from app.chat_app import ChatApp, Settings
 from app.draw import DARK, PALETTE
 from app_testfiles import ROOT
@@ -31,6 +33,7 @@ def test_last_answers_boxes_are_drawn_on_their_image(tmp_path, pictures):
     assert app.boxed_image(chat, 5) is None
 
 
+@pytest.mark.slow
 def test_app_never_imports_torch_or_llama_cpp():
     code = ("import sys, app.cli, app.ui, app.chat_app; "
             "bad = [m for m in ('torch', 'llama_cpp', 'transformers') if m in sys.modules]; "

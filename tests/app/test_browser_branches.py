@@ -4,6 +4,8 @@ import pytest
 
 from app_testfiles import chromium_page, wait_until
 
+pytestmark = pytest.mark.slow
+
 
 def done(app, chat_id) -> bool:
     last = app.store.branch(chat_id)[-1]

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import sqlite3
 
+import pytest
+
 from app.store import Store
 from app_testfiles import chromium_page, client, send, wait_until
 
@@ -37,6 +39,7 @@ def test_an_old_database_gains_the_system_column(tmp_path):
     assert store.chat(old.id).system == "Be terse."
 
 
+@pytest.mark.slow
 def test_search_and_per_chat_system_prompt_in_the_page(served, tmp_path):
     demo, app = served
     c = client(demo)

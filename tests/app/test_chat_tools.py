@@ -13,7 +13,6 @@ from app.chat_app import TITLE_CHARS
 from app.export import chat_markdown, file_name
 from app.store import Store
 from app_testfiles import chromium_page, client, png_bytes, send, wait_until
-from test_grounding import served_box_head
 
 DATA_URI = re.compile(r"!\[image (\d+)\]\(data:(image/[a-z]+);base64,([A-Za-z0-9+/=]+)\)")
 
@@ -74,6 +73,7 @@ def test_file_names_are_safe():
 
 
 # ---- through the served app ----------------------------------------------------------------
+@pytest.mark.slow
 def test_rename_through_the_api(served):
     demo, app = served
     c = client(demo)
@@ -96,6 +96,7 @@ def test_rename_through_the_api(served):
     assert [(ch.id, ch.title) for ch in app.store.chats()] == before
 
 
+@pytest.mark.slow
 def test_export_through_the_api(served, pictures):
     demo, app = served
     c = client(demo)
@@ -118,13 +119,9 @@ def test_export_through_the_api(served, pictures):
         client(demo).predict(api_name="/export_chat")
 
 
-@pytest.fixture(scope="module")
-def box_head(tmp_path_factory, make_tiny_ckpt):
-    yield from served_box_head(tmp_path_factory, make_tiny_ckpt, 5, (0.25, 0.3, 0.75, 0.6))
-
-
-def test_export_lists_a_box_head_answers_boxes(box_head, pictures):
-    demo, app = box_head
+@pytest.mark.slow
+def test_export_lists_a_box_head_answers_boxes(grounded, pictures):
+    demo, app = grounded
     c = client(demo)
     send(c, "Where is the square?", [pictures["red"]]).result(timeout=60)
     answer = app.store.branch(app.store.chats()[0].id)[-1]
@@ -135,6 +132,7 @@ def test_export_lists_a_box_head_answers_boxes(box_head, pictures):
     assert in_order(md, "**Assistant**", answer.text, "Boxes:", *lines)
 
 
+@pytest.mark.slow
 def test_the_sidebar_in_a_browser_renames_and_exports_the_chat_opened(served, tmp_path):
     """The rename box follows the chat opened (chat_id.change, which only a page fires)."""
     demo, app = served

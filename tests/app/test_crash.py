@@ -7,7 +7,11 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from app_testfiles import ROOT, free_port, last_answer, send, wait_until
+
+pytestmark = pytest.mark.slow
 
 
 def start(data_dir, model, log):

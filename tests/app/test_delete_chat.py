@@ -2,7 +2,11 @@
 gone from SQLite, the answer's thread has stopped, and the chat list no longer offers the chat."""
 import sqlite3
 
+import pytest
+
 from app_testfiles import client, last_answer, send, wait_until
+
+pytestmark = pytest.mark.slow
 
 
 def rows(db, chat_id):

@@ -8,11 +8,14 @@ import sys
 from reportlab.lib.pagesizes import letter
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen import canvas
+import pytest
 
 from app_testfiles import ROOT, chromium_page, client, send, wait_until
 
 sys.path.insert(0, str(ROOT / "tests" / "documents"))
 from doc_pdfs import scan_png  # noqa: E402
+
+pytestmark = pytest.mark.slow
 
 BAR = re.compile(r"<progress max='(\d+)' value='(\d+)'>")
 

@@ -11,6 +11,8 @@ from reportlab.pdfgen import canvas
 from app.draw import PALETTE
 from app_testfiles import client, last_answer, send, start_app, texts
 
+pytestmark = pytest.mark.slow
+
 pytest.importorskip("llama_cpp")
 LINES = ["Annual Report 2023", "The Northwind Company builds sailing boats in Lisbon."]
 

@@ -1,5 +1,9 @@
 """The engine keeps its own files (the visual KV cache) in the app's --data-dir, not elsewhere."""
+import pytest
+
 from app_testfiles import client, send, start_app
+
+pytestmark = pytest.mark.slow
 
 
 def test_visual_kv_cache_lives_in_the_data_dir(tmp_path, tiny_model, pictures):

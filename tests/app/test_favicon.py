@@ -1,7 +1,10 @@
 """The browser tab shows the project's own icon (assets/favicon.png), served by the page."""
 import httpx
+import pytest
 
 from app_testfiles import ROOT
+
+pytestmark = pytest.mark.slow
 
 
 def test_favicon_is_the_projects_icon(served):

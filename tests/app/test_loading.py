@@ -1,9 +1,12 @@
 """The page comes up while the model is still loading, shows that it is loading, and a question
 asked meanwhile waits for the model instead of failing."""
 import httpx
+import pytest
 
 from app.status import status_html
 from app_testfiles import client, last_answer, send, wait_until
+
+pytestmark = pytest.mark.slow
 
 
 def test_page_is_up_and_usable_before_the_model_has_loaded(tmp_path, tiny_model):

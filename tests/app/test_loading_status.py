@@ -5,6 +5,8 @@ import json
 import re
 import time
 
+import pytest
+
 from app.model_slot import ModelSlot, ModelSpec
 from app.status import size_text, status_html
 
@@ -47,6 +49,7 @@ class Watched(ModelSlot):
         self.shown.append(status_html(self))
 
 
+@pytest.mark.slow
 def test_a_real_load_shows_percentages_rising_to_100_of_the_checkpoint_size(make_tiny_ckpt):
     folder = make_tiny_ckpt(shard_size="4MB")  # several shards, as a large checkpoint has
     weight_map = json.loads((folder / "model.safetensors.index.json").read_text())["weight_map"]

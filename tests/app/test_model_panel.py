@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
+
 from app_testfiles import chromium_page, client, start_app, wait_until
+
+pytestmark = pytest.mark.slow
 
 
 def test_a_new_page_shows_the_model_loaded_now(tmp_path, tiny_model):

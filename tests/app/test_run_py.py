@@ -6,9 +6,11 @@ import subprocess
 import sys
 
 import httpx
+import pytest
 
-from app_testfiles import ROOT, free_port, send, wait_until
-from test_status import rows
+from app_testfiles import ROOT, free_port, send, status_rows, wait_until
+
+pytestmark = pytest.mark.slow
 
 
 def test_run_py_composite_on_localhost(tmp_path, tiny_model):
@@ -35,11 +37,11 @@ def test_run_py_composite_on_localhost(tmp_path, tiny_model):
         from gradio_client import Client
         c = Client(url, verbose=False)
         assert wait_until(lambda: "Ready" in c.predict(api_name="/status"), timeout=90, every=0.5)
-        shown = rows(c.predict(api_name="/status"))
+        shown = status_rows(c.predict(api_name="/status"))
         assert shown["attention"] == "composite" and shown["backend"] == "torch" and shown["device"] == "cpu"
         out = send(c, "Hello there.", max_tokens=16).result(timeout=60)
         assert out[0][-1]["role"] == "assistant"
-        assert "prefill" in rows(c.predict(api_name="/status"))
+        assert "prefill" in status_rows(c.predict(api_name="/status"))
     finally:
         proc.terminate()
         try:

@@ -1,7 +1,11 @@
 """The app served for real on 127.0.0.1 with the tiny LLaVA model, driven by gradio_client."""
 import time
 
+import pytest
+
 from app_testfiles import client, last_answer, send, texts, wait_until
+
+pytestmark = pytest.mark.slow
 
 
 def newest_chat(app):

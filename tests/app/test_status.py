@@ -6,11 +6,10 @@ import pytest
 
 from app.model_slot import ModelSlot, ModelSpec
 from app.status import status_html
-from app_testfiles import client, send
+from app_testfiles import ask, client, send
+from app_testfiles import status_rows as rows
 
-
-def rows(html: str) -> dict[str, str]:
-    return dict(re.findall(r"<tr><td>(.*?)</td><td>(.*?)</td></tr>", html))
+pytestmark = pytest.mark.slow
 
 
 def test_ready_status_after_an_answer_shows_speed_and_memory(served):
@@ -32,7 +31,6 @@ def test_status_shows_gpu_memory_on_cuda(tmp_path, tiny_model):
     torch = pytest.importorskip("torch")
     if not torch.cuda.is_available():
         pytest.skip("no CUDA GPU")
-    from test_answer import ask
     slot = ModelSlot()
     slot.load(ModelSpec(str(tiny_model), backend="torch"))
     assert slot.wait(timeout=120) and slot.state == "ready", slot.error

@@ -2,7 +2,11 @@
 waits for the model), and a third page with no chat, all through gradio_client on the real app."""
 import time
 
+import pytest
+
 from app_testfiles import client, last_answer, send, wait_until
+
+pytestmark = pytest.mark.slow
 
 
 def grows(app, chat_id, seconds=1.5) -> bool:

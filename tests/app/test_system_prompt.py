@@ -3,8 +3,9 @@ with every answer (send, regenerate); an API caller that sends neither gets the 
 from __future__ import annotations
 
 from gradio_client import handle_file
+import pytest
 
-from app.views import with_system
+from app.prompt import with_system
 from app_testfiles import client, send, start_app
 from engine.api import GenParams, Message, Text
 from engine.documents.prompt import SYSTEM
@@ -12,6 +13,7 @@ from engine.documents.prompt import SYSTEM
 PIRATE = "You are a pirate. Answer like one."
 
 
+@pytest.mark.slow
 def test_system_prompt_and_penalty_reach_the_model(tmp_path, tiny_model, pictures):
     demo, app = start_app(tmp_path, tiny_model, system="Be brief.")
     try:
@@ -23,7 +25,7 @@ def test_system_prompt_and_penalty_reach_the_model(tmp_path, tiny_model, picture
         assert answer.messages[0] == Message("system", [Text(PIRATE)])
         assert answer.params.repetition_penalty == 1.3
         assert app.store.branch(chat)[-1].meta["system"] == PIRATE
-        prompt = app.slot.engine.prompter.tokenizer.decode(app.slot.engine.build(answer.messages).ids)
+        prompt = app.slot.engine.inner.prompter.tokenizer.decode(app.slot.engine.inner.build(answer.messages).ids)
         assert prompt.index(PIRATE) < prompt.index("Hello")  # the real template puts it first
 
         c.predict(0.0, 0.95, 16, 1.0, "Answer in French.", api_name="/regenerate")

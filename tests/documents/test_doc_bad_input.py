@@ -48,6 +48,7 @@ def test_two_thousand_pages(tmp_path):
         open_document(path, cache_dir=tmp_path / "c")
 
 
+@pytest.mark.slow
 def test_no_text_and_no_readable_scan(tmp_path):
     def draw(c, i):
         c.setFillGray(0.5)

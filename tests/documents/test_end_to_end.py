@@ -12,6 +12,8 @@ from doc_pdfs import PAGES, word_box
 
 from engine.api import Done, GenParams, Stats, Token, collect
 
+pytestmark = pytest.mark.slow
+
 pytest.importorskip("engine.llava.tiny")
 
 
@@ -32,8 +34,8 @@ def test_question_over_a_pdf_with_a_seeing_model(report, tiny_model):
     messages = build_messages(report, pages, question, can_see_images=tiny_model.info.vision, max_chars=800)
 
     # the retrieved pages reach the prompt the model reads: headers and text as tokens, images as pixels
-    ids, pixels = tiny_model.prepare(messages)
-    prompt = tiny_model.prompter.tokenizer.decode(ids)
+    ids, pixels = tiny_model.inner.prepare(messages)
+    prompt = tiny_model.inner.prompter.tokenizer.decode(ids)
     for page in pages:
         assert f"[p{page.number}]" in prompt
     assert "42 million dollars" in prompt and prompt.index("[p2]") < prompt.index("42 million")

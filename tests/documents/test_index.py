@@ -4,7 +4,7 @@ import json
 import pytest
 from doc_pdfs import PAGES, SCAN, SCAN_FONT_SIZE, word_box
 
-from engine.documents import open_document
+from engine.documents import open_document, render_page, thumbnail
 
 
 def test_pages_and_sources(report):
@@ -45,14 +45,15 @@ def test_second_open_reads_the_stored_index(report, report_pdf, cache_dir):
 
 def test_page_renders_are_cached_pngs(report):
     from PIL import Image
-    path = report.render(2, width=300)
+    path = render_page(report, 2, width=300)
     w, h = Image.open(path).size
     assert w == 300 and abs(h - 300 * 792 / 612) <= 1
-    assert report.render(2, width=300) == path and report.thumbnail(2).exists()
+    assert render_page(report, 2, width=300) == path and thumbnail(report, 2).exists()
     with pytest.raises(IndexError, match="no page 9"):
         report.page(9)
 
 
+@pytest.mark.slow
 def test_png_scans_become_one_document(tmp_path, cache_dir):
     from doc_pdfs import scan_png
     p1 = tmp_path / "scan1.png"
@@ -62,9 +63,10 @@ def test_png_scans_become_one_document(tmp_path, cache_dir):
     doc = open_document([p1, p2], cache_dir=cache_dir)
     assert doc.kind == "images" and len(doc.pages) == 2
     assert "Porto" in doc.page(1).text and "invoices" in doc.page(2).text
-    assert doc.render(2, width=200).exists()
+    assert render_page(doc, 2, width=200).exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt, suffix", [("WEBP", ".webp"), ("TIFF", ".tif")])
 def test_webp_and_tiff_scans_are_pages_too(tmp_path, cache_dir, fmt, suffix):
     """The app accepts these as images; as pages of a document they are read the same way."""

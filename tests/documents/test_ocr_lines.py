@@ -12,6 +12,8 @@ from reportlab.pdfgen import canvas
 
 from engine.documents.ocr import ocr_words
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):

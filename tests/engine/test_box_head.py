@@ -5,7 +5,6 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-import engine
 from engine import Box, GenParams, Image, Message, Region, Text, Token
 from engine.llava.decoder import KVCache
 from engine.llava.generate import Timings, decode_box, prefill
@@ -29,11 +28,12 @@ def loc_encoder(w, box):
     return h @ w["loc_encoder.2.weight"].T + w["loc_encoder.2.bias"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["full", "composite"])
-def test_trigger_yields_the_box_on_the_original_image(ckpt, images, mode):
+def test_trigger_yields_the_box_on_the_original_image(ckpt, images, mode, load_engine):
     folder, _ = ckpt
-    e = engine.load(folder, backend="torch", attention=mode)
-    at = e.model.cfg.grounding["at_token_id"]
+    e = load_engine(folder, backend="torch", attention=mode)
+    at = e.inner.model.cfg.grounding["at_token_id"]
     evs = list(e.stream([Message.user("Where is the white square?", [images[0]])],
                         GenParams(max_new_tokens=3, temperature=0, logit_bias={at: 1e4})))
     boxes = [ev for ev in evs if isinstance(ev, Box)]
@@ -71,18 +71,18 @@ def composite_mask(is_visual):
 
 
 @pytest.mark.parametrize("mode", ["full", "composite"])
-def test_box_embedding_is_the_next_input_and_regions_enter_as_embeddings(ckpt, images, mode):
+def test_box_embedding_is_the_next_input_and_regions_enter_as_embeddings(ckpt, images, mode, load_engine):
     folder, w = ckpt
-    e = engine.load(folder, backend="torch", attention=mode)
-    cfg = e.model.cfg
+    e = load_engine(folder, backend="torch", attention=mode)
+    cfg = e.inner.model.cfg
     region = (0.1, 0.2, 0.5, 0.9)  # on images[1], 40x90: padded horizontally by 25 px each side
     msgs = [Message("user", [Image(images[1]), Text("What is in "), Region(0, region), Text("?")])]
-    prompt = e.build(msgs)
+    prompt = e.inner.build(msgs)
     ids = prompt.ids
     cache = KVCache(cfg.decoder, len(ids) + 4, torch.float32, "cpu")
     with torch.inference_mode():
-        prefill(e.model, ids, prompt.pixels, cache, e.run, Timings(), prompt.boxes)
-        box, logits = decode_box(e.model, cfg.grounding["at_token_id"], len(ids), cache, e.run)
+        prefill(e.inner.model, ids, prompt.pixels, cache, e.inner.run, Timings(), prompt.boxes)
+        box, logits = decode_box(e.inner.model, cfg.grounding["at_token_id"], len(ids), cache, e.inner.run)
     assert box == pytest.approx(PADDED_BOX, abs=1e-6)
 
     # Reference: transformers' LLaVA fed embeddings built here from the weights.

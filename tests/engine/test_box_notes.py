@@ -9,8 +9,9 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-import engine
 from engine import Box, Done, GenParams, Message, Token
+
+pytestmark = pytest.mark.slow
 
 # One token of box text: kept, reversed (dropped), reaching past the right edge (clipped).
 MARKUP = "a<box>(100,100),(300,300)</box>b<box>(600,100),(500,300)</box>c<box>(900,100),(1200,300)</box>"
@@ -21,9 +22,9 @@ def split(events):
     return text, [e for e in events if isinstance(e, Box)], events[-1]
 
 
-def test_box_text_notes_reach_done_and_dropped_boxes_have_no_ref(make_tiny_ckpt, images):
-    e = engine.load(make_tiny_ckpt(words=(MARKUP,)), backend="torch", box_format="qwen_vl")
-    markup = e.prompter.tokenizer.convert_tokens_to_ids(MARKUP)
+def test_box_text_notes_reach_done_and_dropped_boxes_have_no_ref(make_tiny_ckpt, images, load_engine):
+    e = load_engine(make_tiny_ckpt(words=(MARKUP,)), backend="torch", box_format="qwen_vl")
+    markup = e.inner.prompter.tokenizer.convert_tokens_to_ids(MARKUP)
     text, boxes, done = split(list(e.stream([Message.user("Where?", [images[0]])], GenParams(
         max_new_tokens=2, temperature=0, logit_bias={markup: 1e4}))))
     assert text == "a[0]bc[1]a[2]bc[3]"
@@ -56,9 +57,9 @@ def bad_head(make_tiny_ckpt, tmp_path):
     ((0.25, 0.1, 0.75, 0.6), "[0][1][2]", "clipped a box that reached outside the image"),
 ], ids=["reversed", "nan", "in-the-padding", "clipped"])
 @pytest.mark.parametrize("mode", ["full", "composite"])
-def test_box_head_bad_boxes_are_dropped_or_clipped_with_a_note(bad_head, images, box, text, note, mode):
-    e = engine.load(bad_head(box), backend="torch", attention=mode)
-    at = e.model.cfg.grounding["at_token_id"]
+def test_box_head_bad_boxes_are_dropped_or_clipped_with_a_note(bad_head, images, box, text, note, mode, load_engine):
+    e = load_engine(bad_head(box), backend="torch", attention=mode)
+    at = e.inner.model.cfg.grounding["at_token_id"]
     got, boxes, done = split(list(e.stream([Message.user("Where?", [images[0]])], GenParams(
         max_new_tokens=3, temperature=0, logit_bias={at: 1e4}))))
     assert got == text and len(boxes) == len(text) // 3

@@ -9,6 +9,8 @@ import pytest
 
 from engine.catalog import default_model
 
+pytestmark = pytest.mark.slow
+
 
 def run(*args, timeout=120):
     return subprocess.run([sys.executable, "-m", "engine", *map(str, args)], capture_output=True,

@@ -8,19 +8,21 @@ import pytest
 import engine
 from engine import GenParams, Message
 
+pytestmark = pytest.mark.slow
+
 LOAD = dict(backend="torch", device="cpu", dtype="float32")
 
 
 @pytest.mark.parametrize("attention", ["full", "composite"])
-def test_compiled_answer_matches_eager(tiny_llava, images, attention):
+def test_compiled_answer_matches_eager(tiny_llava, images, attention, load_engine):
     msgs = [Message.user("Describe both.", images)]
     p = GenParams(max_new_tokens=10, temperature=0)
-    eager, e_rest = engine.collect(engine.load(tiny_llava, attention=attention, **LOAD).stream(msgs, p))
-    compiled = engine.load(tiny_llava, attention=attention, compile=True, **LOAD)
+    eager, e_rest = engine.collect(load_engine(tiny_llava, attention=attention, **LOAD).stream(msgs, p))
+    compiled = load_engine(tiny_llava, attention=attention, compile=True, **LOAD)
     got, rest = engine.collect(compiled.stream(msgs, p))
     assert rest[-1].reason == e_rest[-1].reason == "length"
     assert got == eager and eager
     # A second turn reuses the cache through the same compiled step.
     msgs2 = msgs + [Message.assistant(got), Message.user("And then?")]
     assert engine.collect(compiled.stream(msgs2, p))[0] == engine.collect(
-        engine.load(tiny_llava, attention=attention, **LOAD).stream(msgs2, p))[0]
+        load_engine(tiny_llava, attention=attention, **LOAD).stream(msgs2, p))[0]

@@ -16,22 +16,25 @@ from engine.llava.decoder import KVCache
 
 @pytest.fixture(scope="module")
 def eng(tiny_llava):
-    return engine.load(tiny_llava, backend="torch")
+    e = engine.load(tiny_llava, backend="torch")
+    yield e
+    e.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["full", "composite"])
-def test_cached_decode_equals_uncached_recomputation(tiny_llava, images, mode):
-    e = engine.load(tiny_llava, backend="torch", attention=mode, visual_mlp=False)
-    ids, pixels = e.prepare([Message.user("Describe it.", [images[0]])])
-    cache = KVCache(e.model.cfg.decoder, len(ids) + 6, torch.float32, "cpu")
+def test_cached_decode_equals_uncached_recomputation(tiny_llava, images, mode, load_engine):
+    e = load_engine(tiny_llava, backend="torch", attention=mode, visual_mlp=False)
+    ids, pixels = e.inner.prepare([Message.user("Describe it.", [images[0]])])
+    cache = KVCache(e.inner.model.cfg.decoder, len(ids) + 6, torch.float32, "cpu")
     with torch.inference_mode():
-        logits = e.model.head(prefill(e.model, ids, pixels, cache, e.run, Timings())[0, -1])
+        logits = e.inner.model.head(prefill(e.inner.model, ids, pixels, cache, e.inner.run, Timings())[0, -1])
     seq = ids.clone()
     for step in range(6):
         tok = int(logits.argmax())
-        logits = decode_one(e.model, tok, len(seq), cache, e.run)
+        logits = decode_one(e.inner.model, tok, len(seq), cache, e.inner.run)
         seq = torch.cat([seq, torch.tensor([tok])])
-        full = e.logits(seq[None], pixels)[0, -1]
+        full = e.inner.logits(seq[None], pixels)[0, -1]
         assert (logits - full).abs().max().item() <= 1e-4, f"step {step}"
 
 
@@ -42,17 +45,17 @@ def count_rows(module, counter, key):
 
 
 @pytest.mark.parametrize("visual_mlp", [True, False])
-def test_composite_skips_queries_and_visual_mlp(tiny_llava, images, visual_mlp):
+def test_composite_skips_queries_and_visual_mlp(tiny_llava, images, visual_mlp, load_engine):
     """Counted at the projections themselves: visual rows never reach q_proj (nor the MLP when off)."""
-    e = engine.load(tiny_llava, backend="torch", attention="composite", visual_mlp=visual_mlp)
-    ids, pixels = e.prepare([Message.user("Describe it.", images)])
-    n_vis = int((ids == e.model.cfg.image_token_id).sum())
+    e = load_engine(tiny_llava, backend="torch", attention="composite", visual_mlp=visual_mlp)
+    ids, pixels = e.inner.prepare([Message.user("Describe it.", images)])
+    n_vis = int((ids == e.inner.model.cfg.image_token_id).sum())
     n_text = len(ids) - n_vis
     counts = {}
-    layer = e.model.decoder.layers[0]
+    layer = e.inner.model.decoder.layers[0]
     hooks = [count_rows(layer.self_attn.q_proj, counts, "q"), count_rows(layer.self_attn.k_proj, counts, "k"),
              count_rows(layer.mlp.gate_proj, counts, "mlp")]
-    e.logits(ids[None], pixels)
+    e.inner.logits(ids[None], pixels)
     for h in hooks:
         h.remove()
     assert counts["q"] == n_text
@@ -73,10 +76,10 @@ def test_stream_events_and_stats(eng, images):
 def test_multi_turn_with_images_across_turns(eng, images):
     msgs = [Message.user("Look at this.", [images[0]]), Message.assistant("I see a red picture."),
             Message.user("And this one?", [images[1]])]
-    ids, pixels = eng.prepare(msgs)
+    ids, pixels = eng.inner.prepare(msgs)
     assert pixels.shape[0] == 2
-    assert int((ids == eng.model.cfg.image_token_id).sum()) == 2 * eng.model.cfg.image_seq_length
-    text = eng.prompter.tokenizer.decode(ids[ids != eng.model.cfg.image_token_id])
+    assert int((ids == eng.inner.model.cfg.image_token_id).sum()) == 2 * eng.inner.model.cfg.image_seq_length
+    text = eng.inner.prompter.tokenizer.decode(ids[ids != eng.inner.model.cfg.image_token_id])
     assert "I see a red picture." in text and text.index("Look at this.") < text.index("And this one?")
 
 
@@ -109,38 +112,39 @@ def test_cancel_stops_within_one_token(eng):
     assert tokens <= 2 and last.reason == "cancelled"
 
 
-def test_ee_mllm_checkpoint_loads_composite_with_its_visual_mlp(make_tiny_ckpt):
+@pytest.mark.slow
+def test_ee_mllm_checkpoint_loads_composite_with_its_visual_mlp(make_tiny_ckpt, load_engine):
     folder = make_tiny_ckpt(ee_mllm={"attention": "composite", "visual_mlp": False})
-    e = engine.load(folder, backend="torch")
-    assert e.info.attention == "composite" and e.run.visual_mlp is False
-    assert engine.load(folder, backend="torch", attention="full").info.attention == "full"
+    e = load_engine(folder, backend="torch")
+    assert e.info.attention == "composite" and e.inner.run.visual_mlp is False
+    assert load_engine(folder, backend="torch", attention="full").info.attention == "full"
 
 
-def test_missing_folder_is_a_clear_error(tmp_path):
+def test_missing_folder_is_a_clear_error(tmp_path, load_engine):
     with pytest.raises(EngineError, match="not found"):
-        engine.load(tmp_path / "nope", backend="torch")
+        load_engine(tmp_path / "nope", backend="torch")
 
 
-def test_pickle_checkpoint_is_refused(tiny_llava, tmp_path):
+def test_pickle_checkpoint_is_refused(tiny_llava, tmp_path, load_engine):
     shutil.copy(tiny_llava / "config.json", tmp_path / "config.json")
     (tmp_path / "pytorch_model.bin").write_bytes(b"\x80\x04not really a pickle")
     with pytest.raises(EngineError, match="never read"):
-        engine.load(tmp_path, backend="torch")
+        load_engine(tmp_path, backend="torch")
 
 
-def test_corrupt_safetensors_is_a_clear_error(tiny_llava, tmp_path):
+def test_corrupt_safetensors_is_a_clear_error(tiny_llava, tmp_path, load_engine):
     for f in tiny_llava.iterdir():
         shutil.copy(f, tmp_path / f.name)
     data = (tmp_path / "model.safetensors").read_bytes()
     (tmp_path / "model.safetensors").write_bytes(data[: len(data) // 3])
     with pytest.raises(EngineError, match="safetensors"):
-        engine.load(tmp_path, backend="torch")
+        load_engine(tmp_path, backend="torch")
 
 
-def test_unsupported_architecture_is_a_clear_error(tmp_path):
+def test_unsupported_architecture_is_a_clear_error(tmp_path, load_engine):
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "mamba"}))
     with pytest.raises(EngineError, match="not supported"):
-        engine.load(tmp_path, backend="torch")
+        load_engine(tmp_path, backend="torch")
 
 
 def test_unreadable_image_is_a_clear_error(eng, tmp_path):
@@ -151,30 +155,31 @@ def test_unreadable_image_is_a_clear_error(eng, tmp_path):
 
 
 def test_wrong_image_count_is_a_clear_error(eng, images):
-    ids, pixels = eng.prepare([Message.user("Two?", images)])
+    ids, pixels = eng.inner.prepare([Message.user("Two?", images)])
     with pytest.raises(EngineError, match="image"):
-        eng.logits(ids[None], pixels[:1])
+        eng.inner.logits(ids[None], pixels[:1])
     with pytest.raises(EngineError, match="no image was attached"):
-        eng.prepare([Message.user("What is <image> this?")])
+        eng.inner.prepare([Message.user("What is <image> this?")])
 
 
-def test_fixed_shape_decode_step_equals_the_sliced_one(tiny_llava, images):
+def test_fixed_shape_decode_step_equals_the_sliced_one(tiny_llava, images, load_engine):
     """The step that torch.compile / CUDA graphs capture attends over the whole cache through a
     mask; it must give what the sliced step gives."""
     from engine.llava.forward import RunConfig, text_layers
-    e = engine.load(tiny_llava, backend="torch", attention="composite")
-    ids, pixels = e.prepare([Message.user("Describe it.", [images[0]])])
-    cache = KVCache(e.model.cfg.decoder, len(ids) + 40, torch.float32, "cpu", bucket=64)
+    e = load_engine(tiny_llava, backend="torch", attention="composite")
+    ids, pixels = e.inner.prepare([Message.user("Describe it.", [images[0]])])
+    cache = KVCache(e.inner.model.cfg.decoder, len(ids) + 40, torch.float32, "cpu", bucket=64)
     assert cache.capacity == 64 * ((len(ids) + 40 + 63) // 64)
     with torch.inference_mode():
-        prefill(e.model, ids, pixels, cache, e.run, Timings())
-        x = e.model.decoder.embed_tokens(torch.tensor([[5]]))
+        prefill(e.inner.model, ids, pixels, cache, e.inner.run, Timings())
+        x = e.inner.model.decoder.embed_tokens(torch.tensor([[5]]))
         pos = torch.tensor([len(ids)])
-        a = text_layers(e.model.decoder, x, pos, cache, run=RunConfig())
-        b = text_layers(e.model.decoder, x, pos, cache, run=RunConfig(), static=True)
+        a = text_layers(e.inner.model.decoder, x, pos, cache, run=RunConfig())
+        b = text_layers(e.inner.model.decoder, x, pos, cache, run=RunConfig(), static=True)
     assert (a - b).abs().max().item() <= 1e-5
 
 
+@pytest.mark.slow
 def test_info_command_describes_the_checkpoint(tiny_llava):
     import json
     import subprocess
@@ -194,10 +199,10 @@ def test_info_command_describes_the_checkpoint(tiny_llava):
 
 @pytest.mark.parametrize("drop, says", [(("tokenizer.json", "tokenizer_config.json"), "tokenizer"),
                                         (("processor_config.json", "preprocessor_config.json"), "processor files")])
-def test_missing_tokenizer_or_processor_files_are_clear_errors(tiny_llava, tmp_path, drop, says):
+def test_missing_tokenizer_or_processor_files_are_clear_errors(tiny_llava, tmp_path, drop, says, load_engine):
     folder = tmp_path / "ckpt"
     shutil.copytree(tiny_llava, folder)
     for name in drop:
         (folder / name).unlink(missing_ok=True)
     with pytest.raises(EngineError, match=says):
-        engine.load(folder, backend="torch")
+        load_engine(folder, backend="torch")

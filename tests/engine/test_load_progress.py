@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-import engine
 
 
 @pytest.fixture(scope="module")
@@ -21,14 +20,15 @@ def shards(folder) -> tuple[list[int], int]:
     return [(folder / n).stat().st_size for n in sorted(set(weight_map.values()))], len(weight_map)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("quant", [None, "4bit"])
-def test_torch_load_reports_bytes_of_every_shard_in_order(sharded, quant):
+def test_torch_load_reports_bytes_of_every_shard_in_order(sharded, quant, load_engine):
     if quant:
         pytest.importorskip("bitsandbytes", reason="bitsandbytes is not installed")
     sizes, n_tensors = shards(sharded)
     assert len(sizes) >= 3
     calls = []
-    eng = engine.load(sharded, backend="torch", device="cpu", quant=quant,
+    eng = load_engine(sharded, backend="torch", device="cpu", quant=quant,
                       progress=lambda done, total: calls.append((done, total)))
     assert eng.info.quantization == quant
     assert not any("progress" in n for n in eng.info.notes)  # taken, not ignored
@@ -41,7 +41,7 @@ def test_torch_load_reports_bytes_of_every_shard_in_order(sharded, quant):
     assert set(itertools.accumulate(sizes)) <= set(done)
 
 
-def test_a_failing_progress_callback_is_not_blamed_on_the_checkpoint(sharded):
+def test_a_failing_progress_callback_is_not_blamed_on_the_checkpoint(sharded, load_engine):
     class Stop(Exception):
         pass
 
@@ -50,4 +50,4 @@ def test_a_failing_progress_callback_is_not_blamed_on_the_checkpoint(sharded):
             raise Stop
 
     with pytest.raises(Stop):
-        engine.load(sharded, backend="torch", device="cpu", progress=progress)
+        load_engine(sharded, backend="torch", device="cpu", progress=progress)

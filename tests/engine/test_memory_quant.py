@@ -15,14 +15,14 @@ from engine.llava.config import read_config
 from engine.llava.memory import GiB, check_fits, estimate, param_count
 
 
-def test_estimate_matches_hand_computed_numbers(tiny_llava):
+def test_estimate_matches_hand_computed_numbers(tiny_llava, load_engine):
     cfg = read_config(tiny_llava)
     # Tiny: hidden 64, intermediate 128, 2 layers, 4 heads, 2 KV heads, head_dim 16.
     # Per layer: q 64*64 + k 32*64 + v 32*64 + o 64*64 + gate/up/down 3 * 128*64 = 36,864.
     linear, other = param_count(cfg)
     assert linear == 2 * 36_864
-    loaded = engine.load(tiny_llava, backend="torch", device="cpu")
-    assert linear + other == sum(p.numel() for p in loaded.model.parameters())
+    loaded = load_engine(tiny_llava, backend="torch", device="cpu")
+    assert linear + other == sum(p.numel() for p in loaded.inner.model.parameters())
     est = estimate(cfg, 4, None, context=1024)
     assert est.weights == (linear + other) * 4
     assert est.kv_cache == 2 * 2 * 2 * 16 * 1024 * 4          # K and V, layers, KV heads, head_dim, tokens, fp32
@@ -44,41 +44,44 @@ def test_refusal_names_the_numbers_and_the_options(tiny_llava):
     assert check_fits(cfg, "cpu", 4, None, 1024).total < GiB
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["8bit", "4bit"])
-def test_quantized_decoder_layers_are_swapped_and_still_agree(tiny_llava, images, mode):
+def test_quantized_decoder_layers_are_swapped_and_still_agree(tiny_llava, images, mode, load_engine):
     bnb = pytest.importorskip("bitsandbytes", reason="bitsandbytes is not installed")
-    ref = engine.load(tiny_llava, backend="torch", device="cpu")
-    q = engine.load(tiny_llava, backend="torch", device="cpu", quant=mode)
+    ref = load_engine(tiny_llava, backend="torch", device="cpu")
+    q = load_engine(tiny_llava, backend="torch", device="cpu", quant=mode)
     cls = bnb.nn.Linear4bit if mode == "4bit" else bnb.nn.Linear8bitLt
-    layer = q.model.decoder.layers[0]
+    layer = q.inner.model.decoder.layers[0]
     assert isinstance(layer.self_attn.q_proj, cls) and isinstance(layer.mlp.down_proj, cls)
-    assert type(q.model.projector.linear_1) is nn.Linear and q.model.projector.linear_1.weight.dtype == torch.float32
-    assert type(q.model.vision.encoder.layers[0].mlp.fc1) is nn.Linear
+    assert type(q.inner.model.projector.linear_1) is nn.Linear and q.inner.model.projector.linear_1.weight.dtype == torch.float32
+    assert type(q.inner.model.vision.encoder.layers[0].mlp.fc1) is nn.Linear
     assert q.info.quantization == mode
-    ids, pixels = ref.prepare([Message.user("Describe.", [images[0]])])
-    a, b = ref.logits(ids[None], pixels)[0, -1], q.logits(ids[None], pixels)[0, -1]
+    ids, pixels = ref.inner.prepare([Message.user("Describe.", [images[0]])])
+    a, b = ref.inner.logits(ids[None], pixels)[0, -1], q.inner.logits(ids[None], pixels)[0, -1]
     assert torch.cosine_similarity(a, b, dim=0) > (0.99 if mode == "8bit" else 0.95)
     assert engine.collect(q.stream([Message.user("Hi")], engine.GenParams(max_new_tokens=4, temperature=0)))[1][-1].reason in ("length", "stop")
 
 
-def test_int8_cast_notice_is_logged_once_not_per_matmul(tiny_llava, caplog):
+@pytest.mark.slow
+def test_int8_cast_notice_is_logged_once_not_per_matmul(tiny_llava, caplog, load_engine):
     """bitsandbytes logs its float32 -> float16 cast at every LLM.int8 matmul (40 lines for a
     3-token answer); once is enough."""
     pytest.importorskip("bitsandbytes", reason="bitsandbytes is not installed")
-    q = engine.load(tiny_llava, backend="torch", device="cpu", quant="8bit")
+    q = load_engine(tiny_llava, backend="torch", device="cpu", quant="8bit")
     with caplog.at_level(logging.WARNING, logger="bitsandbytes"):
         engine.collect(q.stream([Message.user("Hi")], engine.GenParams(max_new_tokens=4, temperature=0)))
     casts = [r for r in caplog.records if "will be cast" in r.getMessage()]
     assert len(casts) <= 1, len(casts)
 
 
-def test_unknown_kernel_is_a_clear_error(tiny_llava):
+def test_unknown_kernel_is_a_clear_error(tiny_llava, load_engine):
     with pytest.raises(EngineError, match="not available"):
-        engine.load(tiny_llava, backend="torch", device="cpu", kernel="flash")
+        load_engine(tiny_llava, backend="torch", device="cpu", kernel="flash")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["4bit", "8bit"])
-def test_prequantized_bitsandbytes_checkpoint_loads_as_saved(make_tiny_ckpt, images, tmp_path, mode):
+def test_prequantized_bitsandbytes_checkpoint_loads_as_saved(make_tiny_ckpt, images, tmp_path, mode, load_engine):
     """A checkpoint quantized and saved by transformers + bitsandbytes loads without re-quantizing
     and gives transformers' own logits for it."""
     pytest.importorskip("bitsandbytes", reason="bitsandbytes is not installed")
@@ -94,13 +97,13 @@ def test_prequantized_bitsandbytes_checkpoint_loads_as_saved(make_tiny_ckpt, ima
     for f in src.iterdir():
         if not (out / f.name).exists():
             shutil.copy(f, out / f.name)
-    e = engine.load(out, backend="torch", device="cpu")
-    assert e.model.cfg.quantization == mode
+    e = load_engine(out, backend="torch", device="cpu")
+    assert e.inner.model.cfg.quantization == mode
     bnb = pytest.importorskip("bitsandbytes")
     cls = bnb.nn.Linear4bit if mode == "4bit" else bnb.nn.Linear8bitLt
-    assert isinstance(e.model.decoder.layers[0].mlp.up_proj, cls)
-    ids, pixels = e.prepare([Message.user("Describe.", [images[0]])])
+    assert isinstance(e.inner.model.decoder.layers[0].mlp.up_proj, cls)
+    ids, pixels = e.inner.prepare([Message.user("Describe.", [images[0]])])
     with torch.no_grad():
         want = LlavaForConditionalGeneration.from_pretrained(out, device_map="cpu")(
             input_ids=ids[None], pixel_values=pixels).logits
-    assert (e.logits(ids[None], pixels) - want).abs().max().item() <= 1e-3
+    assert (e.inner.logits(ids[None], pixels) - want).abs().max().item() <= 1e-3

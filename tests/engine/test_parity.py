@@ -33,33 +33,37 @@ def hf_model(folder):
 def case(request, make_tiny_ckpt, images):
     folder = make_tiny_ckpt(**CASES[request.param])
     eng = engine.load(folder, backend="torch", attention="full")
-    ids, pixels = eng.prepare(two_image_prompt(images))
-    return folder, eng, ids, pixels
+    ids, pixels = eng.inner.prepare(two_image_prompt(images))
+    yield folder, eng, ids, pixels
+    eng.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kernel", ["sdpa", "flex"])
-def test_full_logits_match_transformers(case, kernel):
+def test_full_logits_match_transformers(case, kernel, load_engine):
     folder, eng, ids, pixels = case
-    eng = engine.load(folder, backend="torch", attention="full", kernel=kernel)
-    assert int((ids == eng.model.cfg.image_token_id).sum()) == 2 * eng.model.cfg.image_seq_length
-    ours = eng.logits(ids[None], pixels)
+    eng = load_engine(folder, backend="torch", attention="full", kernel=kernel)
+    assert int((ids == eng.inner.model.cfg.image_token_id).sum()) == 2 * eng.inner.model.cfg.image_seq_length
+    ours = eng.inner.logits(ids[None], pixels)
     with torch.no_grad():
         ref = hf_model(folder)(input_ids=ids[None], pixel_values=pixels).logits
     assert ours.shape == ref.shape
     assert (ours - ref).abs().max().item() <= TOL
 
 
+@pytest.mark.slow
 def test_greedy_32_tokens_match_transformers_generate(case):
     folder, eng, ids, pixels = case
-    ours = list(generate(eng.model, ids, pixels, eng.run, 32, dict(temperature=0), eng.eos, Timings()))
+    ours = list(generate(eng.inner.model, ids, pixels, eng.inner.run, 32, dict(temperature=0), eng.inner.eos, Timings()))
     with torch.no_grad():
         out = hf_model(folder).generate(input_ids=ids[None], pixel_values=pixels, max_new_tokens=32,
-                                        do_sample=False, eos_token_id=sorted(eng.eos))
-    theirs = [t for t in out[0, len(ids):].tolist() if t not in eng.eos]
+                                        do_sample=False, eos_token_id=sorted(eng.inner.eos))
+    theirs = [t for t in out[0, len(ids):].tolist() if t not in eng.inner.eos]
     assert len(ours) >= 8, "tiny model stopped too early to compare anything"
     assert ours == theirs
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("penalty", [1.0, 1.1])
 def test_streamed_answer_matches_transformers_generate(case, images, penalty):
     """What a user gets: engine.stream (prefill with reuse, the decode loop, text streaming) with
@@ -67,8 +71,8 @@ def test_streamed_answer_matches_transformers_generate(case, images, penalty):
     folder, eng, ids, pixels = case
     with torch.no_grad():
         out = hf_model(folder).generate(input_ids=ids[None], pixel_values=pixels, max_new_tokens=24,
-                                        do_sample=False, repetition_penalty=penalty, eos_token_id=sorted(eng.eos))
-    want = eng.prompter.tokenizer.decode([t for t in out[0, len(ids):].tolist() if t not in eng.eos],
+                                        do_sample=False, repetition_penalty=penalty, eos_token_id=sorted(eng.inner.eos))
+    want = eng.inner.prompter.tokenizer.decode([t for t in out[0, len(ids):].tolist() if t not in eng.inner.eos],
                                          skip_special_tokens=True)
     params = GenParams(max_new_tokens=24, temperature=0, repetition_penalty=penalty)
     for _ in range(2):
@@ -77,11 +81,11 @@ def test_streamed_answer_matches_transformers_generate(case, images, penalty):
         assert engine.collect(events)[0].strip() == want.strip()
 
 
-def test_sliding_window_caps_the_context(make_tiny_ckpt):
+def test_sliding_window_caps_the_context(make_tiny_ckpt, load_engine):
     """Inside its window sliding attention is full attention (the parity cases above); past it
     it is not, so the engine never lets the context grow past the window."""
-    eng = engine.load(make_tiny_ckpt(**CASES["mistral-window"]), backend="torch")
-    assert eng.context == 1024 and eng.model.cfg.decoder.family == "mistral"
+    eng = load_engine(make_tiny_ckpt(**CASES["mistral-window"]), backend="torch")
+    assert eng.inner.context == 1024 and eng.inner.model.cfg.decoder.family == "mistral"
 
 
 def composite_mask(ids, image_token_id):
@@ -93,15 +97,16 @@ def composite_mask(ids, image_token_id):
     return torch.zeros(1, 1, t, t).masked_fill(~allowed, torch.finfo(torch.float32).min), vis
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kernel", ["sdpa", "flex"])
-def test_composite_matches_masked_transformers(case, kernel):
+def test_composite_matches_masked_transformers(case, kernel, load_engine):
     folder, _, ids, pixels = case
-    eng = engine.load(folder, backend="torch", attention="composite", visual_mlp=True, kernel=kernel)
-    mask, _ = composite_mask(ids, eng.model.cfg.image_token_id)
-    ours = eng.logits(ids[None], pixels)
+    eng = load_engine(folder, backend="torch", attention="composite", visual_mlp=True, kernel=kernel)
+    mask, _ = composite_mask(ids, eng.inner.model.cfg.image_token_id)
+    ours = eng.inner.logits(ids[None], pixels)
     with torch.no_grad():
         ref = hf_model(folder)(input_ids=ids[None], pixel_values=pixels, attention_mask=mask).logits
-    full = engine.load(folder, backend="torch", attention="full").logits(ids[None], pixels)
+    full = load_engine(folder, backend="torch", attention="full").inner.logits(ids[None], pixels)
     assert (ours - full).abs().max().item() > 1e-3, "composite should differ from full attention"
     assert (ours - ref).abs().max().item() <= TOL
 
@@ -137,12 +142,13 @@ def reference_no_visual_mlp(hf, ids, pixels, image_token_id):
     return hf.lm_head(rms(x, lm.norm.weight))
 
 
-def test_composite_without_visual_mlp_matches_reference(case):
+@pytest.mark.slow
+def test_composite_without_visual_mlp_matches_reference(case, load_engine):
     folder, _, ids, pixels = case
-    eng = engine.load(folder, backend="torch", attention="composite", visual_mlp=False)
+    eng = load_engine(folder, backend="torch", attention="composite", visual_mlp=False)
     with torch.no_grad():
-        ref = reference_no_visual_mlp(hf_model(folder), ids, pixels, eng.model.cfg.image_token_id)
-    ours = eng.logits(ids[None], pixels)[0]
-    text = ids != eng.model.cfg.image_token_id
+        ref = reference_no_visual_mlp(hf_model(folder), ids, pixels, eng.inner.model.cfg.image_token_id)
+    ours = eng.inner.logits(ids[None], pixels)[0]
+    text = ids != eng.inner.model.cfg.image_token_id
     assert (ours[text] - ref[text]).abs().max().item() <= TOL
     assert (ours - ref).abs().max().item() <= TOL

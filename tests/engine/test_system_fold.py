@@ -8,7 +8,6 @@ import shutil
 import pytest
 from jinja2.exceptions import TemplateError
 
-import engine
 from engine.api import Message, Text
 from engine.gguf.prompt import render
 
@@ -17,19 +16,20 @@ REFUSE = ("{% if messages[0]['role'] == 'system' %}{{ raise_exception('System ro
 SYSTEM = Message("system", [Text("Answer like a pirate.")])
 
 
-def test_torch_prompt_folds_a_refused_system_message(tiny_llava, images, tmp_path):
+@pytest.mark.slow
+def test_torch_prompt_folds_a_refused_system_message(tiny_llava, images, tmp_path, load_engine):
     folder = tmp_path / "ckpt"
     shutil.copytree(tiny_llava, folder)
     template = folder / "chat_template.jinja"
     template.write_text(REFUSE + template.read_text())
-    e = engine.load(folder, backend="torch")
+    e = load_engine(folder, backend="torch")
     with pytest.raises(TemplateError):  # the template really refuses it
-        e.prompter.processor.apply_chat_template([{"role": "system", "content": "x"}], tokenize=False)
-    text = e.prompter.tokenizer.decode(e.build([SYSTEM, Message.user("Hello?", [images[0]])]).ids)
+        e.inner.prompter.processor.apply_chat_template([{"role": "system", "content": "x"}], tokenize=False)
+    text = e.inner.prompter.tokenizer.decode(e.inner.build([SYSTEM, Message.user("Hello?", [images[0]])]).ids)
     assert "USER:" in text and text.index("Answer like a pirate.") < text.index("Hello?")
     assert text.index("USER:") < text.index("Answer like a pirate.")  # inside the user turn
     # Without a system message the template renders as before.
-    assert "pirate" not in e.prompter.tokenizer.decode(e.build([Message.user("Hello?")]).ids)
+    assert "pirate" not in e.inner.prompter.tokenizer.decode(e.inner.build([Message.user("Hello?")]).ids)
 
 
 def test_gguf_render_folds_a_refused_system_message():

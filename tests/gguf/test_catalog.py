@@ -1,9 +1,12 @@
 """The model picker's list: default, user_data_dir/models, command-line paths."""
 import shutil
 
+import pytest
+
 from engine.catalog import default_model, find_mmproj, list_models
 
 
+@pytest.mark.slow
 def test_lists_default_models_dir_and_given_paths(tmp_path, exported, tiny_llava):
     lm, mmproj = exported("f16")
     models = tmp_path / "models"

@@ -4,6 +4,8 @@ import torch
 
 from engine import GenParams, Message, Text, Token, load
 
+pytestmark = pytest.mark.slow
+
 PROMPT = [Message.user("Describe a sunny day at the beach in detail, please.")]
 
 
@@ -25,31 +27,31 @@ TRICKY = [Message("system", [Text("Be brief.")]),
 
 
 @pytest.mark.parametrize("messages", [PROMPT, TRICKY], ids=["plain", "tricky"])
-def test_same_token_ids_for_a_text_prompt(torch_engine, exported, messages):
-    g = load(exported("f16")[0], backend="gguf", threads=1)
+def test_same_token_ids_for_a_text_prompt(torch_engine, exported, messages, load_engine):
+    g = load_engine(exported("f16")[0], backend="gguf", threads=1)
     try:
-        ids, _ = torch_engine.prepare(messages)
-        assert g.prompt_tokens(messages) == ids.tolist()
+        ids, _ = torch_engine.inner.prepare(messages)
+        assert g.inner.prompt_tokens(messages) == ids.tolist()
     finally:
         g.close()
 
 
 @pytest.mark.parametrize("quant", ["f16", "q8_0"])
-def test_greedy_first_token_agrees_with_torch(torch_engine, exported, quant):
-    ids, _ = torch_engine.prepare(PROMPT)
-    expected = torch_engine.prompter.tokenizer.decode([int(torch.argmax(torch_engine.logits(ids[None])[0, -1]))])
-    g = load(exported(quant)[0], backend="gguf", threads=1)
+def test_greedy_first_token_agrees_with_torch(torch_engine, exported, quant, load_engine):
+    ids, _ = torch_engine.inner.prepare(PROMPT)
+    expected = torch_engine.inner.prompter.tokenizer.decode([int(torch.argmax(torch_engine.inner.logits(ids[None])[0, -1]))])
+    g = load_engine(exported(quant)[0], backend="gguf", threads=1)
     try:
         assert _first_token(g, PROMPT).strip() == expected.strip()
     finally:
         g.close()
 
 
-def test_greedy_first_token_with_an_image_agrees_with_torch(torch_engine, exported, square_image):
+def test_greedy_first_token_with_an_image_agrees_with_torch(torch_engine, exported, square_image, load_engine):
     msgs = [Message.user("What is this?", [square_image])]
-    ids, pixels = torch_engine.prepare(msgs)
-    expected = torch_engine.prompter.tokenizer.decode([int(torch.argmax(torch_engine.logits(ids[None], pixels)[0, -1]))])
-    g = load(exported("f16")[0], backend="gguf", threads=1)
+    ids, pixels = torch_engine.inner.prepare(msgs)
+    expected = torch_engine.inner.prompter.tokenizer.decode([int(torch.argmax(torch_engine.inner.logits(ids[None], pixels)[0, -1]))])
+    g = load_engine(exported("f16")[0], backend="gguf", threads=1)
     try:
         assert _first_token(g, msgs).strip() == expected.strip()
     finally:

@@ -3,8 +3,10 @@ import shutil
 
 import pytest
 
-from engine import EngineError, GenParams, Message, Stats, Token, load
+from engine import EngineError, GenParams, Message, Stats, Token
 from engine.gguf.header import check_gguf
+
+pytestmark = pytest.mark.slow
 
 GREEDY = GenParams(max_new_tokens=6, temperature=0)
 
@@ -20,9 +22,9 @@ def test_export_writes_model_and_mmproj_with_the_metadata_mtmd_reads(exported):
     assert pmeta["clip.vision.block_count"] == 2 and pmeta["clip.vision.feature_layer"] == [2]
 
 
-def test_exported_model_sees_an_image_and_streams(exported, images):
+def test_exported_model_sees_an_image_and_streams(exported, images, load_engine):
     lm, _ = exported("f16")
-    e = load(lm, backend="gguf", threads=1)                 # the mmproj is found by its name
+    e = load_engine(lm, backend="gguf", threads=1)                 # the mmproj is found by its name
     try:
         assert e.info.vision is True
         events = list(e.stream([Message.user("What is in the image?", [images[0]])], GREEDY))
@@ -40,11 +42,11 @@ def test_exported_model_sees_an_image_and_streams(exported, images):
         e.close()
 
 
-def test_explicit_mmproj_argument(exported, tmp_path, images):
+def test_explicit_mmproj_argument(exported, tmp_path, images, load_engine):
     lm, mmproj = exported("f16")
     elsewhere = shutil.copy(mmproj, tmp_path / "projector.gguf")  # not named mmproj: not found
     model = shutil.copy(lm, tmp_path / "model.gguf")
-    e = load(model, backend="gguf", threads=1, mmproj=elsewhere)
+    e = load_engine(model, backend="gguf", threads=1, mmproj=elsewhere)
     try:
         assert e.info.vision
         assert any(isinstance(ev, Token) for ev in e.stream([Message.user("Hi", [images[1]])], GREEDY))
@@ -52,8 +54,8 @@ def test_explicit_mmproj_argument(exported, tmp_path, images):
         e.close()
 
 
-def test_text_only_gguf_with_an_image_says_mmproj_is_missing(text_only_gguf, images):
-    e = load(text_only_gguf, backend="gguf", threads=1)
+def test_text_only_gguf_with_an_image_says_mmproj_is_missing(text_only_gguf, images, load_engine):
+    e = load_engine(text_only_gguf, backend="gguf", threads=1)
     try:
         assert e.info.vision is False
         with pytest.raises(EngineError, match="text-only model .*mmproj.*pick a model that can see: a LLaVA folder"):
@@ -65,7 +67,7 @@ def test_text_only_gguf_with_an_image_says_mmproj_is_missing(text_only_gguf, ima
 
 
 @pytest.mark.parametrize("damage", ["not gguf", "truncated", "absurd counts", "bad version"])
-def test_corrupt_gguf_is_a_clear_error_not_a_crash(exported, tmp_path, damage):
+def test_corrupt_gguf_is_a_clear_error_not_a_crash(exported, tmp_path, damage, load_engine):
     lm, _ = exported("f16")
     data = lm.read_bytes()
     bad = tmp_path / "bad.gguf"
@@ -76,14 +78,14 @@ def test_corrupt_gguf_is_a_clear_error_not_a_crash(exported, tmp_path, damage):
         "bad version": data[:4] + (99).to_bytes(4, "little") + data[8:],
     }[damage])
     with pytest.raises(EngineError, match="GGUF|truncated|version") as err:
-        load(bad, backend="gguf", threads=1)
+        load_engine(bad, backend="gguf", threads=1)
     assert "bad.gguf" in str(err.value)
 
 
-def test_mmproj_given_as_the_model_is_refused(exported):
+def test_mmproj_given_as_the_model_is_refused(exported, load_engine):
     _, mmproj = exported("f16")
     with pytest.raises(EngineError, match="mmproj"):
-        load(mmproj, backend="gguf")
+        load_engine(mmproj, backend="gguf")
 
 
 def test_cli_export_and_errors(tiny_llava, tmp_path, capsys):

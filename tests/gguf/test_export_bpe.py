@@ -2,7 +2,9 @@
 transformers): llama.cpp must tokenize exactly as transformers does."""
 import pytest
 
-from engine import GenParams, Message, Token, load
+from engine import GenParams, Message, Token
+
+pytestmark = pytest.mark.slow
 
 TRICKY = ("Numbers 12345 and 3.14, émigré naïve café — 東京\n\n  indented\tTAB <|im_start|> "
           "don't we'll I'M")
@@ -24,7 +26,7 @@ def bpe_decoder(smollm_path, tmp_path_factory):
     return d, tok
 
 
-def test_byte_level_tokenizer_round_trips_through_gguf(bpe_decoder, tmp_path):
+def test_byte_level_tokenizer_round_trips_through_gguf(bpe_decoder, tmp_path, load_engine):
     from engine.gguf.export import export_checkpoint
     from engine.gguf.header import check_gguf
     folder, tok = bpe_decoder
@@ -32,12 +34,12 @@ def test_byte_level_tokenizer_round_trips_through_gguf(bpe_decoder, tmp_path):
     assert mmproj is None                                   # text-only: no projector
     meta = check_gguf(lm)
     assert (meta["tokenizer.ggml.model"], meta["tokenizer.ggml.pre"]) == ("gpt2", "gpt-2")
-    e = load(lm, backend="gguf", threads=1)
+    e = load_engine(lm, backend="gguf", threads=1)
     try:
         msgs = [Message.user(TRICKY)]
         text = tok.apply_chat_template([{"role": "user", "content": TRICKY}],
                                        add_generation_prompt=True, tokenize=False)
-        assert e.prompt_tokens(msgs) == tok(text)["input_ids"]
+        assert e.inner.prompt_tokens(msgs) == tok(text)["input_ids"]
         assert any(isinstance(ev, Token) for ev in e.stream(msgs, GenParams(max_new_tokens=2, temperature=0)))
     finally:
         e.close()

@@ -4,7 +4,7 @@ The checkpoint is the tiny LLaVA at hidden size 256: K-quants pack rows in block
 narrower rows fall back to q5_0/q8_0, which would leave no K-quant tensor to test."""
 import pytest
 
-from engine import GenParams, Message, Stats, Token, load
+from engine import GenParams, Message, Stats, Token
 from engine.gguf.header import check_gguf
 
 GREEDY = GenParams(max_new_tokens=6, temperature=0)
@@ -16,6 +16,7 @@ def q4(make_tiny_ckpt, tmp_path_factory):
     return export_checkpoint(make_tiny_ckpt(hidden=256), tmp_path_factory.mktemp("q4"), "q4_k_m")
 
 
+@pytest.mark.slow
 def test_q4_k_m_file_holds_k_quant_tensors(q4):
     import gguf
     lm, mmproj = q4
@@ -28,9 +29,10 @@ def test_q4_k_m_file_holds_k_quant_tensors(q4):
     assert check_gguf(mmproj, "mmproj")["general.architecture"] == "clip"
 
 
-def test_q4_k_m_model_streams_text_and_an_image(q4, images):
+@pytest.mark.slow
+def test_q4_k_m_model_streams_text_and_an_image(q4, images, load_engine):
     lm, _ = q4
-    e = load(lm, backend="gguf", threads=1)       # the f16 mmproj beside it is found by name
+    e = load_engine(lm, backend="gguf", threads=1)       # the f16 mmproj beside it is found by name
     try:
         assert e.info.quantization == "q4_k_m" and e.info.vision
         text = list(e.stream([Message.user("Hello, who are you?")], GREEDY))

@@ -1,9 +1,13 @@
 """A second real GGUF: Gemma 3 270M, a base model with no chat template."""
-from engine import GenParams, Message, Token, load
+import pytest
+
+from engine import GenParams, Message, Token
+
+pytestmark = pytest.mark.slow
 
 
-def test_gemma_loads_and_continues_a_prompt(gemma_path):
-    e = load(gemma_path, backend="auto", threads=1, n_ctx=256)  # auto: a .gguf goes to gguf
+def test_gemma_loads_and_continues_a_prompt(gemma_path, load_engine):
+    e = load_engine(gemma_path, backend="auto", threads=1, n_ctx=256)  # auto: a .gguf goes to gguf
     try:
         assert e.info.backend == "gguf" and e.info.quantization == "q4_k_m"
         assert any("no chat template" in n for n in e.info.notes)

@@ -28,6 +28,7 @@ def test_the_default_model_reports_its_file_size():
     assert not any("progress" in n for n in e.info.notes)  # taken, not ignored
 
 
+@pytest.mark.slow
 def test_a_model_with_its_mmproj_reports_both_files(exported):
     lm, mmproj = exported("f16")
     e, calls = load_reporting(lm, mmproj=mmproj)

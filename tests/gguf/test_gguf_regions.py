@@ -2,19 +2,21 @@
 chose), inside the prompt llama.cpp really tokenizes."""
 import pytest
 
-from engine import Image, Message, Region, Text, load
+from engine import Image, Message, Region, Text
 from engine.grounding import region_text
+
+pytestmark = pytest.mark.slow
 
 BOX = (0.1, 0.2, 0.5, 0.75)
 
 
 @pytest.mark.parametrize("fmt", ["qwen_vl", "shikra", "qwen2_5_vl", "auto"])
-def test_prompt_carries_the_chosen_format(exported, images, fmt):
-    g = load(exported("f16")[0], backend="gguf", threads=1, box_format=fmt)
+def test_prompt_carries_the_chosen_format(exported, images, fmt, load_engine):
+    g = load_engine(exported("f16")[0], backend="gguf", threads=1, box_format=fmt)
     try:
         msgs = [Message("user", [Image(images[0]), Text("What is in "), Region(0, BOX), Text("?")])]
-        ids = [k for k in g.prompt_tokens(msgs) if isinstance(k, int)]  # image positions are keys
-        text = g._llm.detokenize(ids).decode()
+        ids = [k for k in g.inner.prompt_tokens(msgs) if isinstance(k, int)]  # image positions are keys
+        text = g.inner._llm.detokenize(ids).decode()
     finally:
         g.close()
     written = region_text(Region(0, BOX), fmt, [(80, 50)])  # images[0] is 80x50

@@ -10,6 +10,7 @@ QUESTION = [Message("system", [Text("Answer the question in one sentence.")]),
 GREEDY = GenParams(max_new_tokens=24, temperature=0)
 
 
+@pytest.mark.slow
 def test_answers_paris_streamed_with_tokens_per_second(smollm):
     events = list(smollm.stream(QUESTION, GREEDY))
     tokens = [e for e in events if isinstance(e, Token)]
@@ -20,15 +21,17 @@ def test_answers_paris_streamed_with_tokens_per_second(smollm):
     assert done.reason == "stop"                       # <|im_end|> ended it, not the budget
     assert stats.decode_tokens_per_s > 0 and stats.prefill_ms > 0
     assert stats.generated_tokens == len(tokens)
-    assert stats.prompt_tokens == len(smollm.prompt_tokens(QUESTION))
+    assert stats.prompt_tokens == len(smollm.inner.prompt_tokens(QUESTION))
 
 
+@pytest.mark.slow
 def test_info(smollm):
     info = smollm.info
     assert (info.backend, info.vision, info.quantization) == ("gguf", False, "q4_1")
     assert info.context_length == 1024
 
 
+@pytest.mark.slow
 def test_cancel_between_tokens(smollm):
     cancel = threading.Event()
     seen = []
@@ -41,6 +44,7 @@ def test_cancel_between_tokens(smollm):
     assert seen[-1] == Done("cancelled")
 
 
+@pytest.mark.slow
 def test_stop_string_is_not_shown(smollm):
     events = list(smollm.stream(QUESTION, GenParams(max_new_tokens=24, temperature=0, stop=("Paris",))))
     text = "".join(e.text for e in events if isinstance(e, Token))
@@ -48,6 +52,7 @@ def test_stop_string_is_not_shown(smollm):
     assert events[-1] == Done("stop")
 
 
+@pytest.mark.slow
 def test_follow_up_reuses_the_cache_and_regenerate_is_identical(smollm):
     first = list(smollm.stream(QUESTION, GREEDY))
     again = list(smollm.stream(QUESTION, GREEDY))      # regenerate: the whole prompt is cached
@@ -56,9 +61,10 @@ def test_follow_up_reuses_the_cache_and_regenerate_is_identical(smollm):
     answer = "".join(e.text for e in first if isinstance(e, Token))
     follow = QUESTION + [Message.assistant(answer), Message.user("And of Germany?")]
     stats = [e for e in smollm.stream(follow, GREEDY) if isinstance(e, Stats)][0]
-    assert stats.extra["reused_tokens"] >= len(smollm.prompt_tokens(QUESTION))
+    assert stats.extra["reused_tokens"] >= len(smollm.inner.prompt_tokens(QUESTION))
 
 
+@pytest.mark.slow
 def test_seeded_sampling_repeats(smollm):
     p = GenParams(max_new_tokens=12, temperature=0.9, seed=7)
     runs = ["".join(e.text for e in smollm.stream(QUESTION, p) if isinstance(e, Token)) for _ in range(2)]
@@ -74,6 +80,7 @@ def test_unknown_engine_options_are_noted_not_fatal(smollm_path):
         e.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("params", [GenParams(temperature=0),
                                     GenParams(temperature=0, repetition_penalty=1.1)],
                          ids=["defaults", "explicit-1.1"])
@@ -87,6 +94,7 @@ def test_issue_4_prompt_without_a_system_message_says_paris(smollm, params):
     assert events[-1] == Done("stop"), "it ends by itself, not at the token budget"
 
 
+@pytest.mark.slow
 def test_issue_4_command_line_says_paris(smollm_path):
     """The same check through the issue's own command line, as a user types it."""
     import subprocess
@@ -98,6 +106,7 @@ def test_issue_4_command_line_says_paris(smollm_path):
     assert "Paris" in out.stdout
 
 
+@pytest.mark.slow
 def test_repeat_penalty_flag_reaches_the_model(smollm_path):
     """--repeat-penalty 1.0 turns the default 1.1 off: SmolLM2 then loops on this question
     without saying Paris (seen on llama.cpp's own chat completion too)."""

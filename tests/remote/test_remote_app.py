@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import sqlite3
 
+import pytest
+
 from remote_servers import API_KEY, free_port
 
 
+@pytest.mark.slow
 def test_app_chats_through_a_keyed_server_and_never_stores_the_key(keyed_server, tmp_path):
     from gradio_client import Client
 

@@ -7,6 +7,8 @@ from engine.api import EngineError, GenParams, Message
 from engine.backends import load
 from remote_servers import free_port
 
+pytestmark = pytest.mark.slow
+
 SECRET = "s3cr3t-pw"
 
 

@@ -10,6 +10,8 @@ from reportlab.pdfgen import canvas
 
 from engine import GenParams, collect, load
 
+pytestmark = pytest.mark.slow
+
 PAGES = ["The cafeteria menu lists soup, bread and apples for Monday lunch.",
          "The new Lisbon factory opens in March 2025 and will employ 300 people.",
          "Parking permits are renewed every January at the front desk."]

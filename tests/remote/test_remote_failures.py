@@ -10,6 +10,7 @@ from engine.backends import load
 LONG = GenParams(max_new_tokens=400, temperature=0.0)
 
 
+@pytest.mark.slow
 def test_server_killed_mid_stream_keeps_the_partial_answer(fresh_server):
     engine = load(fresh_server.url, backend="openai")
     tokens, events = [], []
@@ -32,12 +33,14 @@ def test_wrong_port_is_refused_at_load():
         load(url, backend="openai")
 
 
+@pytest.mark.slow
 def test_wrong_model_name_lists_what_the_server_has(server):
     with pytest.raises(EngineError, match=r"no model 'llava-7b'; it serves: .*SmolLM2") as e:
         load(server.url, backend="openai", model="llava-7b")
     assert "--model" in str(e.value)
 
 
+@pytest.mark.slow
 def test_base_url_without_v1_says_so(server):
     with pytest.raises(EngineError, match=r"404.*/v1"):
         load(server.url.removesuffix("/v1"), backend="openai")
@@ -53,16 +56,19 @@ def test_hung_server_times_out_clearly(silent_port):
         load(f"http://127.0.0.1:{silent_port}/v1", backend="openai", timeout=0.5)
 
 
+@pytest.mark.slow
 def test_wrong_api_key_is_401(keyed_server):
     with pytest.raises(EngineError, match=r"refused the API key \(401\).*--api-key"):
         load(keyed_server.url, backend="openai", api_key="wrong-key")
 
 
+@pytest.mark.slow
 def test_missing_api_key_is_401(keyed_server):
     with pytest.raises(EngineError, match=r"401"):
         load(keyed_server.url, backend="openai")
 
 
+@pytest.mark.slow
 def test_openai_api_key_from_the_environment_is_never_sent(keyed_server, monkeypatch):
     # A user's real OpenAI key must not leak to whatever server this is.
     monkeypatch.setenv("OPENAI_API_KEY", API_KEY)
@@ -70,6 +76,7 @@ def test_openai_api_key_from_the_environment_is_never_sent(keyed_server, monkeyp
         load(keyed_server.url, backend="openai")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("via_env", [False, True])
 def test_right_api_key_streams_and_is_not_kept_in_info(keyed_server, monkeypatch, via_env):
     if via_env:
@@ -81,6 +88,7 @@ def test_right_api_key_streams_and_is_not_kept_in_info(keyed_server, monkeypatch
     assert API_KEY not in repr(engine.info) and API_KEY not in repr(engine)
 
 
+@pytest.mark.slow
 def test_image_to_a_text_only_server_says_so(server, tmp_path):
     from PIL import Image as PILImage
     path = tmp_path / "red.png"
@@ -95,6 +103,7 @@ def test_image_to_a_text_only_server_says_so(server, tmp_path):
     assert text, f"the engine goes on after the error: {rest}"
 
 
+@pytest.mark.slow
 def test_unreadable_image_fails_before_any_request(server):
     engine = load(server.url, backend="openai")
     text, rest = collect(engine.stream([Message.user("What is this?", [b"not an image"])],

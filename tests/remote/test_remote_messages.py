@@ -49,6 +49,7 @@ def test_images_go_as_data_urls_with_the_same_pixels(tmp_path):
     assert parts[2] == {"type": "text", "text": "Compare them."}
 
 
+@pytest.mark.slow
 def test_large_images_fall_back_to_jpeg():
     noise = PILImage.effect_noise((2200, 2200), 120).convert("RGB")
     buf = io.BytesIO()
@@ -71,6 +72,7 @@ def test_regions_become_the_models_box_text_next_to_their_question(fmt, written)
     assert out[0]["content"][1]["text"] == f"What is in {written}?"
 
 
+@pytest.mark.slow
 def test_load_hands_the_box_format_to_the_remote_engine(server):
     e = load(server.url, backend="openai", box_format="qwen_vl")
     try:

@@ -7,8 +7,12 @@ import os
 import signal
 import time
 
+import pytest
+
 from engine.api import GenParams, Message, Token
 from engine.backends import load
+
+pytestmark = pytest.mark.slow
 
 TIMEOUT = 8.0  # generous: on a busy machine even a warm server can take seconds to its first token
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 import threading
 
 import httpx
+import pytest
 
 from engine.api import Done, GenParams, Message, Stats, Text, Token, collect
 from engine.backends import load
+
+pytestmark = pytest.mark.slow
 
 GREEDY = GenParams(max_new_tokens=40, temperature=0.0)
 

@@ -12,6 +12,8 @@ from checking_proxy import CheckingProxy, openai_fields
 from engine.api import GenParams, Message, collect
 from engine.backends import load
 
+pytestmark = pytest.mark.slow
+
 QUESTION = [Message.user("What is the capital of France?")]
 
 

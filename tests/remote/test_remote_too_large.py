@@ -13,6 +13,8 @@ from engine.api import GenParams, Message, collect
 from engine.backends import load
 from checking_proxy import CheckingProxy, body_limit
 
+pytestmark = pytest.mark.slow
+
 LIMIT = 64 * 1024
 
 

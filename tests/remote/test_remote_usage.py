@@ -14,6 +14,8 @@ from engine.backends import load
 from engine.remote.engine import _Run
 from checking_proxy import CheckingProxy
 
+pytestmark = pytest.mark.slow
+
 QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
 
 

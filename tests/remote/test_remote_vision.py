@@ -4,6 +4,7 @@ is sent, the server encodes it into the prompt, an answer streams), not the word
 from __future__ import annotations
 
 import openai
+import pytest
 
 from engine.api import Done, GenParams, Message, Stats, Token
 from engine.backends import load
@@ -11,6 +12,8 @@ from engine.grounded import Grounded
 from engine.grounding.formats import format_for_model
 from engine.remote.messages import to_openai
 from remote_servers import VISION_ALIAS
+
+pytestmark = pytest.mark.slow
 
 GREEDY = GenParams(max_new_tokens=6, temperature=0)
 

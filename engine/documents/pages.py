@@ -1,5 +1,6 @@
-"""A document as the engine keeps it: pages with their text and word boxes (normalized 0..1 to the
-page, origin top-left), stored as JSON, never pickle."""
+"""A document as the engine keeps it, as plain data: pages with their text and word boxes
+(normalized 0..1 to the page, origin top-left), stored as JSON, never pickle. Page images are
+made beside it, in render.py."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -47,14 +48,6 @@ class Document:
         if not 1 <= number <= len(self.pages):
             raise IndexError(f"{self.name} has no page {number} (it has {len(self.pages)})")
         return self.pages[number - 1]
-
-    def render(self, number: int, width: int = 1024) -> Path:
-        """A PNG of the page, `width` pixels wide, rendered once and kept next to the index."""
-        from .render import render_page
-        return render_page(self, number, width)
-
-    def thumbnail(self, number: int) -> Path:
-        return self.render(number, width=200)
 
     def to_json(self) -> dict:
         return {"version": INDEX_VERSION, "sha256": self.sha256, "name": self.name, "kind": self.kind,

@@ -1,0 +1,79 @@
+"""Stored messages as the page shows them: Gradio Chatbot messages (an answer streaming, how each
+ended, the notes under it) and the lines the Markdown export shares. What the model reads from the
+same messages is built in prompt.py."""
+from __future__ import annotations
+
+import re
+
+from .blobs import BlobStore
+from .store import StoredMessage
+
+STATUS_NOTE = {
+    "streaming": " ▌",
+    "interrupted": "\n\n*⚠ Interrupted: the app stopped before this answer was finished.*",
+    "cancelled": "\n\n*■ Stopped.*",
+    "error": "\n\n*⚠ {error}*",
+}
+
+
+def answer_text(text: str, status: str, error: str | None = None, note: str = "",
+                notes=()) -> str:
+    """The answer as shown: its text, how it ended, the engine's notes about it (boxes clipped or
+    dropped) as one italic line, and a passing note (waiting for the model)."""
+    shown = text + STATUS_NOTE.get(status, "").format(error=error or "The model failed.")
+    if notes:
+        shown += "\n\n*" + "; ".join(_plain(n) for n in notes) + "*"
+    if note:
+        shown += f"\n\n*{note}*"
+    return shown
+
+
+def _plain(note: str) -> str:
+    """Markdown and HTML characters in a note (raw box markup it quotes) shown as they are."""
+    return re.sub(r"([\\`*_<>])", r"\\\1", note)
+
+
+def to_chatbot(branch: list[StoredMessage], blobs: BlobStore, live=None) -> list[dict]:
+    """Gradio 'messages' for the branch; `live` (an Answer) replaces its row while it streams."""
+    out = []
+    for m in branch:
+        if m.role == "user":
+            doc = m.meta.get("document")
+            content = [{"path": str(blobs.path(b))} for b in m.blobs + (doc["thumbs"] if doc else [])]
+            text = "\n\n".join(line for line in user_lines(m) if line)
+            if text:
+                content.append(text)
+            out.append({"role": "user", "content": content})
+        elif m.role == "assistant":
+            if live is not None and live.msg_id == m.id:
+                text = answer_text(live.text, "streaming" if not live.finished else live.status,
+                                   live.error, live.note, live.notes)
+                out.append({"role": "assistant", "content": text})
+                continue
+            text = answer_text(m.text, m.status, m.meta.get("error"), notes=m.meta.get("notes", ()))
+            drawn = [{"path": str(blobs.path(f["drawn"]))} for f in m.meta.get("figures", []) if f.get("drawn")]
+            out.append({"role": "assistant", "content": [text, *drawn] if drawn else text})
+    return out
+
+
+def user_lines(m: StoredMessage) -> list[str]:
+    """A question's text, its document's line and the notes about its typed regions ("" where
+    there is none), as the chat shows them under its images."""
+    doc = m.meta.get("document")
+    return [m.text, describe(doc) if doc else ""] + [f"*{n}*" for n in m.meta.get("notes", [])]
+
+
+def notices(problems: list[str]) -> list[dict]:
+    """Messages about refused input, shown in the chat but not stored or sent to the model."""
+    return [{"role": "assistant", "content": f"⚠ **Not sent.** {p}"} for p in problems]
+
+
+def describe(ref: dict) -> str:
+    """The line shown under a dropped document."""
+    n = ref["pages"]
+    line = f"📄 **{ref['name']}**: {n} page{'s' if n != 1 else ''} indexed"
+    if ref.get("ocr"):
+        line += f", {ref['ocr']} read by OCR"
+    if ref.get("empty"):
+        line += f"; no text found on page(s) {', '.join(map(str, ref['empty'][:10]))}"
+    return line + ". Ask about it: answers cite pages as [pN]."
