@@ -10,6 +10,7 @@ from functools import partial
 from pathlib import Path
 
 import engine
+from engine.catalog import OWN_MODEL
 from engine.api import EngineError, EngineInfo
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ class ModelSpec:
 def check_path(path: str) -> None:
     if not path:
         raise EngineError("No model chosen: pick one in the model list or type a path.")
-    if path.startswith(("http://", "https://")):
+    if path.startswith(("http://", "https://")) or path == OWN_MODEL:  # the own model is assembled at load
         return
     if not Path(path).expanduser().exists():
         from engine.hub.spec import REPO_RE
