@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import engine
-from engine import Box, GenParams, Message
+from engine import Box, Done, GenParams, Message
 from engine.catalog import default_model
 
 pytestmark = [pytest.mark.slow,
@@ -41,12 +41,17 @@ def test_checkpoint_loads_and_answers_with_a_box(trained, tmp_path, images):
     folder = own_model_folder(parts=trained / "final.safetensors", cache_dir=tmp_path)
     eng = engine.load(folder, backend="torch", kv_cache_dir=False)
     assert eng.info.attention == "composite" and eng.info.grounding and eng.info.vision
-    at = eng.prompter.tokenizer.convert_tokens_to_ids("<at>")
+    at = eng.inner.prompter.tokenizer.convert_tokens_to_ids("<at>")
     # The micro model has not learned when to point: make <at> its first word.
     params = GenParams(max_new_tokens=4, temperature=0, logit_bias={at: 100.0})
     text, rest = engine.collect(eng.stream([Message.user("Where is the box?", [images[0]])], params))
     boxes = [e for e in rest if isinstance(e, Box)]
-    assert boxes and text.startswith("[0]")
-    b = boxes[0]
-    assert 0 <= b.x1 <= b.x2 <= 1 and 0 <= b.y1 <= b.y2 <= 1
+    done = next(e for e in rest if isinstance(e, Done))
+    dropped = [n for n in done.notes if "dropped a box" in n]
+    # Every <at> went through the box head: a valid box is a Box event and a [k] in the text; a
+    # 30-step model may also point off the image or reverse corners, which the engine drops, saying so.
+    assert boxes or dropped, (text, rest)
+    assert text.count("[") == len(boxes)
+    for b in boxes:
+        assert 0 <= b.x1 <= b.x2 <= 1 and 0 <= b.y1 <= b.y2 <= 1
     eng.close()
