@@ -95,7 +95,7 @@ def _ready(slot: ModelSlot) -> str:
         rows.append(("quantization", info.quantization))
     if info.attention:
         rows.append(("attention", info.attention))
-    rows.append(("sees images", (getattr(info, "sees", "") or "yes") if info.vision else NO_VISION))
+    rows.append(("sees images", (info.sees or "yes") if info.vision else NO_VISION))
     if info.vision:
         rows.append(("boxes", slot.engine.box_source))
     st = slot.last_stats

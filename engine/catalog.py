@@ -122,8 +122,7 @@ def list_models(extra_paths=(), models_dir: str | os.PathLike | None = None) -> 
     """Every model found: the shipped default, each entry of user_data_dir/models, then the
     paths given on the command line. Paths that hold no model are left out; no duplicates."""
     found: list[ModelEntry] = []
-    if own_model_available():
-        found.append(ModelEntry(OWN_NAME, OWN_MODEL, "torch", True, "default"))
+    found += entries_for(OWN_MODEL, "default")
     default = default_model()
     if default is not None:
         found += entries_for(default, "default")

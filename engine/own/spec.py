@@ -10,6 +10,10 @@ NEW_TOKENS = [IMAGE_TOKEN, AT_TOKEN, BOXES_TOKEN]
 VISION = dict(model_type="clip_vision_model", hidden_size=256, intermediate_size=1024, num_hidden_layers=6,
               num_attention_heads=4, image_size=192, patch_size=24, hidden_act="gelu", layer_norm_eps=1e-5)
 
+# SmolLM2-135M's width, and the rows appended to its 49,152-token vocabulary for the new tokens
+# (3 used, padded to a multiple of 64 as LLaVA checkpoints pad theirs).
+DECODER_HIDDEN, NEW_ROWS = 576, 64
+
 # LoRA on every linear of the decoder (peft while training; merged into the weights at build).
 LORA = dict(rank=16, alpha=32, targets=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
 
@@ -32,4 +36,4 @@ IMAGE_STD = [0.26862954, 0.26130258, 0.27577711]
 
 def spec() -> dict:
     return dict(vision=VISION, lora=LORA, ee_mllm=EE_MLLM, new_tokens=NEW_TOKENS, chat_template=CHAT_TEMPLATE,
-                image_mean=IMAGE_MEAN, image_std=IMAGE_STD, vision_feature_layer=-1)
+                image_mean=IMAGE_MEAN, image_std=IMAGE_STD, vision_feature_layer=-1, new_rows=NEW_ROWS)

@@ -9,8 +9,6 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from .model import load_parts  # noqa: F401  (re-exported for the runner)
-
 PARTS, STATE = "parts.safetensors", "state.safetensors"
 
 

@@ -12,12 +12,13 @@ from safetensors.torch import save_file
 from ..llava.config import read_config
 from ..llava.model import BoxHead, LlavaModel, Projector, load_model
 from ..llava.vision import VisionTower
-from ..own.build import assemble, read_parts
+from ..own.build import assemble
+from ..own.spec import DECODER_HIDDEN
 
 TRAINED_PREFIXES = ("vision.", "projector.", "grounding.")
 
 
-def fresh_parts(spec: dict, hidden: int, n_new_rows: int = 64) -> dict:
+def fresh_parts(spec: dict, hidden: int = DECODER_HIDDEN) -> dict:
     """Randomly initialised tower, projector, box head and new token rows (no LoRA yet)."""
     from transformers import CLIPVisionConfig
     from ..llava.config import vision_config
@@ -29,7 +30,7 @@ def fresh_parts(spec: dict, hidden: int, n_new_rows: int = 64) -> dict:
     with torch.no_grad():  # visual embeddings start small beside the token embeddings: no shock
         mods["projector"].linear_2.weight.mul_(0.2)
     parts = {f"{name}.{k}": v.detach().clone() for name, m in mods.items() for k, v in m.state_dict().items()}
-    parts["new_token_rows"] = torch.randn(n_new_rows, hidden) * 0.02
+    parts["new_token_rows"] = torch.randn(spec["new_rows"], hidden) * 0.02
     return parts
 
 
@@ -38,8 +39,7 @@ def base_folder(work: Path, spec: dict, gguf: Path) -> Path:
     the decoder weights in it stay frozen (LoRA lives beside them)."""
     folder = work / "base"
     if not (folder / "config.json").is_file():
-        hidden = 576 if not (work / "hidden").is_file() else int((work / "hidden").read_text())
-        assemble((fresh_parts(spec, hidden), spec), gguf, folder)
+        assemble((fresh_parts(spec), spec), gguf, folder)
     return folder
 
 
@@ -86,7 +86,3 @@ def save_parts(path: Path, parts: dict, spec: dict, dtype=torch.bfloat16) -> Non
     tmp = path.with_suffix(".tmp")
     save_file({k: v.to(dtype).contiguous() for k, v in parts.items()}, str(tmp), metadata={"spec": json.dumps(spec)})
     tmp.replace(path)
-
-
-def load_parts(path: Path) -> tuple[dict, dict]:
-    return read_parts(path)

@@ -21,7 +21,7 @@ import torch
 from ..catalog import data_dir
 from ..llava.forward import RunConfig
 from ..llava.prompt import Prompter
-from ..own.build import base_gguf
+from ..own.build import base_gguf, read_parts
 from ..own.spec import spec as own_spec
 from . import checkpoint as ckpt
 from .examples import Tokenize, batches
@@ -52,14 +52,14 @@ class Trainer:
         for l in lora_modules(self.model).values():
             l.cast_input_dtype_enabled = False  # autocast runs LoRA in bf16: no float32 copies of x
         self.model.to(device)
-        self.base_vocab = self.model.cfg.decoder.vocab_size - self.spec.get("new_rows", 64)
+        self.base_vocab = self.model.cfg.decoder.vocab_size - self.spec["new_rows"]
         self.new_rows = torch.nn.Parameter(self.model.decoder.embed_tokens.weight[self.base_vocab:].detach().float())
         self.heads = TowerHeads(self.model.cfg.vision.hidden).to(device)
         self.prompter = Prompter(folder, self.model.cfg)
         self.state = {"stage": 0, "step": 0, "samples": 0, "seconds": 0.0}
         self.opt_state = None
         if (work / ckpt.PARTS).is_file():
-            parts, _ = ckpt.load_parts(work / ckpt.PARTS)
+            parts, _ = read_parts(work / ckpt.PARTS)
             set_parts(self.model, parts, self.base_vocab)
             self.new_rows.data.copy_(parts["new_token_rows"])
             self.state, heads, self.opt_state = ckpt.load_state(work)
