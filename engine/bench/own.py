@@ -29,7 +29,7 @@ def timed(eng, messages) -> dict:
 
 
 def chat(eng, image: bytes) -> dict:
-    q1 = [Message("user", [Image(image), *[m for m in Message.user("What shapes do you see?").parts]])]
+    q1 = [Message("user", [Image(image), *Message.user("What shapes do you see?").parts])]
     r1 = timed(eng, q1)
     q2 = q1 + [Message.assistant(r1["text"]), Message.user("How many of them are red?")]
     r2 = timed(eng, q2)
