@@ -12,6 +12,7 @@ from ..api import Box, Done, EngineError, EngineInfo, GenParams, Message, Stats,
 from ..catalog import data_dir
 from ..grounding.geometry import clip_box, padded_to_original, tally
 from .checkpoint import fingerprint
+from .cpu import cpu_dtype, int_kernel_note
 from .generate import RunConfig, Timings, decode_loop
 from .kvstore import VisualKVStore
 from .config import read_config
@@ -19,10 +20,22 @@ from .forward import available_kernels, forward
 from .memory import check_fits
 from .model import load_model
 from .prompt import Prompter
+from .quant import check_mode
 from .reuse import Prefiller
 
 DEFAULT_CONTEXT = 4096  # the KV budget planned for unless --max-context asks for more
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def quant_notes(counts: dict | None) -> list[str]:
+    """What CPU weight-only quantization did, for info.notes (None: not a CPU mode)."""
+    if not counts:
+        return []
+    done = ", ".join(f"{n} {k}" for k, n in counts.items() if k in ("int4", "int8") and n)
+    out = [f"decoder linears: {done or 'none'} (torch CPU kernels); LM head {counts.get('head', 'unquantized')}"]
+    if counts.get("kept"):
+        out.append(f"{counts['kept']} decoder linears kept unquantized: no int8 kernel takes their shape")
+    return out
 
 
 def _device(name: str) -> str:
@@ -53,7 +66,13 @@ class TorchEngine:
         if not folder.is_dir():
             raise EngineError(f"Model folder not found: {folder}")
         device = _device(device)
-        dtype = dtype or ("bfloat16" if device.startswith("cuda") else "float32")
+        notes = []
+        if device.startswith("cuda"):
+            dtype = dtype or "bfloat16"
+        else:  # bf16 only where this CPU has it natively (cpu.py); else float32, said in the notes
+            dtype, note = cpu_dtype(dtype)
+            notes += [note] if note else []
+        check_mode(quant, device)
         for name in (dtype, kv_cache_dtype or dtype):
             if name not in DTYPES:
                 raise EngineError(f"dtype {name!r} is not one of {', '.join(DTYPES)}.")
@@ -65,6 +84,11 @@ class TorchEngine:
         # Refuse before anything is allocated when it cannot fit (GPU memory, or RAM on CPU).
         self.estimate = check_fits(cfg, device, DTYPES[dtype].itemsize, quant, self.context)
         self.model = load_model(folder, DTYPES[dtype], device, quant=quant, cfg=cfg, progress=progress)
+        if compile and not device.startswith("cuda") and self.model.sees_images:
+            self.model.vision.compile_layers()  # the tower's share of the first token, fused
+        notes += quant_notes(getattr(self.model, "quant_counts", None))
+        if quant in ("int8", "int4") and int_kernel_note():
+            notes.append(int_kernel_note())
         ee = cfg.ee_mllm or {}
         # An EE-MLLM checkpoint brings its own attention mode and visual_mlp switch.
         attention = attention or ee.get("attention", "composite" if cfg.ee_mllm is not None else "full")
@@ -80,7 +104,8 @@ class TorchEngine:
         prep = b"".join((folder / n).read_bytes() for n in ("preprocessor_config.json", "processor_config.json")
                         if (folder / n).is_file())
         namespace = VisualKVStore.key(fingerprint(folder), prep.decode(errors="replace"),
-                                      str(self.run.visual_mlp), dtype, kv_cache_dtype or dtype)
+                                      str(self.run.visual_mlp), dtype, kv_cache_dtype or dtype,
+                                      *([quant] if quant else []))  # other weights, other K/V
         store = None
         if visual_cache and attention == "composite" and self.model.sees_images:
             disk = None if kv_cache_dir is False else (kv_cache_dir or data_dir() / "kvcache")
@@ -93,7 +118,7 @@ class TorchEngine:
         self.info = EngineInfo(
             name=folder.name, backend="torch", device=device, dtype=dtype, attention=attention, quantization=quant,
             vision=self.model.sees_images, grounding=self.model.has_box_head, context_length=self.context,
-            notes=[f"visual_mlp={self.run.visual_mlp}"] if attention == "composite" else [])
+            notes=([f"visual_mlp={self.run.visual_mlp}"] if attention == "composite" else []) + notes)
         if max_context and max_context > self.context:  # said, not silently shortened
             self.info.notes.append(f"max_context={max_context} is capped at {self.context}: the model "
                                    f"has {cfg.decoder.max_positions} positions")

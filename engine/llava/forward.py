@@ -137,15 +137,18 @@ def _layer_fns(compiled: bool):
     return _compiled_layer_fns() if compiled else (_layer, _visual_layer)
 
 
-def text_layers(dec, x, pos, cache, vis=None, run: RunConfig = RunConfig(), static=False):
+def text_layers(dec, x, pos, cache, vis=None, run: RunConfig = RunConfig(), static=False, length=None):
     """Rows `x` (B,T,D) at positions `pos` (T,) through every layer with queries, their K/V written
     into `cache`; `vis` = (per-layer [(k_pre, v)], visual positions) is placed in the cache first.
-    Cache positions below max(pos) must already be filled. static: attend over the whole cache
-    through a mask, so every shape is fixed (a compiled decode step)."""
+    Cache positions below max(pos) must already be filled. static: attend over the first `length`
+    cache positions (default: all) through a mask, with no data-dependent shape (a compiled step)."""
     c, (prepare, attend), layer_fn = dec.config, KERNELS[run.kernel], _layer_fns(run.compile)[0]
     if vis:
         place_visual(dec, cache, *vis, x.dtype)
-    length = cache.capacity if static else int(torch.cat([pos, vis[1]]).max() if vis else pos.max()) + 1
+    if static:
+        length = length or cache.capacity
+    else:
+        length = int(torch.cat([pos, vis[1]]).max() if vis else pos.max()) + 1
     cos, sin = rope.cos_sin(dec.inv_freq, pos, x.dtype)
     keys = torch.arange(length, device=x.device)
     mask = None if x.shape[1] == 1 and not static and int(pos[0]) == length - 1 else keys[None, :] <= pos[:, None]
@@ -204,17 +207,22 @@ def _composite(dec, x, pos, is_visual, cache, run, visual_kv):
 ATTENTION = {"full": _full, "composite": _composite}
 
 
-def _compiled_step(dec, kernel: str):
-    """The fixed-shape decode step under torch.compile (fused norms, RoPE and adds: far fewer
-    launches per token). Not mode="reduce-overhead": its CUDA graphs refuse a step that writes
-    the KV cache in place and then fail on reused inputs (seen on an H200, torch 2.11). Compiled
-    once per decoder and kept on it, so it goes when the model goes; a new cache capacity
-    recompiles, so caches are allocated in buckets."""
+def _compiled_step(dec, kernel: str, cpu: bool = False):
+    """The decode step under torch.compile (fused norms, RoPE and adds: far fewer launches per
+    token). Not mode="reduce-overhead": its CUDA graphs refuse a step that writes the KV cache in
+    place and then fail on reused inputs (seen on an H200, torch 2.11). Compiled once per decoder
+    and kept on it, so it goes when the model goes.
+    GPU: fixed shapes, attending over the whole cache (a new capacity recompiles, so caches are
+    allocated in buckets). CPU: the attended length is a symbolic size (dynamic=True, one compile),
+    since there decoding is bound by bytes read and a 1,024-slot cache would add up to a third of
+    a small model's weight bytes to every token."""
     steps = dec.__dict__.setdefault("compiled_steps", {})
-    if kernel not in steps:
+    if (kernel, cpu) not in steps:
         run = RunConfig(kernel=kernel)
-        steps[kernel] = torch.compile(lambda d, x, pos, cache: text_layers(d, x, pos, cache, run=run, static=True))
-    return steps[kernel]
+        steps[kernel, cpu] = torch.compile(
+            lambda d, x, pos, cache, length: text_layers(d, x, pos, cache, run=run, static=True, length=length),
+            dynamic=cpu or None)
+    return steps[kernel, cpu]
 
 
 def forward(dec, x, pos, is_visual=None, cache: KVCache | None = None, run: RunConfig = RunConfig(),
@@ -228,7 +236,8 @@ def forward(dec, x, pos, is_visual=None, cache: KVCache | None = None, run: RunC
         cache = KVCache(dec.config, int(pos.max()) + 1, x.dtype, x.device, batch=x.shape[0], stacked=False)
     if x.shape[1] == 1 and (is_visual is None or not bool(is_visual[0])):  # one decode step: a text row
         if run.compile:
-            return _compiled_step(dec, run.kernel)(dec, x, pos, cache)
+            cpu = x.device.type == "cpu"
+            return _compiled_step(dec, run.kernel, cpu)(dec, x, pos, cache, int(pos[-1]) + 1 if cpu else None)
         return text_layers(dec, x, pos, cache, run=run)
     if is_visual is None:
         is_visual = torch.zeros(x.shape[1], dtype=torch.bool, device=x.device)

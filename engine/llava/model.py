@@ -105,8 +105,8 @@ class LlavaModel(nn.Module):
 
     def head(self, h: torch.Tensor) -> torch.Tensor:
         h = self.decoder.norm(h)
-        w = self.decoder.embed_tokens.weight if self.cfg.decoder.tie_embeddings else self.lm_head.weight
-        return F.linear(h, w)
+        lm = getattr(self, "lm_head", None)  # untied; or, quantized, an int8 copy of the tied table
+        return F.linear(h, self.decoder.embed_tokens.weight) if lm is None else lm(h)
 
 
 def _unused(key: str) -> bool:
@@ -120,7 +120,10 @@ def load_model(folder, dtype=torch.float32, device="cpu", quant: str | None = No
     layer on their way to `device`, so its full-precision copy never reaches the GPU. Every path
     (plain, quantized at load, saved quantized) reads them here: progress(done, total) in bytes."""
     cfg = cfg or read_config(folder)
-    weights = read_weights(folder, dtype, progress)
+    from .quant import CPU_MODES
+    # CPU int8/int4 quantize from the weights as stored, not from their bf16 rounding.
+    as_stored = quant in CPU_MODES
+    weights = read_weights(folder, None if as_stored else dtype, progress)
     with torch.device("meta"):
         model = LlavaModel(cfg)
     done = ()
@@ -149,5 +152,10 @@ def load_model(folder, dtype=torch.float32, device="cpu", quant: str | None = No
     del weights
     if quant:
         from .quant import quantize_decoder
-        quantize_decoder(model, quant, device, dtype)
+        counts = quantize_decoder(model, quant, device, dtype)
+        if isinstance(counts, dict):  # the CPU modes: what each linear became, for the notes
+            model.quant_counts = counts
+    if as_stored:  # the rest to the compute dtype (parameters only: RoPE's inv_freq stays float32)
+        for prm in model.parameters():
+            prm.data = prm.data.to(dtype)
     return model.to(device).eval()
