@@ -84,4 +84,7 @@ class KVCache:
         if capacity > self.capacity:
             capacity = -(-capacity // self.bucket) * self.bucket
             pad = (0, 0, 0, capacity - self.capacity)
-            self.k, self.v = F.pad(self.k, pad), F.pad(self.v, pad)
+            if self.stacked:
+                self.k, self.v = F.pad(self.k, pad), F.pad(self.v, pad)
+            else:
+                self.k, self.v = [F.pad(t, pad) for t in self.k], [F.pad(t, pad) for t in self.v]
