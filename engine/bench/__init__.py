@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import importlib
 
-BENCHES = {"prefill": "engine.bench.prefill", "decode": "engine.bench.decode",
+BENCHES = {"prefill": "engine.bench.prefill", "decode": "engine.bench.decode", "precision": "engine.bench.precision",
            "turns": "engine.bench.turns", "documents": "engine.bench.documents"}
 
 
