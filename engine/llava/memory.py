@@ -63,7 +63,11 @@ def cpu_quant_bytes(cfg: ModelConfig, dtype_bytes: int, quant: str) -> tuple[int
             return o * i // 2 + (i // GROUP) * o * 2 * act
         return o * i + o * act if int8_ok(i) else o * i * dtype_bytes
     d = cfg.decoder
-    n = sum(one(o, i, quant) for o, i in decoder_linear_shapes(cfg)) + one(d.vocab_size, d.hidden, "int8")
+    q, kv = d.n_heads * d.head_dim, d.n_kv_heads * d.head_dim
+    # per layer: q, k, v, o, gate and up as one fused matrix, down (cpuquant.quantize_decoder_cpu)
+    layer = [(q, d.hidden), (kv, d.hidden), (kv, d.hidden), (d.hidden, q), (2 * d.intermediate, d.hidden),
+             (d.hidden, d.intermediate)]
+    n = d.n_layers * sum(one(o, i, quant) for o, i in layer) + one(d.vocab_size, d.hidden, "int8")
     return n, 0 if d.tie_embeddings else d.vocab_size * d.hidden
 
 

@@ -40,6 +40,7 @@ def test_int8_swaps_decoder_linears_and_head_only(tiny_llava):
     e = engine.load(tiny_llava, quant="int8", **LOAD)
     layer = e.model.decoder.layers[0]
     assert isinstance(layer.self_attn.q_proj, Int8Linear) and isinstance(layer.mlp.down_proj, Int8Linear)
+    assert isinstance(layer.mlp.gate_up, Int8Linear) and not hasattr(layer.mlp, "up_proj")  # fused
     assert isinstance(e.model.lm_head, Int8Linear) and layer.self_attn.q_proj.weight.dtype == torch.int8
     assert type(e.model.projector.linear_1) is nn.Linear and type(e.model.vision.encoder.layers[0].mlp.fc1) is nn.Linear
     assert e.info.quantization == "int8" and any("14 int8" in n for n in e.info.notes), e.info.notes
@@ -47,7 +48,7 @@ def test_int8_swaps_decoder_linears_and_head_only(tiny_llava):
 
 def test_int4_keeps_the_head_int8(tiny_llava):
     e = engine.load(tiny_llava, quant="int4", dtype="bfloat16", **LOAD)
-    assert isinstance(e.model.decoder.layers[1].mlp.up_proj, Int4Linear)
+    assert isinstance(e.model.decoder.layers[1].mlp.gate_up, Int4Linear)
     assert isinstance(e.model.lm_head, Int8Linear)
     text, rest = engine.collect(e.stream([Message.user("Hi")], GenParams(max_new_tokens=4, temperature=0)))
     assert rest[-1].reason in ("length", "stop")
