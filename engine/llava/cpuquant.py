@@ -12,11 +12,18 @@ dtype. Decoding reads every weight once per token, so bytes per weight set the s
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+
+from .cpu import native_bf16
 
 ACT = torch.bfloat16    # the activations the kernels are fast with (and scales stored in)
 GROUP = 32              # int4 group size: llama.cpp's Q4_0/Q4_1 block, so the bits compare
 INT4_GROUPS = (32, 64, 128, 256)  # what the CPU int4 kernel accepts
+# From this many rows (a prefill) an int8 layer is de-quantized to bf16 for the dense GEMM, where
+# bf16 is native: the int8 kernel is built for few rows (2.8x slower than bf16 at 640 rows; the
+# de-quantizing costs less from 64 rows on, measured on SmolLM2's 1536x576 layers).
+DENSE_ROWS = 64
 
 
 def int8_ok(in_features: int) -> bool:
@@ -38,9 +45,14 @@ class Int8Linear(nn.Module):
         self.register_buffer("weight", torch.round(w / scale[:, None]).clamp(-128, 127).to(torch.int8))
         self.register_buffer("scales", scale.to(ACT))
         self.register_buffer("bias", None if bias is None else bias.detach().to(dtype))
+        self.dense_rows = DENSE_ROWS if native_bf16() else None
 
     def forward(self, x):
-        y = torch.ops.aten._weight_int8pack_mm(x.reshape(-1, self.in_features).to(ACT), self.weight, self.scales)
+        x2 = x.reshape(-1, self.in_features).to(ACT)
+        if self.dense_rows is not None and x2.shape[0] >= self.dense_rows:
+            y = F.linear(x2, self.weight.to(ACT) * self.scales[:, None])
+        else:
+            y = torch.ops.aten._weight_int8pack_mm(x2, self.weight, self.scales)
         y = y.reshape(*x.shape[:-1], self.out_features).to(x.dtype)
         return y if self.bias is None else y + self.bias
 

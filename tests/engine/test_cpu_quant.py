@@ -129,3 +129,24 @@ def test_compiled_quantized_decode_matches_eager(tiny_llava, images, quant):
     first = engine.collect(compiled.stream(msgs, p))[0]
     msgs2 = msgs + [Message.assistant(first), Message.user("And then?")]
     assert engine.collect(compiled.stream(msgs2, p))[1][-1].reason == "length"
+
+
+def test_int8_prefill_rows_take_the_dense_bf16_gemm_with_the_same_numbers(monkeypatch):
+    """From DENSE_ROWS rows on (a prefill), where bf16 is native, an int8 layer de-quantizes to bf16
+    for the dense GEMM (the int8 kernel is built for few rows); both paths compute the same layer."""
+    from engine.llava import cpu, cpuquant
+    monkeypatch.setattr(cpu, "FORCE_NATIVE_BF16", True)
+    torch.manual_seed(0)
+    w, b = torch.randn(96, 64), torch.randn(96)
+    dense = Int8Linear(w, b, torch.float32)
+    kernel = Int8Linear(w, b, torch.float32)
+    kernel.dense_rows = None
+    assert dense.dense_rows == cpuquant.DENSE_ROWS
+    x = torch.randn(2, cpuquant.DENSE_ROWS, 64)
+    want = x @ w.T + b
+    for layer in (dense, kernel):
+        got = layer(x)
+        assert got.dtype == torch.float32 and ((got - want).abs().max() / want.abs().max()).item() < 0.02
+    assert ((dense(x) - kernel(x)).abs().max() / want.abs().max()).item() < 0.01  # bf16 outputs: a few ulps
+    monkeypatch.setattr(cpu, "FORCE_NATIVE_BF16", False)
+    assert Int8Linear(w, b, torch.float32).dense_rows is None  # emulated bf16: the int8 kernel always
