@@ -183,6 +183,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--kernels", nargs="+", help="default: every kernel available on the device")
     ap.add_argument("--quant", nargs="+", default=None,
                     help="none 8bit 4bit (CUDA) | none int8 int4 (CPU) (default: none; all bitsandbytes on CUDA)")
+    ap.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own, one per core)")
     ap.add_argument("--dtypes", nargs="+", choices=["float32", "bfloat16", "float16"],
                     help="default: bfloat16 on CUDA; on the CPU float32 and, where native, bfloat16")
     ap.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
@@ -192,6 +193,8 @@ def main(argv: list[str]) -> int:
     if cuda and not torch.cuda.is_available():
         print("no CUDA GPU here: run with --device cpu")
         return 1
+    if a.threads:
+        torch.set_num_threads(a.threads)
     quants = [None if q == "none" else q for q in (a.quant or (["none", "8bit", "4bit"] if cuda else ["none"]))]
     dtypes, why = cpu_dtypes() if not cuda and not a.dtypes else ([torch.bfloat16] if cuda else [], None)
     dtypes = [getattr(torch, d) for d in a.dtypes] if a.dtypes else dtypes
