@@ -27,14 +27,20 @@ DEFAULT_CONTEXT = 4096  # the KV budget planned for unless --max-context asks fo
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
-def quant_notes(counts: dict | None) -> list[str]:
-    """What CPU weight-only quantization did, for info.notes (None: not a CPU mode)."""
-    if not counts:
-        return []
-    done = ", ".join(f"{n} {k}" for k, n in counts.items() if k in ("int4", "int8") and n)
-    out = [f"decoder linears: {done or 'none'} (torch CPU kernels); LM head {counts.get('head', 'unquantized')}"]
-    if counts.get("kept"):
-        out.append(f"{counts['kept']} decoder linears kept unquantized: no int8 kernel takes their shape")
+def quant_notes(model, quant: str | None, device: str) -> list[str]:
+    """For info.notes: what CPU weight-only quantization did, or which --quant suits this device."""
+    counts = getattr(model, "quant_counts", None)
+    out = []
+    if counts:
+        done = ", ".join(f"{n} {k}" for k, n in counts.items() if k in ("int4", "int8") and n)
+        out.append(f"decoder linears: {done or 'none'} (torch CPU kernels); LM head {counts.get('head', 'unquantized')}")
+        if counts.get("kept"):
+            out.append(f"{counts['kept']} decoder linears kept unquantized: no int8 kernel takes their shape")
+        if int_kernel_note():
+            out.append(int_kernel_note())
+    if quant in ("8bit", "4bit") and not device.startswith("cuda"):
+        out.append(f"--quant {quant} is bitsandbytes, made for CUDA; on the CPU --quant "
+                   f"{'int8' if quant == '8bit' else 'int4'} runs PyTorch's own CPU kernels")
     return out
 
 
@@ -86,9 +92,7 @@ class TorchEngine:
         self.model = load_model(folder, DTYPES[dtype], device, quant=quant, cfg=cfg, progress=progress)
         if compile and not device.startswith("cuda") and self.model.sees_images:
             self.model.vision.compile_layers()  # the tower's share of the first token, fused
-        notes += quant_notes(getattr(self.model, "quant_counts", None))
-        if quant in ("int8", "int4") and int_kernel_note():
-            notes.append(int_kernel_note())
+        notes += quant_notes(self.model, quant, device)
         ee = cfg.ee_mllm or {}
         # An EE-MLLM checkpoint brings its own attention mode and visual_mlp switch.
         attention = attention or ee.get("attention", "composite" if cfg.ee_mllm is not None else "full")
