@@ -120,10 +120,9 @@ def load_model(folder, dtype=torch.float32, device="cpu", quant: str | None = No
     layer on their way to `device`, so its full-precision copy never reaches the GPU. Every path
     (plain, quantized at load, saved quantized) reads them here: progress(done, total) in bytes."""
     cfg = cfg or read_config(folder)
-    from .quant import CPU_MODES
-    # CPU int8/int4 quantize from the weights as stored, not from their bf16 rounding.
-    as_stored = quant in CPU_MODES
-    weights = read_weights(folder, None if as_stored else dtype, progress)
+    # Read at the compute dtype even when quantizing: reading a float32 checkpoint as stored would
+    # double the peak memory of a bf16 load, and int8's step is several times bf16's rounding.
+    weights = read_weights(folder, dtype, progress)
     with torch.device("meta"):
         model = LlavaModel(cfg)
     done = ()
@@ -155,7 +154,4 @@ def load_model(folder, dtype=torch.float32, device="cpu", quant: str | None = No
         counts = quantize_decoder(model, quant, device, dtype)
         if isinstance(counts, dict):  # the CPU modes: what each linear became, for the notes
             model.quant_counts = counts
-    if as_stored:  # the rest to the compute dtype (parameters only: RoPE's inv_freq stays float32)
-        for prm in model.parameters():
-            prm.data = prm.data.to(dtype)
     return model.to(device).eval()
