@@ -34,21 +34,22 @@ class RunConfig:
 # ---- kernels: (prepare the mask once per forward, attend) -----------------------------------
 def attend_sdpa(q, k, v, mask):
     """q (B,H,Tq,D); k, v (B,Hkv,L,D); mask bool (Tq,L), or None for "see everything"."""
-    if q.device.type == "cpu":
-        return _attend_cpu(q, k, v, mask)
+    if q.device.type == "cpu" and q.shape[2] == 1:
+        return _one_query_cpu(q, k, v, mask)
     rep = q.shape[1] // k.shape[1]
     if rep > 1:
         k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
 
 
-def _attend_cpu(q, k, v, mask):
-    """On the CPU: grouped K/V heads go to the kernel as they are (enable_gqa), not repeated; and
-    one query row in bf16/fp16 (a decode step) is computed in float32, since PyTorch's CPU flash
-    kernel takes ~1 us per key for it in bf16, 5-10x its float32 time (measured, torch 2.13: 1.1 ms
-    vs 0.15 ms at 1,000 keys), while for a prefill's many rows bf16 is as fast or faster."""
+def _one_query_cpu(q, k, v, mask):
+    """A decode step on the CPU: the grouped K/V heads go to the kernel as they are (enable_gqa: 2x
+    faster than repeating them at 100 keys), and in bf16/fp16 the step is computed in float32, since
+    PyTorch's CPU flash kernel takes ~1 us per key for one query row in bf16, 5-10x its float32
+    time (measured, torch 2.13: 1.1 ms vs 0.15 ms at 1,000 keys). Prefills (many rows, where bf16 is
+    as fast, and training) keep the path below, and its numbers."""
     gqa = q.shape[1] != k.shape[1]
-    if q.shape[2] == 1 and q.dtype != torch.float32:
+    if q.dtype != torch.float32:
         return F.scaled_dot_product_attention(q.float(), k.float(), v.float(), attn_mask=mask,
                                               enable_gqa=gqa).to(q.dtype)
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=gqa)
