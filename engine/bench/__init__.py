@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import importlib
 
-BENCHES = {"prefill": "engine.bench.prefill", "decode": "engine.bench.decode",
-           "turns": "engine.bench.turns", "documents": "engine.bench.documents",
-           "own": "engine.bench.own"}
+BENCHES = {"prefill": "engine.bench.prefill", "decode": "engine.bench.decode", "precision": "engine.bench.precision",
+           "turns": "engine.bench.turns", "documents": "engine.bench.documents", "own": "engine.bench.own"}
 
 
 def main(argv: list[str]) -> int:

@@ -17,11 +17,15 @@ def add_model_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--attention", choices=["full", "composite"])
     ap.add_argument("--visual-mlp", choices=["true", "false"])
     ap.add_argument("--device", default="auto", help="auto | cpu | cuda (auto: CUDA when present)")
-    ap.add_argument("--quant", choices=["4bit", "8bit"], help="bitsandbytes quantization of the decoder (torch backend)")
+    ap.add_argument("--quant", choices=["4bit", "8bit", "int8", "int4"],
+                    help="quantized decoder weights (torch backend): int8 | int4 on the CPU (PyTorch's "
+                    "weight-only kernels), 8bit | 4bit on CUDA (bitsandbytes)")
     ap.add_argument("--kernel", choices=["sdpa", "flex", "flash"], help="attention kernel (torch backend)")
     ap.add_argument("--max-context", type=int, help="tokens of context to plan memory for (torch backend)")
     ap.add_argument("--compile", action="store_true", help="torch.compile the prefill layers and the decode step (torch backend)")
-    ap.add_argument("--dtype", choices=["float32", "bfloat16", "float16"])
+    ap.add_argument("--dtype", choices=["float32", "bfloat16", "float16"],
+                    help="torch backend; default bfloat16 on CUDA, float32 on the CPU (bfloat16 there only "
+                    "where the CPU has native bf16, else float32 with a note)")
     ap.add_argument("--mmproj", help="GGUF projector file for a GGUF vision model")
     ap.add_argument("--api-key", help="for a remote server (or env VLCHAT_API_KEY)")
     ap.add_argument("--box-format", choices=CHOICES, help="how the model writes boxes (default: from "
@@ -71,8 +75,9 @@ def main(argv: list[str]) -> int:
                 print(ev.text, end="", flush=True)
             elif isinstance(ev, Stats) and a.stats:
                 prompt = ev.prompt_tokens if ev.extra.get("prompt_tokens_known", True) else "unknown"
-                print(f"\n[prefill {ev.prefill_ms:.0f} ms, {ev.decode_tokens_per_s:.1f} tok/s, "
-                      f"{prompt} prompt tokens]", file=sys.stderr)
+                tower = ev.extra.get("vision_ms")  # the vision tower's share of the prefill
+                print(f"\n[prefill {ev.prefill_ms:.0f} ms{f' (vision tower {tower:.0f} ms)' if tower else ''}, "
+                      f"{ev.decode_tokens_per_s:.1f} tok/s, {prompt} prompt tokens]", file=sys.stderr)
             elif getattr(ev, "reason", None) == "error":
                 print(f"\nerror: {ev.error}", file=sys.stderr)
                 return 1

@@ -36,6 +36,10 @@ class MLP(nn.Module):
         self.down_proj = nn.Linear(c.intermediate, c.hidden, bias=c.mlp_bias)
 
     def forward(self, x):
+        fused = self._modules.get("gate_up")  # CPU int8/int4 (cpuquant.py): gate and up in one matmul
+        if fused is not None:
+            gate, up = fused(x).chunk(2, -1)
+            return self.down_proj(F.silu(gate) * up)
         return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
 
 
@@ -84,4 +88,7 @@ class KVCache:
         if capacity > self.capacity:
             capacity = -(-capacity // self.bucket) * self.bucket
             pad = (0, 0, 0, capacity - self.capacity)
-            self.k, self.v = F.pad(self.k, pad), F.pad(self.v, pad)
+            if self.stacked:
+                self.k, self.v = F.pad(self.k, pad), F.pad(self.v, pad)
+            else:
+                self.k, self.v = [F.pad(t, pad) for t in self.k], [F.pad(t, pad) for t in self.v]

@@ -14,6 +14,7 @@ from ..catalog import data_dir
 from ..grounding.formats import load_format
 from ..grounding.geometry import clip_box, padded_to_original, tally
 from .checkpoint import fingerprint
+from .cpu import cpu_dtype, int_kernel_note
 from .generate import RunConfig, Timings, decode_loop
 from .kvstore import VisualKVStore
 from .config import read_config
@@ -21,10 +22,28 @@ from .forward import available_kernels, forward
 from .memory import check_fits
 from .model import load_model
 from .prompt import Prompter
+from .quant import check_mode
 from .reuse import Prefiller
 
 DEFAULT_CONTEXT = 4096  # the KV budget planned for unless --max-context asks for more
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def quant_notes(model, quant: str | None, device: str) -> list[str]:
+    """For info.notes: what CPU weight-only quantization did, or which --quant suits this device."""
+    counts = getattr(model, "quant_counts", None)
+    out = []
+    if counts:
+        done = ", ".join(f"{n} {k}" for k, n in counts.items() if k in ("int4", "int8") and n)
+        out.append(f"decoder linears: {done or 'none'} (torch CPU kernels); LM head {counts.get('head', 'unquantized')}")
+        if counts.get("kept"):
+            out.append(f"{counts['kept']} decoder linears kept unquantized: no int8 kernel takes their shape")
+        if int_kernel_note():
+            out.append(int_kernel_note())
+    if quant in ("8bit", "4bit") and not device.startswith("cuda"):
+        out.append(f"--quant {quant} is bitsandbytes, made for CUDA; on the CPU --quant "
+                   f"{'int8' if quant == '8bit' else 'int4'} runs PyTorch's own CPU kernels")
+    return out
 
 
 def _device(name: str) -> str:
@@ -55,7 +74,13 @@ class TorchEngine:
         if not folder.is_dir():
             raise EngineError(f"Model folder not found: {folder}")
         device = _device(device)
-        dtype = dtype or ("bfloat16" if device.startswith("cuda") else "float32")
+        notes = []
+        if device.startswith("cuda"):
+            dtype = dtype or "bfloat16"
+        else:  # bf16 only where this CPU has it natively (cpu.py); else float32, said in the notes
+            dtype, note = cpu_dtype(dtype)
+            notes += [note] if note else []
+        check_mode(quant, device)
         for name in (dtype, kv_cache_dtype or dtype):
             if name not in DTYPES:
                 raise EngineError(f"dtype {name!r} is not one of {', '.join(DTYPES)}.")
@@ -67,6 +92,9 @@ class TorchEngine:
         # Refuse before anything is allocated when it cannot fit (GPU memory, or RAM on CPU).
         self.estimate = check_fits(cfg, device, DTYPES[dtype].itemsize, quant, self.context)
         self.model = load_model(folder, DTYPES[dtype], device, quant=quant, cfg=cfg, progress=progress)
+        if compile and not device.startswith("cuda") and self.model.sees_images:
+            self.model.vision.compile_layers()  # the tower's share of the first token, fused
+        notes += quant_notes(self.model, quant, device)
         ee = cfg.ee_mllm or {}
         # An EE-MLLM checkpoint brings its own attention mode and visual_mlp switch.
         attention = attention or ee.get("attention", "composite" if cfg.ee_mllm is not None else "full")
@@ -82,7 +110,8 @@ class TorchEngine:
         prep = b"".join((folder / n).read_bytes() for n in ("preprocessor_config.json", "processor_config.json")
                         if (folder / n).is_file())
         namespace = VisualKVStore.key(fingerprint(folder), prep.decode(errors="replace"),
-                                      str(self.run.visual_mlp), dtype, kv_cache_dtype or dtype)
+                                      str(self.run.visual_mlp), dtype, kv_cache_dtype or dtype,
+                                      *([quant] if quant else []))  # other weights, other K/V
         store = None
         if visual_cache and attention == "composite" and self.model.sees_images:
             disk = None if kv_cache_dir is False else (kv_cache_dir or data_dir() / "kvcache")
@@ -97,7 +126,7 @@ class TorchEngine:
             name=folder.name, backend="torch", device=device, dtype=dtype, attention=attention, quantization=quant,
             vision=self.model.sees_images, grounding=self.model.has_box_head or self.box_format != "auto",
             context_length=self.context,
-            notes=[f"visual_mlp={self.run.visual_mlp}"] if attention == "composite" else [])
+            notes=([f"visual_mlp={self.run.visual_mlp}"] if attention == "composite" else []) + notes)
         if max_context and max_context > self.context:  # said, not silently shortened
             self.info.notes.append(f"max_context={max_context} is capped at {self.context}: the model "
                                    f"has {cfg.decoder.max_positions} positions")

@@ -13,6 +13,7 @@ K/V), one decode step, the logits the tests compare, and training (a batch, no c
 from __future__ import annotations
 
 import functools
+import types
 from dataclasses import dataclass
 
 import torch
@@ -33,10 +34,25 @@ class RunConfig:
 # ---- kernels: (prepare the mask once per forward, attend) -----------------------------------
 def attend_sdpa(q, k, v, mask):
     """q (B,H,Tq,D); k, v (B,Hkv,L,D); mask bool (Tq,L), or None for "see everything"."""
+    if q.device.type == "cpu" and q.shape[2] == 1:
+        return _one_query_cpu(q, k, v, mask)
     rep = q.shape[1] // k.shape[1]
     if rep > 1:
         k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+
+
+def _one_query_cpu(q, k, v, mask):
+    """A decode step on the CPU: the grouped K/V heads go to the kernel as they are (enable_gqa: 2x
+    faster than repeating them at 100 keys), and in bf16/fp16 the step is computed in float32, since
+    PyTorch's CPU flash kernel takes ~1 us per key for one query row in bf16, 5-10x its float32
+    time (measured, torch 2.13: 1.1 ms vs 0.15 ms at 1,000 keys). Prefills (many rows, where bf16 is
+    as fast, and training) keep the path below, and its numbers."""
+    gqa = q.shape[1] != k.shape[1]
+    if q.dtype != torch.float32:
+        return F.scaled_dot_product_attention(q.float(), k.float(), v.float(), attn_mask=mask,
+                                              enable_gqa=gqa).to(q.dtype)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=gqa)
 
 
 @functools.cache
@@ -137,15 +153,18 @@ def _layer_fns(compiled: bool):
     return _compiled_layer_fns() if compiled else (_layer, _visual_layer)
 
 
-def text_layers(dec, x, pos, cache, vis=None, run: RunConfig = RunConfig(), static=False):
+def text_layers(dec, x, pos, cache, vis=None, run: RunConfig = RunConfig(), static=False, length=None):
     """Rows `x` (B,T,D) at positions `pos` (T,) through every layer with queries, their K/V written
     into `cache`; `vis` = (per-layer [(k_pre, v)], visual positions) is placed in the cache first.
-    Cache positions below max(pos) must already be filled. static: attend over the whole cache
-    through a mask, so every shape is fixed (a compiled decode step)."""
+    Cache positions below max(pos) must already be filled. static: attend over the first `length`
+    cache positions (default: all) through a mask, with no data-dependent shape (a compiled step)."""
     c, (prepare, attend), layer_fn = dec.config, KERNELS[run.kernel], _layer_fns(run.compile)[0]
     if vis:
         place_visual(dec, cache, *vis, x.dtype)
-    length = cache.capacity if static else int(torch.cat([pos, vis[1]]).max() if vis else pos.max()) + 1
+    if static:
+        length = length or cache.capacity
+    else:
+        length = int(torch.cat([pos, vis[1]]).max() if vis else pos.max()) + 1
     cos, sin = rope.cos_sin(dec.inv_freq, pos, x.dtype)
     keys = torch.arange(length, device=x.device)
     mask = None if x.shape[1] == 1 and not static and int(pos[0]) == length - 1 else keys[None, :] <= pos[:, None]
@@ -204,17 +223,42 @@ def _composite(dec, x, pos, is_visual, cache, run, visual_kv):
 ATTENTION = {"full": _full, "composite": _composite}
 
 
-def _compiled_step(dec, kernel: str):
-    """The fixed-shape decode step under torch.compile (fused norms, RoPE and adds: far fewer
-    launches per token). Not mode="reduce-overhead": its CUDA graphs refuse a step that writes
-    the KV cache in place and then fail on reused inputs (seen on an H200, torch 2.11). Compiled
-    once per decoder and kept on it, so it goes when the model goes; a new cache capacity
-    recompiles, so caches are allocated in buckets."""
+def _decode_step(d, x, pos, cache, length, run):
+    return text_layers(d, x, pos, cache, run=run, static=True, length=length)
+
+
+def _compiled_step(dec, kernel: str, cpu: bool = False):
+    """The decode step under torch.compile (fused norms, RoPE and adds: far fewer launches per
+    token). Not mode="reduce-overhead": its CUDA graphs refuse a step that writes the KV cache in
+    place and then fail on reused inputs (seen on an H200, torch 2.11). Compiled once per decoder
+    and kept on it, so it goes when the model goes.
+    GPU: fixed shapes, attending over the whole cache (a new capacity recompiles, so caches are
+    allocated in buckets). CPU: the attended length is a symbolic size (dynamic=True, one compile),
+    since there decoding is bound by bytes read and a 1,024-slot cache would add up to a third of
+    a small model's weight bytes to every token.
+    Each decoder gets its own copy of the step's code: TorchDynamo keeps compiled graphs per code
+    object and checks their guards in turn, so engines loaded side by side (the benchmarks) would
+    pay for one another's guards at every token. On the CPU the guards on the decoder's modules are
+    dropped as well (~0.7 ms of a 14 ms token, SmolLM2-135M int8): this copy only ever sees this
+    decoder, whose weights do not change after load."""
     steps = dec.__dict__.setdefault("compiled_steps", {})
-    if kernel not in steps:
-        run = RunConfig(kernel=kernel)
-        steps[kernel] = torch.compile(lambda d, x, pos, cache: text_layers(d, x, pos, cache, run=run, static=True))
-    return steps[kernel]
+    if (kernel, cpu) not in steps:
+        own = types.FunctionType(_decode_step.__code__.replace(), _decode_step.__globals__, "decode_step",
+                                 (RunConfig(kernel=kernel),))
+        skip = getattr(torch.compiler, "skip_guard_on_all_nn_modules_unsafe", None)
+        opts = {"guard_filter_fn": skip} if cpu and skip else None
+        steps[kernel, cpu] = torch.compile(own, dynamic=cpu or None, options=opts)
+    return steps[kernel, cpu]
+
+
+def new_cache(c, capacity: int, dtype, device, run: RunConfig, batch: int = 1) -> KVCache:
+    """The KV cache a run prefills and decodes into. Compiled on a GPU: capacities in buckets (its
+    step has fixed shapes). Compiled on the CPU: one tensor per layer, since a compiled step that
+    writes into a slice of one stacked tensor copies all of it, every layer, every token (5x slower
+    per token on SmolLM2-135M); its attended length is symbolic, so no buckets."""
+    cpu = torch.device(device).type == "cpu"
+    return KVCache(c, capacity, dtype, device, bucket=1024 if run.compile and not cpu else 1, batch=batch,
+                   stacked=not (run.compile and cpu))
 
 
 def forward(dec, x, pos, is_visual=None, cache: KVCache | None = None, run: RunConfig = RunConfig(),
@@ -228,7 +272,8 @@ def forward(dec, x, pos, is_visual=None, cache: KVCache | None = None, run: RunC
         cache = KVCache(dec.config, int(pos.max()) + 1, x.dtype, x.device, batch=x.shape[0], stacked=False)
     if x.shape[1] == 1 and (is_visual is None or not bool(is_visual[0])):  # one decode step: a text row
         if run.compile:
-            return _compiled_step(dec, run.kernel)(dec, x, pos, cache)
+            cpu = x.device.type == "cpu"
+            return _compiled_step(dec, run.kernel, cpu)(dec, x, pos, cache, int(pos[-1]) + 1 if cpu else None)
         return text_layers(dec, x, pos, cache, run=run)
     if is_visual is None:
         is_visual = torch.zeros(x.shape[1], dtype=torch.bool, device=x.device)

@@ -9,7 +9,7 @@ from typing import Iterator
 import torch
 
 from .decoder import KVCache
-from .forward import RunConfig, forward
+from .forward import RunConfig, forward, new_cache
 from .sampling import sample
 
 __all__ = ["RunConfig", "Timings", "prefill", "decode_one", "decode_box", "decode_loop", "generate"]
@@ -116,7 +116,7 @@ def generate(model, ids: torch.Tensor, pixels, run: RunConfig, max_new_tokens: i
              seed: int | None = None) -> Iterator[int]:
     """Plain generation from scratch, no reuse of earlier work (tests and benchmarks)."""
     dtype = model.decoder.embed_tokens.weight.dtype
-    cache = KVCache(model.cfg.decoder, len(ids) + max_new_tokens, dtype, ids.device)
+    cache = new_cache(model.cfg.decoder, len(ids) + max_new_tokens, dtype, ids.device, run)
     h = prefill(model, ids, pixels, cache, run, timings)
     with torch.inference_mode():
         logits = model.head(h[0, -1])

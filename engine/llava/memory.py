@@ -11,6 +11,7 @@ from .config import ModelConfig
 # itself 8-bit with one fp32 per 256 blocks (double quant); LLM.int8 is 8 bits plus one fp32
 # scale per output row (counted separately below).
 QUANT_BYTES = {None: None, "8bit": 1.0, "4bit": 0.5 + 1 / 64 + 4 / (64 * 256)}
+CPU_QUANT = ("int8", "int4")  # torch's CPU weight-only kernels: counted by cpu_quant_bytes
 GiB = 2 ** 30
 
 
@@ -50,11 +51,34 @@ def param_count(cfg: ModelConfig) -> tuple[int, int]:
     return linear, total - linear
 
 
+def cpu_quant_bytes(cfg: ModelConfig, dtype_bytes: int, quant: str) -> tuple[int, int]:
+    """(bytes of the decoder linears + LM head as cpuquant.py stores them, full-precision head
+    parameters they replace): int8 rows with one scale each, int4 nibbles with a (scale, zero) per
+    group, layers no kernel takes at the compute dtype; the head is int8, a tied one an extra copy."""
+    from .cpuquant import ACT, GROUP, int4_ok, int8_ok
+    act = ACT.itemsize  # scales are kept in the kernels' activation dtype
+
+    def one(o, i, mode):
+        if mode == "int4" and int4_ok(o, i):
+            return o * i // 2 + (i // GROUP) * o * 2 * act
+        return o * i + o * act if int8_ok(i) else o * i * dtype_bytes
+    d = cfg.decoder
+    q, kv = d.n_heads * d.head_dim, d.n_kv_heads * d.head_dim
+    # per layer: q, k, v, o, gate and up as one fused matrix, down (cpuquant.quantize_decoder_cpu)
+    layer = [(q, d.hidden), (kv, d.hidden), (kv, d.hidden), (d.hidden, q), (2 * d.intermediate, d.hidden),
+             (d.hidden, d.intermediate)]
+    n = d.n_layers * sum(one(o, i, quant) for o, i in layer) + one(d.vocab_size, d.hidden, "int8")
+    return n, 0 if d.tie_embeddings else d.vocab_size * d.hidden
+
+
 def estimate(cfg: ModelConfig, dtype_bytes: int, quant: str | None = None, context: int = 4096) -> Estimate:
     d = cfg.decoder
     linear, other = param_count(cfg)
     if quant is None:
         weights = (linear + other) * dtype_bytes
+    elif quant in CPU_QUANT:
+        q, head = cpu_quant_bytes(cfg, dtype_bytes, quant)
+        weights = q + (other - head) * dtype_bytes
     else:
         rows = sum(o for o, _ in decoder_linear_shapes(cfg))
         weights = int(linear * QUANT_BYTES[quant]) + (4 * rows if quant == "8bit" else 0) + other * dtype_bytes
@@ -84,8 +108,9 @@ def check_fits(cfg: ModelConfig, device: str, dtype_bytes: int, quant: str | Non
         return est  # cannot tell: let the load try
     if est.total > free:
         opts = []
-        if quant != "4bit":
-            opts.append(f"--quant 4bit (about {estimate(cfg, dtype_bytes, '4bit', context).total / GiB:.1f} GiB)")
+        small = "4bit" if device.startswith("cuda") else "int4"  # bitsandbytes; torch's CPU kernels
+        if quant != small:
+            opts.append(f"--quant {small} (about {estimate(cfg, dtype_bytes, small, context).total / GiB:.1f} GiB)")
         if context > 2048:
             opts.append(f"a shorter context, --max-context 2048 (about "
                         f"{estimate(cfg, dtype_bytes, quant, 2048).total / GiB:.1f} GiB)")

@@ -105,8 +105,8 @@ class LlavaModel(nn.Module):
 
     def head(self, h: torch.Tensor) -> torch.Tensor:
         h = self.decoder.norm(h)
-        w = self.decoder.embed_tokens.weight if self.cfg.decoder.tie_embeddings else self.lm_head.weight
-        return F.linear(h, w)
+        lm = getattr(self, "lm_head", None)  # untied; or, quantized, an int8 copy of the tied table
+        return F.linear(h, self.decoder.embed_tokens.weight) if lm is None else lm(h)
 
 
 def _unused(key: str) -> bool:
@@ -120,6 +120,8 @@ def load_model(folder, dtype=torch.float32, device="cpu", quant: str | None = No
     layer on their way to `device`, so its full-precision copy never reaches the GPU. Every path
     (plain, quantized at load, saved quantized) reads them here: progress(done, total) in bytes."""
     cfg = cfg or read_config(folder)
+    # Read at the compute dtype even when quantizing: reading a float32 checkpoint as stored would
+    # double the peak memory of a bf16 load, and int8's step is several times bf16's rounding.
     weights = read_weights(folder, dtype, progress)
     with torch.device("meta"):
         model = LlavaModel(cfg)
@@ -149,5 +151,7 @@ def load_model(folder, dtype=torch.float32, device="cpu", quant: str | None = No
     del weights
     if quant:
         from .quant import quantize_decoder
-        quantize_decoder(model, quant, device, dtype)
+        counts = quantize_decoder(model, quant, device, dtype)
+        if isinstance(counts, dict):  # the CPU modes: what each linear became, for the notes
+            model.quant_counts = counts
     return model.to(device).eval()

@@ -1,5 +1,6 @@
-"""bitsandbytes quantization of the decoder's linear layers (NF4 with double quant, or LLM.int8).
-The vision tower, projector, embeddings and head keep the compute dtype."""
+"""Quantization of the decoder's linear layers, by name: bitsandbytes (`4bit` NF4 with double
+quant, `8bit` LLM.int8; made for CUDA) or PyTorch's CPU weight-only kernels (`int8`, `int4`:
+cpuquant.py). The vision tower, projector and embeddings keep the compute dtype."""
 from __future__ import annotations
 
 import logging
@@ -9,7 +10,21 @@ from torch import nn
 
 from ..api import EngineError
 
-MODES = ("4bit", "8bit")
+BNB_MODES = ("4bit", "8bit")    # bitsandbytes
+CPU_MODES = ("int8", "int4")    # torch.ops.aten weight-only kernels: CPU only
+MODES = BNB_MODES + CPU_MODES
+
+
+def check_mode(mode: str | None, device: str) -> None:
+    """A clear refusal for a name that does not exist or a kernel this device lacks."""
+    if mode is None:
+        return
+    if mode not in MODES:
+        raise EngineError(f"--quant must be one of {', '.join(MODES)}, not {mode!r} "
+                          f"(int8/int4 on the CPU; 8bit/4bit: bitsandbytes, for CUDA).")
+    if mode in CPU_MODES and not device.startswith("cpu"):
+        raise EngineError(f"--quant {mode} uses PyTorch's CPU kernels; on {device} use --quant "
+                          f"{'8bit' if mode == 'int8' else '4bit'} (bitsandbytes).")
 
 
 def _bnb():
@@ -54,11 +69,14 @@ def quantized_linear(layer: nn.Linear, mode: str, compute_dtype: torch.dtype) ->
     return q
 
 
-def quantize_decoder(model, mode: str, device: str, compute_dtype: torch.dtype) -> int:
+def quantize_decoder(model, mode: str, device: str, compute_dtype: torch.dtype) -> int | dict:
     """Swap every attention/MLP linear of the decoder, layer by layer, moving each one to `device`
-    as it is quantized (so the full-precision decoder never sits on the GPU). Returns the count."""
-    if mode not in MODES:
-        raise EngineError(f"--quant must be one of {', '.join(MODES)}, not {mode!r}.")
+    as it is quantized (so the full-precision decoder never sits on the GPU). Returns the count
+    (bitsandbytes) or counts by kind (CPU modes, cpuquant.quantize_decoder_cpu)."""
+    check_mode(mode, device)
+    if mode in CPU_MODES:
+        from .cpuquant import quantize_decoder_cpu
+        return quantize_decoder_cpu(model, mode, compute_dtype)
     n = 0
     for layer in model.decoder.layers:
         for parent in (layer.self_attn, layer.mlp):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 
 from .decoder import KVCache
-from .forward import RunConfig, forward, visual_layers
+from .forward import RunConfig, forward, new_cache, visual_layers
 from .generate import Timings, box_key
 from .kvstore import VisualKVStore
 from .prompt import Prompt
@@ -68,7 +68,7 @@ class Prefiller:
             cache.ensure(len(keys) + extra)
         else:
             dtype = m.decoder.embed_tokens.weight.dtype
-            cache = KVCache(cfg.decoder, len(keys) + extra, dtype, dev, bucket=1024 if self.run.compile else 1)
+            cache = new_cache(cfg.decoder, len(keys) + extra, dtype, dev, self.run)
         self.last = None  # the cache is being overwritten from p on
         starts = [i for i, k in enumerate(keys) if isinstance(k, tuple) and k[0] != "box" and k[1] == 0]
         later_boxes = prompt.boxes[sum(1 for k in keys[:p] if isinstance(k, tuple) and k[0] == "box"):]

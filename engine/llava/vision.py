@@ -86,6 +86,12 @@ class VisionTower(nn.Module):
             self.pre_layrnorm = nn.LayerNorm(c.hidden, eps=c.norm_eps)  # sic: HF's spelling
         self.encoder = Encoder(c, max(self.wanted))
 
+    def compile_layers(self) -> None:
+        """Regional torch.compile: one encoder layer compiled, reused by every layer (norms, GELU
+        and residual adds fused around the matmuls). The per-image cache makes it once per image."""
+        for layer in self.encoder.layers:
+            layer.compile(dynamic=True)  # the batch of images varies; one graph for all
+
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         """Selected hidden states concatenated on the feature axis: (n_images, tokens, hidden*k)."""
         x = self.embeddings(pixels.to(self.embeddings.patch_embedding.weight.dtype))

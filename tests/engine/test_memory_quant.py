@@ -40,7 +40,10 @@ def test_refusal_names_the_numbers_and_the_options(tiny_llava):
     with pytest.raises(EngineError) as e:
         check_fits(huge, "cpu", 2, None, 8192)
     msg = str(e.value)
-    assert "will not fit" in msg and "GiB" in msg and "--quant 4bit" in msg and "GGUF" in msg
+    assert "will not fit" in msg and "GiB" in msg and "--quant int4" in msg and "GGUF" in msg
+    if torch.cuda.is_available():  # on a GPU the smaller option is bitsandbytes' 4bit
+        with pytest.raises(EngineError, match="--quant 4bit"):
+            check_fits(huge, "cuda", 2, None, 8192)
     assert check_fits(cfg, "cpu", 4, None, 1024).total < GiB
 
 

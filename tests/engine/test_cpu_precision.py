@@ -1,0 +1,122 @@
+"""bf16 and int8/int4 weights on the CPU against float32, on the tiny checkpoints.
+
+Tolerances (measured on the tiny models, llama/qwen2, full/composite, tied or not; the bound is
+about 1.5x the worst seen): the largest logit difference of any position, as a fraction of that
+row's largest |logit|: bf16 <= 2% (seen 1.3%), int8 <= 3% (1.9%), int4 <= 25% (17%: random
+Gaussian weights are the worst case for 4 bits); cosine per row: >= 0.9998 / 0.9997 / 0.98."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+import engine
+from engine import Message
+from engine.llava import cpu
+from engine.llava.decoder import KVCache
+from engine.llava.generate import Timings, decode_one, generate, prefill
+
+
+def _load(*args, **kw):
+    """The torch backend itself (these tests reach its model and run config)."""
+    return engine.load(*args, **kw).inner
+
+LOAD = dict(backend="torch", device="cpu")
+TOL = {"bf16": (dict(dtype="bfloat16"), 0.02, 0.9998),
+       "int8": (dict(quant="int8"), 0.03, 0.9997),
+       "int8+bf16": (dict(quant="int8", dtype="bfloat16"), 0.03, 0.9997),
+       "int4+bf16": (dict(quant="int4", dtype="bfloat16"), 0.25, 0.98)}
+PROMPTS = [("Describe the picture in detail.", True), ("What colour is the box?", True),
+           ("Tell me a story about a cat.", False)]
+
+
+@pytest.fixture(autouse=True)
+def native_bf16(monkeypatch):
+    monkeypatch.setattr(cpu, "FORCE_NATIVE_BF16", True)  # the same path on any CPU that runs the tests
+
+
+def _inputs(eng, images, text, with_image):
+    return eng.prepare([Message.user(text, [images[0]] if with_image else [])])
+
+
+@pytest.mark.parametrize("setting", list(TOL))
+@pytest.mark.parametrize("ckpt", [{}, {"family": "qwen2", "vision": "siglip"}, {"tie": True}],
+                         ids=["llama", "qwen2", "tied"])
+def test_logits_close_to_float32(make_tiny_ckpt, images, setting, ckpt):
+    kw, rel, cos = TOL[setting]
+    folder = make_tiny_ckpt(**ckpt)
+    ref, low = _load(folder, **LOAD), _load(folder, **LOAD, **kw)
+    assert low.info.dtype == kw.get("dtype", "float32") and low.info.quantization == kw.get("quant")
+    ids, pixels = _inputs(ref, images, *PROMPTS[0])
+    a, b = ref.logits(ids[None], pixels)[0].float(), low.logits(ids[None], pixels)[0].float()
+    worst = ((a - b).abs().amax(-1) / a.abs().amax(-1)).max().item()
+    assert worst <= rel, worst
+    assert torch.cosine_similarity(a, b, dim=-1).min().item() >= cos
+
+
+def _greedy(eng, ids, pixels, n=12):
+    return list(generate(eng.model, ids, pixels, eng.run, n, dict(temperature=0, repetition_penalty=1.0), set(),
+                         Timings()))
+
+
+def _choices_along(eng, ids, pixels, answer):
+    """The low-precision model's greedy choice at each answer position, the answer fed back through
+    its KV cache (prefill, then one decode step per token): teacher forcing on the decode path."""
+    m = eng.model
+    cache = KVCache(m.cfg.decoder, len(ids) + len(answer) + 1, m.decoder.embed_tokens.weight.dtype, "cpu")
+    out = [int(m.head(prefill(m, ids, pixels, cache, eng.run, Timings())[0, -1]).argmax())]
+    for i, tok in enumerate(answer[:-1]):
+        out.append(int(decode_one(m, tok, len(ids) + i, cache, eng.run).argmax()))
+    return out
+
+
+@pytest.mark.parametrize("attention", ["full", "composite"])
+@pytest.mark.parametrize("setting", ["bf16", "int8+bf16"])
+def test_greedy_answers_equal_where_the_tolerance_allows(tiny_llava, images, setting, attention):
+    """A small batch of prompts: float32's greedy answer, and at every step of it where float32's
+    top-2 margin is outside the stated tolerance (there a flip is not allowed), the low-precision
+    model, decoding through its own cache, picks the same token."""
+    kw, rel, _ = TOL[setting]
+    ref, low = _load(tiny_llava, attention=attention, **LOAD), _load(tiny_llava, attention=attention,
+                                                                                  **LOAD, **kw)
+    compared = 0
+    for text, with_image in PROMPTS:
+        ids, pixels = _inputs(ref, images, text, with_image)
+        want = _greedy(ref, ids, pixels)
+        logits = ref.logits(torch.cat([ids, torch.tensor(want)])[None], pixels)[0, len(ids) - 1:-1].float()
+        top2 = logits.topk(2, -1).values
+        sure = ((top2[:, 0] - top2[:, 1]) > 2 * rel * logits.abs().amax(-1)).tolist()
+        got = _choices_along(low, ids, pixels, want)
+        assert [g for g, s in zip(got, sure) if s] == [w for w, s in zip(want, sure) if s], text
+        compared += sum(sure)
+    assert compared >= 6  # the check has teeth: enough steps were outside the tolerance band
+
+
+def test_cpu_without_bf16_falls_back_to_float32_with_a_note(tiny_llava, monkeypatch):
+    monkeypatch.setattr(cpu, "FORCE_NATIVE_BF16", False)
+    e = _load(tiny_llava, dtype="bfloat16", **LOAD)
+    assert e.info.dtype == "float32" and e.model.decoder.embed_tokens.weight.dtype == torch.float32
+    assert any("no native bf16" in n for n in e.info.notes), e.info.notes
+    monkeypatch.setattr(cpu, "BF16_DEFAULT_ON_CPU", True)  # the default, if switched on, falls back too
+    d = _load(tiny_llava, **LOAD)
+    assert d.info.dtype == "float32" and any("no native bf16" in n for n in d.info.notes)
+
+
+def test_bf16_default_is_one_switch(tiny_llava, monkeypatch):
+    assert _load(tiny_llava, **LOAD).info.dtype == "float32"  # off until measured on the own model
+    monkeypatch.setattr(cpu, "BF16_DEFAULT_ON_CPU", True)
+    e = _load(tiny_llava, **LOAD)
+    assert e.info.dtype == "bfloat16" and e.model.vision.embeddings.patch_embedding.weight.dtype == torch.bfloat16
+    assert e.model.projector.linear_1.weight.dtype == torch.bfloat16
+    assert e.model.decoder.inv_freq.dtype == torch.float32  # RoPE frequencies stay exact
+
+
+def test_detection_reads_the_cpu_flags(monkeypatch):
+    monkeypatch.setattr(cpu, "FORCE_NATIVE_BF16", None)
+    cpu._detected.cache_clear()
+    monkeypatch.setattr(cpu, "cpu_flags", lambda: frozenset({"avx512f", "avx512_bf16"}))
+    assert cpu.native_bf16() == "avx512_bf16"
+    cpu._detected.cache_clear()
+    monkeypatch.setattr(cpu, "cpu_flags", lambda: frozenset({"avx2", "fma"}))
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
+    assert cpu.native_bf16() is None
+    cpu._detected.cache_clear()
