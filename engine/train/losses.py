@@ -26,8 +26,15 @@ def batch_losses(model, batch: Batch, run: RunConfig, box_weight: float = 1.0) -
     x, is_visual = model.embed(batch.ids, feats, batch.boxes if model.has_box_head else None)
     h = forward(model.decoder, x, torch.arange(batch.ids.shape[1]), is_visual, None, run)
     sel = batch.labels != IGNORE
-    lm = F.cross_entropy(model.head(h[sel]).float(), batch.labels[sel])
+    tok = F.cross_entropy(model.head(h[sel]).float(), batch.labels[sel], reduction="none")
+    lm = tok.mean()
     out = {"lm": lm, "loss": lm}
+    # answer loss per skill (not optimised, only logged): the curve that says whether a skill uses the image
+    rows = sel.nonzero()[:, 0]
+    for skill in sorted(set(batch.skills)):
+        mask = torch.tensor([batch.skills[r] == skill for r in rows.tolist()], device=tok.device)
+        if mask.any():
+            out[f"lm.{skill}"] = tok.detach()[mask].mean()
     if len(batch.at_pos):
         pred = model.box_from_hidden(h[batch.at_rows, batch.at_pos]).float()
         l1 = (pred - batch.at_boxes).abs().mean()

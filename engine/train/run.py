@@ -26,7 +26,7 @@ from ..own.spec import spec as own_spec
 from . import checkpoint as ckpt
 from .examples import Tokenize, batches
 from .losses import batch_losses
-from .model import base_folder, get_parts, load_for_training, lora_modules, save_parts, set_parts
+from .model import base_folder, get_parts, standardize_projector, load_for_training, lora_modules, save_parts, set_parts
 from .samples import sample_stream, text_answers
 from .tower_targets import TowerHeads, patch_targets, stack_targets, tower_losses
 
@@ -104,9 +104,11 @@ class Trainer:
         if self.opt_state:
             opt.load_state_dict(self.opt_state)
         tower = st["kind"] == "tower"
+        if st.get("standardize_projector") and self.state["step"] == 0:
+            self._standardize_projector()
         run = RunConfig(self.spec["ee_mllm"]["attention"], self.spec["ee_mllm"]["visual_mlp"])
         stream = sample_stream(self.state["samples"], self.cfg.get("seed", 0), st.get("skills"),
-                               text_answers(self.work, self.cfg.get("text_answers", 300)))
+                               text_answers(self.work, self.cfg.get("text_answers", 300)), st.get("max_objects"))
         data = self.tower_batches(stream, st["batch"]) if tower else batches(
             stream, Tokenize(self.prompter), st["batch"], self.prompter.tokenizer.pad_token_id or 0)
         total, warm = st["steps"], max(1, int(st["steps"] * st.get("warmup", 0.03)))
@@ -138,8 +140,8 @@ class Trainer:
             self.state["step"] += 1
             self.state["samples"] += n
             self.state["seconds"] = time.time() - t_start
-            vals = {k: float(v) for k, v in losses.items()}
-            ema = vals if ema is None else {k: 0.95 * ema.get(k, v) + 0.05 * v for k, v in vals.items()}
+            vals = {k: float(v.detach()) for k, v in losses.items()}
+            ema = {**(ema or {}), **{k: 0.95 * (ema or {}).get(k, v) + 0.05 * v for k, v in vals.items()}}
             dt = time.time() - t0
             eta = (total - s - 1) * self.state["seconds"] / max(1, s + 1) if s else 0
             self.progress(st, s + 1, total, ema, n / dt, tokens / dt, eta, lr)
@@ -151,6 +153,11 @@ class Trainer:
                 self.save()
                 last_save = time.time()
         self._sync_rows()
+
+    def _standardize_projector(self):
+        stream = sample_stream(10**9, self.cfg.get("seed", 0), ["describe"], {})  # images no stage draws
+        pixels = next(self.tower_batches(stream, 256))[0].to(self.device)
+        print("projector standardized:", standardize_projector(self.model, pixels), file=sys.stderr)
 
     def autocast(self):
         """Matmuls in the frozen decoder's dtype while the trained parts keep float32 masters."""
@@ -181,7 +188,7 @@ class Trainer:
                     imgs, targets = [], []
 
     def progress(self, st, step, total, ema, sps, tps, eta, lr):
-        keys = " ".join(f"{k} {v:.3f}" for k, v in ema.items())
+        keys = " ".join(f"{k} {v:.3f}" for k, v in ema.items() if "." not in k)  # per-skill losses: in the log
         line = (f"[{st['name']} {step}/{total}] {keys} | {sps:.1f} samples/s {tps:.0f} tok/s | lr {lr:.2e} | "
                 f"ETA {int(eta // 60)}m{int(eta % 60):02d}s")
         end = "\n" if not sys.stderr.isatty() or step == total or step % 50 == 0 else "\r"

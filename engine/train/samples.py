@@ -30,12 +30,13 @@ def text_answers(work: Path, n: int) -> dict:
     return out
 
 
-def sample_stream(start: int, seed: int, skills: list | None, answers: dict):
-    """Samples from index `start` on; skills: restrict to these (cycled), else the training mix."""
+def sample_stream(start: int, seed: int, skills: list | None, answers: dict, max_objects: int | None = None):
+    """Samples from index `start` on; skills: restrict to these (cycled), else the training mix;
+    max_objects: cap the scenes' object count (see make_sample)."""
     i = start
     while True:
         skill = skills[i % len(skills)] if skills else None
-        s = make_sample(seed * 10_000_000 + i, "train", skill)
+        s = make_sample(seed * 10_000_000 + i, "train", skill, max_objects)
         i += 1
         if s.skill == "text":
             q = s.messages[-2].text

@@ -72,13 +72,16 @@ _N = {"colour": (1, 6), "shape": (1, 6), "refer": (1, 7), "region": (1, 6), "des
 
 
 def _generic(skill):
-    def build(rng):
+    def build(rng, max_objects=None):
+        lo, hi = _N[skill]
         for _ in range(_TRIES):
-            scene = random_scene(rng, rng.randint(*_N[skill]), 0.0 if skill == "describe" else 0.35)
+            n = rng.randint(lo, max(lo, min(hi, max_objects or hi)))
+            scene = random_scene(rng, n, 0.0 if skill == "describe" else 0.35)
             qa = scene and ASKERS[skill](rng, scene.objects)
             if qa:
                 return _one(skill, scene, qa)
         raise RuntimeError(f"no {skill} sample")
+    build.takes_max_objects = True
     return build
 
 
@@ -265,12 +268,14 @@ BUILDERS = {**{k: _generic(k) for k in _N}, "count": _count, "size": _size, "exi
 assert set(BUILDERS) == set(SKILLS) == set(MIX)
 
 
-def make_sample(index: int, split: str = "train", skill: str | None = None) -> Sample:
+def make_sample(index: int, split: str = "train", skill: str | None = None, max_objects: int | None = None) -> Sample:
     """Deterministic: the RNG is seeded from f"{split}:{index}:{skill}", so "train" and "heldout"
-    are different streams; skill=None draws one from MIX."""
+    are different streams; skill=None draws one from MIX. max_objects caps the scenes of the
+    scene-question skills (a curriculum: few objects first)."""
     rng = random.Random(f"{split}:{index}:{skill}")
     if skill is None:
         skill = rng.choices(SKILLS, [MIX[k] for k in SKILLS])[0]
     elif skill not in BUILDERS:
         raise ValueError(f"unknown skill {skill!r}; one of {SKILLS}")
-    return BUILDERS[skill](rng)
+    build = BUILDERS[skill]
+    return build(rng, max_objects) if getattr(build, "takes_max_objects", False) else build(rng)
