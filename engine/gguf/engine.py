@@ -22,6 +22,7 @@ from ..api import Done, EngineError, EngineInfo, GenParams, Message, Stats, Toke
 from ..catalog import find_mmproj
 from ..grounding.formats import load_format
 from ..images import open_rgb
+from ..sampling_defaults import from_gguf
 from .cpu import physical_cores
 from .header import check_gguf
 from .prompt import images_in_order, render
@@ -99,8 +100,8 @@ class GGUFEngine:
         name = str(meta.get("general.name") or path.stem)
         # a GGUF's file name says the family too (Qwen3-VL-2B-Instruct-Q4_K_M.gguf) when its name does not
         self.box_format = load_format(box_format, None, f"{name} {path.name}")
-        self.info = EngineInfo(
-            name=name, backend="gguf", device="cpu", dtype=quant, quantization=quant,
+        self.info = EngineInfo(  # named by its file, as the model list names it (general.name is often a run's name)
+            name=path.stem, backend="gguf", sampling=from_gguf(meta, self._llm._model.n_params()), device="cpu", dtype=quant, quantization=quant,
             attention="full", vision=self._mtmd is not None, grounding=self.box_format != "auto",
             context_length=self._llm.n_ctx(), notes=notes)
 
