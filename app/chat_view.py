@@ -20,7 +20,7 @@ def answer_text(text: str, status: str, error: str | None = None, note: str = ""
                 notes=()) -> str:
     """The answer as shown: its text, how it ended, the engine's notes about it (boxes clipped or
     dropped) as one italic line, and a passing note (waiting for the model)."""
-    shown = text + STATUS_NOTE.get(status, "").format(error=error or "The model failed.")
+    shown = text + STATUS_NOTE.get(status, "").format(error=_plain(error or "The model failed."))
     if notes:
         shown += "\n\n*" + "; ".join(_plain(n) for n in notes) + "*"
     if note:

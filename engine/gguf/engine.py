@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Iterator
 
 from ..api import Done, EngineError, EngineInfo, GenParams, Message, Stats, Token
-from ..catalog import find_mmproj
+from ..catalog import find_mmproj, text_only_refusal
 from ..grounding.formats import load_format
 from ..images import open_rgb
 from ..sampling_defaults import from_gguf
@@ -143,11 +143,7 @@ class GGUFEngine:
         hash per position, payload = the mtmd chunk). Caller frees the returned chunks."""
         images = images_in_order(messages)
         if images and self._mtmd is None:
-            raise EngineError(
-                f"{self.path.name} is a text-only model (no mmproj image projector GGUF beside it), "
-                f"so it cannot see images. Send the message without the image, or pick a model that "
-                f"can see: a LLaVA folder, or a GGUF with its mmproj-*.gguf in the same folder "
-                f"(README: \"What the default model can and cannot do\").")
+            raise EngineError(text_only_refusal(self.path.stem))
         llm = self._llm
         bos = llm.detokenize([llm.token_bos()], special=True).decode(errors="ignore") if llm.token_bos() >= 0 else ""
         eos = llm.detokenize([llm.token_eos()], special=True).decode(errors="ignore") if llm.token_eos() >= 0 else ""
