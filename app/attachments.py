@@ -33,6 +33,7 @@ class Checked:
     problems: list[str]   # one message per refused file
     refused: list[str]    # the refused files' paths
     documents: list[Path] = field(default_factory=list)  # PDFs and scans, indexed by documents.py
+    names: list[str] = field(default_factory=list)  # the stored attachments' file names (alt text)
 
 
 def kind_of(head: bytes) -> str:
@@ -103,6 +104,8 @@ def check_files(paths, blobs: BlobStore, limits: Limits, as_document: bool = Fal
                 raise EngineError(f"{p.name} is empty")
             where, value = KINDS[kind_of(head)](p, blobs, limits, as_document)
             getattr(out, where).append(value)
+            if where == "blobs":
+                out.names.append(p.name)
         except EngineError as e:
             out.problems.append(str(e))
             out.refused.append(str(p))

@@ -12,7 +12,7 @@ from ..api import EngineError, Image, Message, Region, Text
 from ..catalog import text_only_refusal
 from ..grounding.regions import region_text
 from ..images import open_rgb
-from ..templates import render_folding_system
+from ..templates import render_continuing
 from .config import ModelConfig
 
 
@@ -96,7 +96,7 @@ class Prompter:
         if not self.template:  # a base model: plain text, the last user turn last
             return "\n".join(c["content"] if isinstance(c["content"], str) else "" for c in conv)
         owner = self.processor or self.tokenizer
-        return render_folding_system(
+        return render_continuing(
             lambda c: owner.apply_chat_template(c, add_generation_prompt=True, tokenize=False), conv)
 
     def build(self, messages: list[Message], box_format: str = "auto") -> Prompt:
