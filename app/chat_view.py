@@ -45,8 +45,8 @@ def to_chatbot(branch: list[StoredMessage], blobs: BlobStore, live=None) -> list
         if m.role == "user":
             doc = m.meta.get("document")
             names = m.meta.get("names") or [f"image {i + 1}" for i in range(len(m.blobs))]
-            content = [{"path": str(blobs.path(b)), "alt_text": name} for b, name in zip(m.blobs, names)]
-            content += [{"path": str(blobs.path(b)), "alt_text": f"{doc['name']}, page {i + 1}"}
+            content = [picture(blobs, b, name) for b, name in zip(m.blobs, names)]
+            content += [picture(blobs, b, f"{doc['name']}, page {i + 1}.png")
                         for i, b in enumerate(doc["thumbs"] if doc else [])]
             text = "\n\n".join(line for line in user_lines(m) if line)
             if text:
@@ -60,10 +60,15 @@ def to_chatbot(branch: list[StoredMessage], blobs: BlobStore, live=None) -> list
                 continue
             text = answer_text(m.text, m.status, m.meta.get("error"), notes=m.meta.get("notes", ()),
                                reason=m.meta.get("reason"))
-            drawn = [{"path": str(blobs.path(f["drawn"])), "alt_text": f"{f['label']} with the answer's boxes"}
+            drawn = [picture(blobs, f["drawn"], f"{f['label']} with the answer's boxes.png")
                      for f in m.meta.get("figures", []) if f.get("drawn")]
             out.append({"role": "assistant", "content": [text, *drawn] if drawn else text})
     return out
+
+
+def picture(blobs: BlobStore, blob: str, name: str) -> dict:
+    """An image in the chat, served under its file name (the page's alt text) and with alt_text."""
+    return {"path": str(blobs.named(blob, name)), "alt_text": name}
 
 
 def user_lines(m: StoredMessage) -> list[str]:

@@ -24,8 +24,20 @@ CSS = """
 }
 """
 
-# Below ~700 px the sidebar would cover the chat at load: it starts closed there.
-NARROW_JS = """() => {
+# At load: below ~700 px the sidebar would cover the chat, so it starts closed there; chat images
+# get their file name (the served file's base name, app/blobs.py named) as alt text, which Gradio
+# 6.31's chatbot leaves empty, and the message box (label hidden) its accessible name.
+PAGE_JS = """() => {
+  const name = img => decodeURIComponent(img.src.split('?')[0].split('/').pop());
+  const label = () => {
+    document.querySelectorAll('#chatbot img:not([alt]), #chatbot img[alt=""]')
+      .forEach(img => { img.alt = name(img); });
+    const box = document.querySelector('#message textarea');  // its label is hidden: named here
+    if (box && !box.getAttribute('aria-label')) box.setAttribute('aria-label', 'Message');
+  };
+  label();
+  new MutationObserver(label).observe(document.body, {subtree: true, childList: true, attributes: true,
+                                                      attributeFilter: ['src']});
   if (window.innerWidth >= 700) return;
   const bar = document.querySelector('.sidebar.open');
   const toggle = bar && bar.querySelector('.toggle-button');

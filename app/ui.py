@@ -13,7 +13,7 @@ from .examples import examples
 from .get_model import get_model_block
 from .model_slot import ModelSpec
 from .models import model_choices
-from .page_style import CSS, NARROW_JS, THEME  # noqa: F401 (cli.py takes CSS and THEME from here)
+from .page_style import CSS, PAGE_JS, THEME  # noqa: F401 (cli.py takes CSS and THEME from here)
 from .sampling import in_use_line, params as sampling_params, slider_values
 from .refs import ref_picker
 from .regions import box_text, drawn_box
@@ -459,5 +459,5 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
         demo.load(lambda: gr.update(choices=app.chat_choices()), None, chat_list,
                   api_visibility="private")
         demo.load(reopen, [remembered], out, api_visibility="private", show_progress="hidden")
-        demo.load(None, js=NARROW_JS)
+        demo.load(None, js=PAGE_JS)
     return demo

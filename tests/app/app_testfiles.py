@@ -200,6 +200,9 @@ class FailsMidAnswer:
     def close(self):
         pass
 
+    def __getattr__(self, name):  # the rest (box_source, ...) as the real engine has it
+        return getattr(self.real, name)
+
 
 class PausesMidAnswer:
     """The real engine with one pause after a few tokens, as a slow remote server or a long box
@@ -224,6 +227,9 @@ class PausesMidAnswer:
 
     def close(self):
         pass
+
+    def __getattr__(self, name):  # the rest (box_source, ...) as the real engine has it
+        return getattr(self.real, name)
 
 
 # ---- a real headless Chromium (Debian's, through Playwright) --------------------------------
