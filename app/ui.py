@@ -75,8 +75,12 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
     def box(value=None, busy=False):
         """The message box and the note under it: while an answer of this page streams, the send
         arrow is a stop button and the note says that Enter waits (nothing typed is lost)."""
-        kw = {} if value is None else {"value": value}
-        return gr.update(submit_btn=not busy, stop_btn=busy, **kw), gr.update(visible=busy)
+        if busy:
+            kw = {} if value is None else {"value": value}
+            return gr.update(submit_btn=False, stop_btn=True, **kw), gr.update(visible=True)
+        if value is not None:  # a plain value, as API clients read it (leaving resets the button: idle)
+            return value, gr.update(visible=False)
+        return gr.update(submit_btn=True, stop_btn=False), gr.update(visible=False)
 
     def everything(chat_id, textbox=None):
         """Every output of an answer event, for the chat as stored now: one read of it."""
@@ -411,6 +415,12 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
         chatbot.undo(on_undo, [chat_id], out, api_visibility="private")
         stop_btn.click(stop, [chat_id], None, api_name="stop", concurrency_limit=None, queue=False)
         textbox.stop(stop, [chat_id], None, api_visibility="private", concurrency_limit=None, queue=False)
+        # Leaving a streaming answer's chat: the send arrow comes back (the leave events' own
+        # textbox output is a plain value, for API clients).
+        idle = lambda: gr.update(submit_btn=True, stop_btn=False)  # noqa: E731
+        for trigger in (new_btn.click, chatbot.clear, chat_list.input, open_btn.click, found.input,
+                        branch_dd.input, delete_btn.click):
+            trigger(idle, None, textbox, api_visibility="private", queue=False, show_progress="hidden")
         new_btn.click(new_chat, None, api_name="new_chat", **leave)
         new_btn.click(fresh, None, [as_document, use_model, *sliders, in_use], api_visibility="private",
                       queue=False, show_progress="hidden")
