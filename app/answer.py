@@ -11,14 +11,15 @@ import logging
 import threading
 import time
 
-from engine.api import Box, Done, EngineError, Stats, Token
+from engine.api import Box, Done, EngineError, GenParams, Stats, Token
 
 from .model_slot import ModelSlot
-from .store import Store
+from .store import Store, StoredMessage
 
 log = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 0.5
+SAMPLED = ("temperature", "top_p", "top_k", "repetition_penalty", "max_new_tokens")
 DONE_STATUS = {"stop": "done", "length": "done", "cancelled": "cancelled", "error": "error"}
 
 
@@ -47,17 +48,27 @@ ON_EVENT = {Token: _token, Box: _box, Stats: _stats, Done: _done}
 
 class Answer:
     def __init__(self, store: Store, slot: ModelSlot, chat_id: int, parent_id: int,
-                 messages, params, finish=None, extra: dict | None = None, owner: str | None = None):
+                 messages, params, finish=None, extra: dict | None = None, owner: str | None = None,
+                 resume: StoredMessage | None = None):
         """`messages`: a list, or a function of the model's EngineInfo that makes it once the model
         is loaded (a document prompt holds page images only for a model that sees).
-        `finish(answer) -> dict`: more meta once the text is complete (figures with boxes)."""
+        `params`: GenParams, or a function of EngineInfo (the model's own sampling, known once loaded).
+        `finish(answer) -> dict`: more meta once the text is complete (figures with boxes).
+        `resume`: an answer cut at the token limit, written on (Continue) instead of a new one."""
         self.store, self.slot, self.chat_id = store, slot, chat_id
         self.messages, self.params = messages, params
         self.finish, self.extra = finish, dict(extra or {})
-        self.msg_id = store.add(chat_id, parent_id, "assistant", "", status="streaming")
         self.cancel = threading.Event()
         self.text, self.boxes, self.stats = "", [], None
         self.box_at: list[int] = []  # offset in text of each box's [k]
+        if resume is None:
+            self.msg_id = store.add(chat_id, parent_id, "assistant", "", status="streaming")
+        else:
+            self.msg_id, self.text = resume.id, resume.text
+            for b in resume.meta.get("boxes", []):
+                self.boxes.append(Box(**{k: b[k] for k in ("ref", "image_index", "x1", "y1", "x2", "y2")}))
+                self.box_at.append(b.get("at", -1))
+            store.update(self.msg_id, status="streaming")
         self.status, self.reason, self.error, self.note = "streaming", None, None, ""
         self.notes: list[str] = []
         self.finished = False
@@ -109,11 +120,15 @@ class Answer:
                                   "No model is loaded. Pick one in the side panel and press Load.")
             if callable(self.messages):
                 self.messages = self.messages(engine.info)
+            if callable(self.params):
+                self.params = self.params(engine.info)
             for ev in engine.stream(self.messages, self.params, self.cancel):
                 ON_EVENT[type(ev)](self, ev)
                 self._changed()
             if self.stats is not None:
                 self.slot.last_stats = self.stats
+            if self.status != "error":
+                self.slot.error = None  # a failed load's message goes once the model answers
         finally:
             self.slot.use.release()
 
@@ -150,6 +165,8 @@ class Answer:
             meta["stats"] = dataclasses.asdict(self.stats)
         if self.reason:
             meta["reason"] = self.reason
+        if isinstance(self.params, GenParams):  # what the answer was sampled with
+            meta["sampling"] = {k: getattr(self.params, k) for k in SAMPLED}
         if self.error:
             meta["error"] = self.error
         if self.notes:

@@ -28,3 +28,18 @@ class BlobStore:
         if "/" in name or "\\" in name or name.startswith("."):
             raise ValueError(f"not a blob name: {name!r}")
         return self.root / name[:2] / name
+
+    def named(self, name: str, shown: str) -> Path:
+        """The blob under the file name the user gave it (a hard link beside the blobs, a copy where
+        links fail): Gradio serves a file by its base name, which the page reads as the image's alt
+        text (its chatbot drops alt_text)."""
+        shown = "".join(c for c in Path(shown).name if c not in '\\/:*?"<>|') or name
+        link = self.root / "named" / name / shown
+        if not link.exists():
+            link.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(self.path(name), link)
+            except OSError:
+                link.write_bytes(self.path(name).read_bytes())
+        return link
+

@@ -5,12 +5,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image as PILImage
 
-from engine.api import EngineError, GenParams
+from engine.api import EngineError, GenParams, Message
 
 from .answer import Answer
 from .attachments import Limits, check_files
@@ -21,12 +22,16 @@ from .draw import draw_boxes
 from .export import chat_markdown, file_name
 from .figures import box_figures, render, with_drawn
 from .model_slot import ModelSlot, ModelSpec
-from .prompt import chat_messages, document_messages, images_of, latest_document
+from .prompt import answer_regions, chat_messages, document_messages, images_of, latest_document
+from .sampling import chosen
 from .snapshot import ChatSnapshot
 from .store import Store, StoredMessage
 
 log = logging.getLogger(__name__)
 
+UNDO_KEPT_SECONDS = 600  # a deleted chat stays restorable this long (Undo shows for seconds)
+# What an answer's meta says about its own writing; the rest (system prompt, ...) is kept on Continue.
+ANSWER_META = ("boxes", "stats", "reason", "error", "notes", "figures", "sampling")
 TITLE_CHARS = 80  # a name the user gives a chat is cut here: the sidebar lists names, not paragraphs
 
 
@@ -64,6 +69,8 @@ class ChatApp:
         self.store = Store(d / "chats.sqlite3")
         self.blobs = BlobStore(d / "blobs")
         self.docs = Documents(d / "docindex", self.blobs, settings.limits)
+        self.models_dir = d / "models"  # shown in the Model panel: made now, so it can be opened
+        self.models_dir.mkdir(exist_ok=True)
         self.slot = ModelSlot(d, settings.remote_timeout)
         self.answers: dict[int, Answer] = {}  # chat id -> its answer being written
         if settings.model:
@@ -91,31 +98,32 @@ class ChatApp:
         checked = check_files(files, self.blobs, self.settings.limits, as_document)
         if checked.problems:
             return Asked(chat_id, None, checked.problems, checked.refused)
-        meta = {}
+        meta = {"names": checked.names} if checked.blobs else {}
         if checked.documents:
             yield 0, 0
             try:
                 meta["document"] = yield from self.docs.read(checked.documents)
             except EngineError as e:
                 return Asked(chat_id, None, [str(e)], [str(p) for p in checked.documents])
-        if not text.strip() and not checked.blobs and not meta:
+        if not text.strip() and not checked.blobs and "document" not in meta:
             return Asked(chat_id)
         if chat_id is None or self.store.chat(chat_id) is None:
             chat_id = self.store.new_chat()
         head = self.store.chat(chat_id).head
-        title = text or (meta["document"]["name"] if meta else "")
+        title = text or (meta["document"]["name"] if "document" in meta else "")
         user_id = self.store.add(chat_id, head, "user", text, checked.blobs, meta=meta, title=title)
         if not text.strip():  # a document alone: indexed, the questions come next
             return Asked(chat_id)
         return Asked(chat_id, self._answer(chat_id, user_id, params, owner, system))
 
-    def regenerate(self, chat_id: int | None, params: GenParams, system: str = "") -> Answer | None:
+    def regenerate(self, chat_id: int | None, params: GenParams, system: str = "",
+                   owner: str | None = None) -> Answer | None:
         """A new answer to the last question; the old answer stays as another branch."""
         question = self.snapshot(chat_id).last("user")
-        return self._answer(chat_id, question.id, params, system=system) if question else None
+        return self._answer(chat_id, question.id, params, owner, system) if question else None
 
     def edit(self, chat_id: int | None, index: int, text: str, params: GenParams,
-             system: str = "") -> Answer | None:
+             system: str = "", owner: str | None = None) -> Answer | None:
         """Replace the user message shown at `index` by a new one with the same images, and answer
         it: a new branch beside the old one, which is kept."""
         shown = self.shown(chat_id)
@@ -123,7 +131,7 @@ class ChatApp:
             return None
         old = shown[index]
         new_id = self.store.add(chat_id, old.parent_id, "user", text, old.blobs, meta=old.meta)
-        return self._answer(chat_id, new_id, params, system=system)
+        return self._answer(chat_id, new_id, params, owner, system)
 
     def _answer(self, chat_id: int, user_id: int, params: GenParams, owner: str | None = None,
                 system: str = "") -> Answer | None:
@@ -140,25 +148,56 @@ class ChatApp:
                            meta={"error": f"Could not answer: {why}"})
             return None
 
-    def _start_answer(self, chat_id, user_id, params, owner, system) -> Answer:
-        if self.settings.logit_bias and not params.logit_bias:
-            params = dataclasses.replace(params, logit_bias=dict(self.settings.logit_bias))
-        branch = self.store.branch(chat_id, user_id)
-        ref, talk = latest_document(branch)
-        if ref is not None:
-            messages, finish, extra = self._document_answer(ref, talk, system)
+    def go_on(self, chat_id: int | None, params, system: str = "", owner: str | None = None) -> Answer | None:
+        """Continue the last answer where the token limit cut it: the same answer, written on."""
+        cut = self.snapshot(chat_id).last("assistant")
+        if cut is None or cut.meta.get("reason") != "length" or cut.status != "done":
+            return None
+        messages, finish, _ = self._prompt(chat_id, cut.parent_id, system)
+        so_far = Message("assistant", answer_regions(cut.text, cut.meta.get("boxes", []),
+                                                     len(images_of(self.store.branch(chat_id, cut.id)))))
+        if callable(messages):
+            prompt = messages
+            messages = lambda info: [*prompt(info), so_far]  # noqa: E731
         else:
-            messages, notes = chat_messages(branch, self.blobs, system)
-            if branch[-1].meta.get("notes", []) != notes:
-                self.store.update(user_id, meta={**branch[-1].meta, "notes": notes})
-            images = images_of(branch)
-            finish, extra = (lambda a: {"figures": with_drawn(box_figures(a.boxes, images), self.blobs)}), {}
+            messages = [*messages, so_far]
+        kept = {k: v for k, v in cut.meta.items() if k not in ANSWER_META}
+        answer = Answer(self.store, self.slot, chat_id, cut.parent_id, messages, self._biased(params),
+                        finish, kept, owner, resume=cut)
+        self.answers[chat_id] = answer
+        return answer
+
+    def _biased(self, params):
+        """The tests' logit bias (settings.logit_bias) in every answer's params, callable or not."""
+        bias = self.settings.logit_bias
+        if not bias:
+            return params
+        if callable(params):
+            return lambda info: self._biased(params(info))
+        return params if params.logit_bias else dataclasses.replace(params, logit_bias=dict(bias))
+
+    def _start_answer(self, chat_id, user_id, params, owner, system) -> Answer:
+        self.store.set_sampling(chat_id, chosen(params))  # the chat's own: the page shows it when reopened
+        params = self._biased(params)
+        messages, finish, extra = self._prompt(chat_id, user_id, system)
         if system.strip():
             extra["system"] = system
         self.store.set_system(chat_id, system)  # the chat's own from now on: reopened with it
         answer = Answer(self.store, self.slot, chat_id, user_id, messages, params, finish, extra, owner)
         self.answers[chat_id] = answer
         return answer
+
+    def _prompt(self, chat_id: int, user_id: int, system: str):
+        """(messages, finish, extra) for an answer to the question `user_id`."""
+        branch = self.store.branch(chat_id, user_id)
+        ref, talk = latest_document(branch)
+        if ref is not None:
+            return self._document_answer(ref, talk, system)
+        messages, notes = chat_messages(branch, self.blobs, system)
+        if branch[-1].meta.get("notes", []) != notes:
+            self.store.update(user_id, meta={**branch[-1].meta, "notes": notes})
+        images = images_of(branch)
+        return messages, (lambda a: {"figures": with_drawn(box_figures(a.boxes, images), self.blobs)}), {}
 
     def _document_answer(self, ref: dict, talk: list[StoredMessage], system: str = ""):
         """The question is answered from the document's best pages, and its cited words boxed."""
@@ -183,14 +222,22 @@ class ChatApp:
             if a is not None:
                 a.stop()
 
+    def answering(self, owner: str | None) -> bool:
+        """Whether an answer that page (`owner`, its session) asked for is being written."""
+        return owner is not None and any(a.owner == owner and not a.finished for a in list(self.answers.values()))
+
     def delete_chat(self, chat_id: int) -> None:
-        """Stop its answer (waiting briefly, so nothing is written after the rows are gone), then
-        delete the chat and its messages."""
+        """Stop its answer (waiting briefly, so that it has ended when Undo brings the chat back),
+        then hide the chat; undelete_chat brings it back, until UNDO_KEPT_SECONDS or the next start."""
         answer = self.answers.pop(chat_id, None)
         if answer is not None:
             answer.stop()
             answer.join(timeout=10)
+        self.store.purge_deleted(time.time() - UNDO_KEPT_SECONDS)
         self.store.delete_chat(chat_id)
+
+    def undelete_chat(self, chat_id: int | None) -> bool:
+        return chat_id is not None and self.store.undelete_chat(int(chat_id))
 
     def rename_chat(self, chat_id: int | None, title: str) -> str | None:
         """Name the chat `title` (spaces collapsed, cut to TITLE_CHARS); returns the name kept,
@@ -240,6 +287,11 @@ class ChatApp:
     def title(self, chat_id: int | None) -> str:
         chat = self.store.chat(chat_id) if chat_id is not None else None
         return chat.title if chat else ""
+
+    def chat_sampling(self, chat_id: int | None) -> dict:
+        """The user's sampling for a chat; {} when it follows the model (a new chat does)."""
+        chat = self.store.chat(chat_id) if chat_id is not None else None
+        return chat.sampling if chat else {}
 
     def system_prompt(self, chat_id: int | None) -> str:
         """The system prompt a chat's answers use; the page's default for a new chat."""

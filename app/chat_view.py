@@ -16,11 +16,16 @@ STATUS_NOTE = {
 }
 
 
+CUT = "\n\n*✂ Cut at the limit of new tokens (Max new tokens, under sampling). Continue goes on from here.*"
+
+
 def answer_text(text: str, status: str, error: str | None = None, note: str = "",
-                notes=()) -> str:
-    """The answer as shown: its text, how it ended, the engine's notes about it (boxes clipped or
-    dropped) as one italic line, and a passing note (waiting for the model)."""
-    shown = text + STATUS_NOTE.get(status, "").format(error=error or "The model failed.")
+                notes=(), reason: str | None = None) -> str:
+    """The answer as shown: its text, how it ended (the token limit too), the engine's notes about
+    it (boxes clipped or dropped) as one italic line, and a passing note (waiting for the model)."""
+    shown = text + STATUS_NOTE.get(status, "").format(error=_plain(error or "The model failed."))
+    if status == "done" and reason == "length":
+        shown += CUT
     if notes:
         shown += "\n\n*" + "; ".join(_plain(n) for n in notes) + "*"
     if note:
@@ -39,7 +44,10 @@ def to_chatbot(branch: list[StoredMessage], blobs: BlobStore, live=None) -> list
     for m in branch:
         if m.role == "user":
             doc = m.meta.get("document")
-            content = [{"path": str(blobs.path(b))} for b in m.blobs + (doc["thumbs"] if doc else [])]
+            names = m.meta.get("names") or [f"image {i + 1}" for i in range(len(m.blobs))]
+            content = [picture(blobs, b, name) for b, name in zip(m.blobs, names)]
+            content += [picture(blobs, b, f"{doc['name']}, page {i + 1}.png")
+                        for i, b in enumerate(doc["thumbs"] if doc else [])]
             text = "\n\n".join(line for line in user_lines(m) if line)
             if text:
                 content.append(text)
@@ -47,13 +55,20 @@ def to_chatbot(branch: list[StoredMessage], blobs: BlobStore, live=None) -> list
         elif m.role == "assistant":
             if live is not None and live.msg_id == m.id:
                 text = answer_text(live.text, "streaming" if not live.finished else live.status,
-                                   live.error, live.note, live.notes)
+                                   live.error, live.note, live.notes, live.reason)
                 out.append({"role": "assistant", "content": text})
                 continue
-            text = answer_text(m.text, m.status, m.meta.get("error"), notes=m.meta.get("notes", ()))
-            drawn = [{"path": str(blobs.path(f["drawn"]))} for f in m.meta.get("figures", []) if f.get("drawn")]
+            text = answer_text(m.text, m.status, m.meta.get("error"), notes=m.meta.get("notes", ()),
+                               reason=m.meta.get("reason"))
+            drawn = [picture(blobs, f["drawn"], f"{f['label']} with the answer's boxes.png")
+                     for f in m.meta.get("figures", []) if f.get("drawn")]
             out.append({"role": "assistant", "content": [text, *drawn] if drawn else text})
     return out
+
+
+def picture(blobs: BlobStore, blob: str, name: str) -> dict:
+    """An image in the chat, served under its file name (the page's alt text) and with alt_text."""
+    return {"path": str(blobs.named(blob, name)), "alt_text": name}
 
 
 def user_lines(m: StoredMessage) -> list[str]:

@@ -68,6 +68,7 @@ class ModelSlot:
         self._ready = threading.Event()
         self._ready.set()             # nothing is loading
         self._generation = 0          # so a slow old load cannot replace a newer one
+        self.finished = 0             # loads ended (either way): a page that saw fewer shows the new model
 
     @property
     def info(self) -> EngineInfo | None:
@@ -121,6 +122,7 @@ class ModelSlot:
                 self.last_stats = None  # the speed of the model that answered, not of this one
         if old is not None:
             old.close()
+        self.finished += 1
         self._ready.set()
 
     def wait(self, cancel: threading.Event | None = None, timeout: float | None = None) -> bool:

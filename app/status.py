@@ -87,7 +87,7 @@ NO_VISION = ("no (text only). To chat about images, pick the own EE-MLLM in the 
              "or download one with Get a model below.")
 
 
-def _ready(slot: ModelSlot) -> str:
+def _ready(slot: ModelSlot, answering: bool = False) -> str:
     info = slot.info
     rows = [("model", info.name), ("backend", info.backend), ("device", info.device),
             ("dtype", info.dtype)]
@@ -111,7 +111,8 @@ def _ready(slot: ModelSlot) -> str:
     if slot.error:  # the last load failed: this model stayed
         failed = (f"<div class='vl-error'>⚠ {html.escape(slot.error)} Still using "
                   f"<b>{html.escape(info.name)}</b>.</div>")
-    return f"<div class='vl-status'>{failed}<b class='vl-ok'>● Ready</b><table>{body}</table></div>"
+    said = "<b class='vl-busy'>● Answering…</b>" if answering else "<b class='vl-ok'>● Ready</b>"
+    return f"<div class='vl-status'>{failed}{said}<table>{body}</table></div>"
 
 
 def _error(slot: ModelSlot) -> str:
@@ -125,5 +126,6 @@ def _empty(slot: ModelSlot) -> str:
 RENDER = {"loading": _loading, "ready": _ready, "error": _error, "empty": _empty}
 
 
-def status_html(slot: ModelSlot) -> str:
-    return RENDER[slot.state](slot)
+def status_html(slot: ModelSlot, answering: bool = False) -> str:
+    """`answering`: an answer the page asked for is being written (said instead of Ready)."""
+    return _ready(slot, answering) if slot.state == "ready" else RENDER[slot.state](slot)

@@ -17,7 +17,9 @@ CREATE TABLE IF NOT EXISTS chats (
     created REAL NOT NULL,
     updated REAL NOT NULL,
     head INTEGER,
-    system TEXT NOT NULL DEFAULT ''
+    system TEXT NOT NULL DEFAULT '',
+    sampling TEXT NOT NULL DEFAULT '{}',
+    deleted REAL
 );
 CREATE TABLE IF NOT EXISTS messages (
     id INTEGER PRIMARY KEY,
@@ -36,6 +38,8 @@ CREATE INDEX IF NOT EXISTS messages_parent ON messages(parent_id);
 """
 
 NEW_CHAT_TITLE = "New chat"
+NEWER_COLUMNS = {"system": "TEXT NOT NULL DEFAULT ''", "sampling": "TEXT NOT NULL DEFAULT '{}'",
+                 "deleted": "REAL"}
 # status of a message: done | streaming (being written) | interrupted (the app died mid-answer)
 # | cancelled (the user pressed stop) | error (the engine failed; the partial answer is kept)
 
@@ -59,6 +63,7 @@ class Chat:
     updated: float
     head: int | None
     system: str = ""  # the system prompt its answers use
+    sampling: dict = field(default_factory=dict)  # the user's sampling for it; {}: the model's
 
 
 class Store:
@@ -71,8 +76,11 @@ class Store:
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(SCHEMA)
         columns = {r[1] for r in self._db.execute("PRAGMA table_info(chats)")}
-        if "system" not in columns:  # a database from before chats had a system prompt
-            self._db.execute("ALTER TABLE chats ADD COLUMN system TEXT NOT NULL DEFAULT ''")
+        for column, kind in NEWER_COLUMNS.items():  # a database from before the column
+            if column not in columns:
+                self._db.execute(f"ALTER TABLE chats ADD COLUMN {column} {kind}")
+        # Chats deleted before the last exit are gone for good: Undo lasts a session at most.
+        self._db.execute("DELETE FROM chats WHERE deleted IS NOT NULL")
         # Whatever was streaming when the last process died will never finish.
         self._db.execute("UPDATE messages SET status='interrupted' WHERE status='streaming'")
 
@@ -94,21 +102,21 @@ class Store:
         return self._exec("INSERT INTO chats(title, created, updated) VALUES (?,?,?)", (title, now, now))
 
     def chats(self) -> list[Chat]:
-        rows = self._q(f"SELECT {_CHAT_COLS} FROM chats ORDER BY updated DESC, id DESC")
-        return [Chat(*r) for r in rows]
+        rows = self._q(f"SELECT {_CHAT_COLS} FROM chats WHERE deleted IS NULL ORDER BY updated DESC, id DESC")
+        return [_chat(r) for r in rows]
 
     def chat(self, chat_id: int) -> Chat | None:
-        rows = self._q(f"SELECT {_CHAT_COLS} FROM chats WHERE id=?", (chat_id,))
-        return Chat(*rows[0]) if rows else None
+        rows = self._q(f"SELECT {_CHAT_COLS} FROM chats WHERE id=? AND deleted IS NULL", (chat_id,))
+        return _chat(rows[0]) if rows else None
 
     def search_chats(self, query: str) -> list[Chat]:
         """Chats whose name or any message holds `query` (SQLite LIKE: ASCII letters match in
         either case), newest first."""
         like = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        rows = self._q(f"SELECT {_CHAT_COLS} FROM chats c WHERE c.title LIKE ? ESCAPE '\\' OR EXISTS "
-                       "(SELECT 1 FROM messages m WHERE m.chat_id = c.id AND m.text LIKE ? ESCAPE '\\') "
+        rows = self._q(f"SELECT {_CHAT_COLS} FROM chats c WHERE deleted IS NULL AND (c.title LIKE ? ESCAPE '\\' "
+                       "OR EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = c.id AND m.text LIKE ? ESCAPE '\\')) "
                        "ORDER BY updated DESC, id DESC", (like, like))
-        return [Chat(*r) for r in rows]
+        return [_chat(r) for r in rows]
 
     def set_system(self, chat_id: int, system: str) -> None:
         self._exec("UPDATE chats SET system=? WHERE id=?", (system, chat_id))
@@ -116,8 +124,20 @@ class Store:
     def rename_chat(self, chat_id: int, title: str) -> None:
         self._exec("UPDATE chats SET title=? WHERE id=?", (title, chat_id))
 
+    def set_sampling(self, chat_id: int, sampling: dict) -> None:
+        self._exec("UPDATE chats SET sampling=? WHERE id=?", (json.dumps(sampling), chat_id))
+
     def delete_chat(self, chat_id: int) -> None:
-        self._exec("DELETE FROM chats WHERE id=?", (chat_id,))
+        """Hidden at once, kept until undelete_chat, purge_deleted or the next start."""
+        self._exec("UPDATE chats SET deleted=? WHERE id=?", (time.time(), chat_id))
+
+    def undelete_chat(self, chat_id: int) -> bool:
+        with self._lock:
+            return self._db.execute("UPDATE chats SET deleted=NULL WHERE id=? AND deleted IS NOT NULL",
+                                    (chat_id,)).rowcount > 0
+
+    def purge_deleted(self, before: float) -> None:
+        self._exec("DELETE FROM chats WHERE deleted < ?", (before,))
 
     def set_head(self, chat_id: int, message_id: int | None) -> None:
         self._exec("UPDATE chats SET head=?, updated=? WHERE id=?", (message_id, time.time(), chat_id))
@@ -165,10 +185,11 @@ class Store:
         """The chat's row and all its messages, read together (under the one lock every write
         takes): one consistent view for a page refresh, even while an answer is being saved."""
         with self._lock:
-            chat = self._db.execute(f"SELECT {_CHAT_COLS} FROM chats WHERE id=?", (chat_id,)).fetchall()
+            chat = self._db.execute(f"SELECT {_CHAT_COLS} FROM chats WHERE id=? AND deleted IS NULL",
+                                    (chat_id,)).fetchall()
             rows = self._db.execute(f"SELECT {_COLS} FROM messages WHERE chat_id=? ORDER BY id",
                                     (chat_id,)).fetchall()
-        return (Chat(*chat[0]) if chat else None), [_row(r) for r in rows]
+        return (_chat(chat[0]) if chat else None), [_row(r) for r in rows]
 
     def branch(self, chat_id: int, head: int | None = None) -> list[StoredMessage]:
         """Messages from the root to `head` (default: the chat's head)."""
@@ -203,9 +224,13 @@ class Store:
             self.set_head(msg.chat_id, msg.parent_id)
 
 
-_CHAT_COLS = "id, title, updated, head, system"
+_CHAT_COLS = "id, title, updated, head, system, sampling"
 _COLS = "id, chat_id, parent_id, role, text, blobs, status, meta"
 
 
 def _row(r) -> StoredMessage:
     return StoredMessage(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6], json.loads(r[7]))
+
+
+def _chat(r) -> Chat:
+    return Chat(*r[:5], json.loads(r[5]))

@@ -13,6 +13,8 @@ from .examples import examples
 from .get_model import get_model_block
 from .model_slot import ModelSpec
 from .models import model_choices
+from .page_style import CSS, PAGE_JS, THEME  # noqa: F401 (cli.py takes CSS and THEME from here)
+from .sampling import in_use_line, params as sampling_params, slider_values
 from .refs import ref_picker
 from .regions import box_text, drawn_box
 from .status import status_html
@@ -23,28 +25,11 @@ QUANT = ["none", "8bit", "4bit"]
 FROM_MODEL = "from the model"  # the box format its config or name says (engine.load's default)
 BOX_FORMATS = [FROM_MODEL, *BOX_CHOICES]
 
-CSS = """
-.vl-status { font-size: 0.9em; }
-.vl-status table { width: 100%; margin-top: 4px; }
-.vl-status td { padding: 1px 6px; border: none; }
-.vl-status td:first-child { opacity: 0.7; white-space: nowrap; }
-.vl-bar { width: 100%; height: 10px; display: block; margin-top: 6px; }
-#chatbot progress { width: 100%; height: 10px; display: block; }
-.vl-error { color: var(--error-text-color); }
-.vl-ok { color: #0a8f4f; }
-#chat-list label, #chat-found label { overflow-wrap: anywhere; }  /* a long name without spaces */
-"""
-
-# System fonts only: the app works offline, so nothing is fetched from a font server.
-THEME = gr.themes.Soft(font=["ui-sans-serif", "system-ui", "sans-serif"],
-                       font_mono=["ui-monospace", "monospace"])
-
 EMPTY_BOX = {"text": "", "files": []}
-
-
-def _params(temperature, top_p, max_tokens, repeat_penalty=None) -> GenParams:
-    kw = {} if repeat_penalty is None else {"repetition_penalty": float(repeat_penalty)}
-    return GenParams(max_new_tokens=int(max_tokens), temperature=float(temperature), top_p=float(top_p), **kw)
+UNDO_SECONDS = 10  # how long "Undo delete" stays on the page
+# Shown under the message box while an answer of this page streams: Enter waits until it ends.
+BUSY_NOTE = ("*An answer is being written: press ■ (or Stop) to end it. A message typed now waits "
+             "in the box: press Enter again once the answer is done.*")
 
 
 def _index(i) -> int:
@@ -87,15 +72,27 @@ def add_region(editor, message):
 def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
     s = app.settings
 
+    def box(value=None, busy=False):
+        """The message box and the note under it: while an answer of this page streams, the send
+        arrow is a stop button and the note says that Enter waits (nothing typed is lost)."""
+        if busy:
+            kw = {} if value is None else {"value": value}
+            return gr.update(submit_btn=False, stop_btn=True, **kw), gr.update(visible=True)
+        if value is not None:  # a plain value, as API clients read it (leaving resets the button: idle)
+            return value, gr.update(visible=False)
+        return gr.update(submit_btn=True, stop_btn=False), gr.update(visible=False)
+
     def everything(chat_id, textbox=None):
         """Every output of an answer event, for the chat as stored now: one read of it."""
         snap = app.snapshot(chat_id)
         branches, head = snap.branch_choices()
         images, pick = snap.image_choices()
-        return (app.chatbot(snap), gr.skip() if textbox is None else textbox, chat_id,
-                gr.update(choices=app.chat_choices(), value=chat_id),
+        last = snap.last("assistant")
+        cut = last is not None and last.status == "done" and last.meta.get("reason") == "length"
+        message, note = box(textbox)
+        return (app.chatbot(snap), message, chat_id, gr.update(choices=app.chat_choices(), value=chat_id),
                 gr.update(choices=branches, value=head), gr.update(choices=images, value=pick),
-                app.boxed_image(snap, pick))
+                app.boxed_image(snap, pick), gr.update(visible=cut), note)
 
     def follow(chat_id, answer, textbox=None):
         """Stream an answer into the chat, then refresh the rest of the page."""
@@ -104,47 +101,64 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
             return
         first = True
         for a in answer.follow():
-            yield (app.chatbot(chat_id, live=a), EMPTY_BOX if first else gr.skip(), chat_id,
-                   gr.update(choices=app.chat_choices(), value=chat_id) if first else gr.skip(),
-                   gr.skip(), gr.skip(), gr.skip())
+            if first:
+                message, note = box(textbox, busy=True)
+                yield (app.chatbot(chat_id, live=a), message, chat_id,
+                       gr.update(choices=app.chat_choices(), value=chat_id), gr.skip(), gr.skip(), gr.skip(),
+                       gr.update(visible=False), note)
+            else:
+                yield (app.chatbot(chat_id, live=a), *(gr.skip(),) * 8)
             first = False
         yield everything(chat_id)
 
+    def owner_of(request) -> str | None:
+        return request.session_hash if request else None
+
     def send(message, chat_id, temperature, top_p, max_tokens, as_document=False, repeat_penalty=None,
-             system="", request: gr.Request = None):
+             system="", use_model=False, request: gr.Request = None):
         message = message or EMPTY_BOX
         text, files = message.get("text") or "", list(message.get("files") or [])
-        params = _params(temperature, top_p, max_tokens, repeat_penalty)
-        owner = request.session_hash if request else None
-        for step in app.ask(chat_id, text, files, params, bool(as_document), owner, system or ""):
+        params = sampling_params(use_model, temperature, top_p, max_tokens, repeat_penalty)
+        for step in app.ask(chat_id, text, files, params, bool(as_document), owner_of(request), system or ""):
             if not isinstance(step, Asked):  # (page, pages) of a document being read
-                yield (app.chatbot(chat_id, info=[_reading(files, *step)]), gr.skip(), chat_id, gr.skip(),
-                       gr.skip(), gr.skip(), gr.skip())
+                yield (app.chatbot(chat_id, info=[_reading(files, *step)]), gr.skip(), chat_id,
+                       *(gr.skip(),) * 6)
         if step.problems:  # refused: say why in the chat, keep what the user typed and the good files
             keep = [f for f in files if str(f) not in step.refused]
-            yield (app.chatbot(step.chat_id, problems=step.problems), {"text": text, "files": keep},
-                   step.chat_id, gr.skip(), gr.skip(), gr.skip(), gr.skip())
+            message, note = box({"text": text, "files": keep})
+            yield (app.chatbot(step.chat_id, problems=step.problems), message, step.chat_id,
+                   *(gr.skip(),) * 5, note)
             return
         yield from follow(step.chat_id, step.answer, EMPTY_BOX)
 
     def ask_example(index, chat_id, top_p, max_tokens, repeat_penalty=None, system="", request: gr.Request = None):
-        """An example scene and its question, sent as the user would; greedy, as small models answer
-        best that way."""
+        """An example scene and its question, sent as the user would, with the model's own sampling
+        (greedy for the small own model)."""
         image, question = shown_examples[int(index)]
         yield from send({"text": question, "files": [image]}, chat_id, 0.0, top_p, max_tokens, False,
-                        repeat_penalty, system, request)
+                        repeat_penalty, system, True, request)
 
-    def regenerate(chat_id, temperature, top_p, max_tokens, repeat_penalty=None, system=""):
-        params = _params(temperature, top_p, max_tokens, repeat_penalty)
-        yield from follow(chat_id, app.regenerate(chat_id, params, system or ""))
+    def regenerate(chat_id, temperature, top_p, max_tokens, repeat_penalty=None, system="", use_model=False,
+                   request: gr.Request = None):
+        params = sampling_params(use_model, temperature, top_p, max_tokens, repeat_penalty)
+        yield from follow(chat_id, app.regenerate(chat_id, params, system or "", owner_of(request)))
 
-    def edit(chat_id, index, text, temperature, top_p, max_tokens, repeat_penalty=None, system=""):
-        answer = app.edit(chat_id, _index(index), _text_of(text),
-                          _params(temperature, top_p, max_tokens, repeat_penalty), system or "")
-        yield from follow(chat_id, answer)
+    def go_on(chat_id, temperature, top_p, max_tokens, repeat_penalty=None, system="", use_model=False,
+              request: gr.Request = None):
+        """Continue: the answer cut at the token limit goes on, in the same message."""
+        params = sampling_params(use_model, temperature, top_p, max_tokens, repeat_penalty)
+        yield from follow(chat_id, app.go_on(chat_id, params, system or "", owner_of(request)))
 
-    def on_edit(chat_id, temperature, top_p, max_tokens, repeat_penalty, system, evt: gr.EditData):
-        yield from edit(chat_id, evt.index, evt.value, temperature, top_p, max_tokens, repeat_penalty, system)
+    def edit(chat_id, index, text, temperature, top_p, max_tokens, repeat_penalty=None, system="",
+             use_model=False, request: gr.Request = None):
+        params = sampling_params(use_model, temperature, top_p, max_tokens, repeat_penalty)
+        yield from follow(chat_id, app.edit(chat_id, _index(index), _text_of(text), params, system or "",
+                                            owner_of(request)))
+
+    def on_edit(chat_id, temperature, top_p, max_tokens, repeat_penalty, system, use_model, evt: gr.EditData,
+                request: gr.Request = None):
+        yield from edit(chat_id, evt.index, evt.value, temperature, top_p, max_tokens, repeat_penalty, system,
+                        use_model, request)
 
     def on_undo(chat_id, evt: gr.UndoData):
         text = app.undo(chat_id, _index(evt.index))
@@ -153,16 +167,30 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
     def open_chat(chat_id):
         return everything(int(chat_id) if chat_id is not None else None)
 
+    def reopen(remembered):
+        """A reload or a restart: the chat that was open in this browser, if it still exists."""
+        chat = int(remembered) if isinstance(remembered, (int, float)) else None
+        return everything(chat if chat is not None and app.title(chat) else None)
+
     def new_chat():
         return everything(None, EMPTY_BOX)
 
     def delete_chat(chat_id):
-        if chat_id is not None:
-            app.delete_chat(chat_id)
-        return everything(None)
+        """Hidden at once; Undo brings it back for UNDO_SECONDS."""
+        title = app.title(chat_id)
+        if not title:
+            return (*everything(None), gr.skip(), gr.skip(), gr.skip())
+        app.delete_chat(chat_id)
+        return (*everything(None), chat_id, gr.update(visible=True, value=f"↶ Undo delete of “{title[:40]}”"),
+                gr.Timer(active=True))
+
+    def undelete(deleted):
+        if not app.undelete_chat(deleted):
+            return (*everything(None), None, gr.update(visible=False), gr.Timer(active=False))
+        return (*everything(int(deleted)), None, gr.update(visible=False), gr.Timer(active=False))
 
     def stop(chat_id, request: gr.Request = None):
-        app.stop(chat_id, request.session_hash if request else None)
+        app.stop(chat_id, owner_of(request))
 
     def pick_branch(chat_id, leaf_id):
         app.show_branch(chat_id, leaf_id)
@@ -185,10 +213,33 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
             raise gr.Error("Open a chat to export it.")
         return str(path)
 
+    def sampling_shown(chosen: dict):
+        """The sampling panel for a chat: its own values, or the model's (ticked)."""
+        info = app.slot.info
+        t, p, r = slider_values(chosen, info)
+        return not chosen, t, p, r, in_use_line(chosen, info)
+
     def opened(chat_id):
-        """Another chat on the page: its name in the rename box and its system prompt in that box,
-        the last chat's export gone."""
-        return app.title(chat_id), gr.update(value=None, visible=False), app.system_prompt(chat_id)
+        """Another chat on the page: its name in the rename box, its system prompt and sampling,
+        the per-message options reset, the last chat's export gone, and the browser remembers it
+        (a reload or restart opens it again)."""
+        return (app.title(chat_id), gr.update(value=None, visible=False), app.system_prompt(chat_id),
+                False, *sampling_shown(app.chat_sampling(chat_id)), chat_id)
+
+    def fresh():
+        """+ New chat (also when no chat was open): per-message options and sampling back to the start."""
+        return (False, *sampling_shown({}))
+
+    def own_sampling(temperature, top_p, repeat_penalty):
+        """A slider moved: the user's values from now on."""
+        chosen = {"temperature": temperature, "top_p": top_p, "repetition_penalty": repeat_penalty}
+        return False, in_use_line(chosen, app.slot.info)
+
+    def model_sampling_ticked(use_model, temperature, top_p, repeat_penalty):
+        if use_model:
+            return sampling_shown({})[1:]
+        return temperature, top_p, repeat_penalty, in_use_line(
+            {"temperature": temperature, "top_p": top_p, "repetition_penalty": repeat_penalty}, app.slot.info)
 
     def find(query):
         """Chats that hold `query`, in a list of their own (the chat list stays whole)."""
@@ -202,14 +253,31 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
         """The model list, with `path` in it (the one loaded or typed) even when it lies elsewhere."""
         return model_choices(s.data_dir, [*extra_models, path])
 
-    def current_model():
-        """A page opened later shows the model loaded now, not the one the app started with, so
-        that Load there does not quietly bring the start-up model back."""
+    def model_box():
+        """The model in use (or loading) in the model box."""
         spec = app.slot.spec
         if spec is None:
             return (gr.skip(),) * 5
         return (gr.update(value=spec.path, choices=models_with(spec.path)),
                 spec.backend, spec.attention, spec.quant, spec.box_format or FROM_MODEL)
+
+    def page_loaded(use_model, temperature, top_p, repeat_penalty, request: gr.Request = None):
+        """At once on page load: the status as it is now (no stale "Loading" from start-up), the
+        model in use in the model box, and the sampling the model asks for."""
+        return (status_html(app.slot, app.answering(owner_of(request))), *model_box(), app.slot.finished,
+                *model_sampling_ticked(True, temperature, top_p, repeat_penalty), True)
+
+    def tick(seen, use_model, temperature, top_p, repeat_penalty, request: gr.Request = None):
+        """Every second: the status; when a load has ended since the page last looked, the model box
+        shows the model in use (the old one after a failed load) and the sampling its defaults."""
+        status_now = status_html(app.slot, app.answering(owner_of(request)))
+        if app.slot.finished == seen:
+            return (status_now, *(gr.skip(),) * 10)
+        return (status_now, *model_box(), app.slot.finished,
+                *model_sampling_ticked(use_model, temperature, top_p, repeat_penalty))
+
+    def status_now() -> str:
+        return status_html(app.slot)
 
     def load_model(path, backend, attention, quant, box_format=FROM_MODEL):
         box_format = "" if box_format in (None, FROM_MODEL) else box_format
@@ -218,6 +286,9 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
 
     with gr.Blocks(title="vlchat", fill_height=True) as demo:
         chat_id = gr.State(None)
+        deleted_id = gr.State(None)   # the chat Undo brings back
+        load_seen = gr.State(-1)      # the slot's load count this page has shown
+        remembered = gr.BrowserState(None, storage_key="vlchat-open-chat", secret="vlchat-open-chat")
         with gr.Sidebar(open=True, label="Chats"):
             new_btn = gr.Button("+ New chat", variant="primary")
             search_box = gr.Textbox(label="Search chats", placeholder="Words in a name or a message",
@@ -232,23 +303,28 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
                 export_btn = gr.Button("Export (.md)", size="sm", elem_id="export")
             export_file = gr.File(label="Exported chat", visible=False, interactive=False,
                                   elem_id="export-file")
-            delete_btn = gr.Button("Delete this chat", size="sm", variant="stop")
+            delete_btn = gr.Button("Delete this chat", size="sm", variant="stop", elem_id="delete-chat")
+            undo_btn = gr.Button("↶ Undo delete", size="sm", visible=False, elem_id="undo-delete")
+            undo_timer = gr.Timer(UNDO_SECONDS, active=False)
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
-                chatbot = gr.Chatbot(label="Chat", elem_id="chatbot", height="68vh", editable="user",
-                                     buttons=["copy", "copy_all"], feedback_options=None,
+                # No label shown: a floating "Chat" covered the messages when scrolled.
+                chatbot = gr.Chatbot(label="Chat", show_label=False, elem_id="chatbot", height="68vh",
+                                     editable="user", buttons=["copy", "copy_all"], feedback_options=None,
                                      placeholder="Drop or paste images, ask a question.")
                 # Any file type is accepted here so that a wrong one gets a clear message in the
                 # chat from attachments.py instead of a toast that loses the message.
                 textbox = gr.MultimodalTextbox(
-                    elem_id="message", file_count="multiple",
+                    elem_id="message", file_count="multiple", label="Message",
                     placeholder="Message (Enter to send, Shift+Enter for a new line)",
                     show_label=False, autofocus=True)
+                busy_note = gr.Markdown(BUSY_NOTE, visible=False, elem_id="busy-note")
                 with gr.Row():
                     as_document = gr.Checkbox(False, label="Images are pages of a scanned document",
                                               elem_id="as-document", scale=2, min_width=200)
                     stop_btn = gr.Button("■ Stop", size="sm", elem_id="stop")
                     regen_btn = gr.Button("↻ Regenerate", size="sm", elem_id="regenerate")
+                    continue_btn = gr.Button("▸ Continue", size="sm", elem_id="continue", visible=False)
                     branch_dd = gr.Dropdown(label="Branch", choices=[], scale=2, min_width=200)
                 shown_examples = examples()
                 example_set = gr.Dataset(
@@ -275,18 +351,25 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
                                              label="Box format (how the model writes boxes)",
                                              elem_id="box-format")
                     load_btn = gr.Button("Load", variant="primary")
-                    status = gr.HTML(status_html(app.slot), elem_id="status")
+                    # Empty until the page loads: the start-up value would say "Loading" for good.
+                    status = gr.HTML("", elem_id="status")
+                    gr.Textbox(str(app.models_dir), label="Models folder (a LLaVA folder or GGUF put here is listed)",
+                               interactive=False, buttons=["copy"], elem_id="models-folder", max_lines=1)
                     get_model_block(app, model_dd, backend, models_with)  # download from the hub, then load
                 with gr.Accordion("System prompt and sampling", open=False):
                     system = gr.Textbox(s.system_prompt, label="System prompt", lines=2,
                                         placeholder="Instructions the model reads before the chat",
                                         elem_id="system-prompt")
-                    temperature = gr.Slider(0, 2, value=0.7, step=0.05, label="Temperature")
-                    top_p = gr.Slider(0.05, 1, value=0.95, step=0.05, label="Top-p")
+                    # Not ticked for API callers (their temperature is taken as given); a page ticks it at load.
+                    use_model = gr.Checkbox(False, label="Use the model's sampling settings",
+                                            elem_id="model-sampling")
+                    in_use = gr.Markdown(elem_id="sampling-in-use")
+                    temperature = gr.Slider(0, 2, value=0.7, step=0.05, label="Temperature", elem_id="temperature")
+                    top_p = gr.Slider(0.05, 1, value=0.95, step=0.05, label="Top-p", elem_id="top-p")
                     max_tokens = gr.Slider(16, 4096, value=s.max_tokens, step=16, label="Max new tokens",
                                            elem_id="max-tokens")
                     repeat_penalty = gr.Slider(1.0, 2.0, value=GenParams.repetition_penalty, step=0.05,
-                                               label="Repetition penalty (1 = off)")
+                                               label="Repetition penalty (1 = off)", elem_id="repeat-penalty")
                 with gr.Accordion("Boxes", open=True):
                     image_dd = gr.Dropdown(label="Image", choices=[])
                     # PNG, not Gradio's default WebP: lossy WebP smears the thin coloured lines.
@@ -306,17 +389,20 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
                         region_add_btn = gr.Button("Add region to message", size="sm")
         timer = gr.Timer(1.0)
 
-        out = [chatbot, textbox, chat_id, chat_list, branch_dd, image_dd, box_image]
+        out = [chatbot, textbox, chat_id, chat_list, branch_dd, image_dd, box_image, continue_btn, busy_note]
         sampling = [temperature, top_p, max_tokens]
-        later = [repeat_penalty, system]  # after the older inputs, so API callers that omit them still work
+        sliders = [temperature, top_p, repeat_penalty]
+        # after the older inputs, so API callers that omit them still work
+        later = [repeat_penalty, system, use_model]
         answer_kw = dict(outputs=out, concurrency_limit=4, concurrency_id="answer",
                          show_progress="hidden")
         streams = [
             textbox.submit(send, [textbox, chat_id, *sampling, as_document, *later], api_name="send",
                            **answer_kw),
             regen_btn.click(regenerate, [chat_id, *sampling, *later], api_name="regenerate", **answer_kw),
-            example_set.click(ask_example, [example_set, chat_id, top_p, max_tokens, *later], api_name="ask_example",
-                              **answer_kw),
+            continue_btn.click(go_on, [chat_id, *sampling, *later], api_name="continue", **answer_kw),
+            example_set.click(ask_example, [example_set, chat_id, top_p, max_tokens, *later[:2]],
+                              api_name="ask_example", **answer_kw),
             chatbot.retry(regenerate, [chat_id, *sampling, *later], api_name="retry", api_visibility="private",
                           **answer_kw),
             chatbot.edit(on_edit, [chat_id, *sampling, *later], api_visibility="private", **answer_kw),
@@ -328,15 +414,34 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
         leave = dict(outputs=out, cancels=streams)
         chatbot.undo(on_undo, [chat_id], out, api_visibility="private")
         stop_btn.click(stop, [chat_id], None, api_name="stop", concurrency_limit=None, queue=False)
+        textbox.stop(stop, [chat_id], None, api_visibility="private", concurrency_limit=None, queue=False)
+        # Leaving a streaming answer's chat: the send arrow comes back (the leave events' own
+        # textbox output is a plain value, for API clients).
+        idle = lambda: gr.update(submit_btn=True, stop_btn=False)  # noqa: E731
+        for trigger in (new_btn.click, chatbot.clear, chat_list.input, open_btn.click, found.input,
+                        branch_dd.input, delete_btn.click):
+            trigger(idle, None, textbox, api_visibility="private", queue=False, show_progress="hidden")
         new_btn.click(new_chat, None, api_name="new_chat", **leave)
+        new_btn.click(fresh, None, [as_document, use_model, *sliders, in_use], api_visibility="private",
+                      queue=False, show_progress="hidden")
         chatbot.clear(new_chat, None, api_name="clear", api_visibility="private", **leave)
         chat_list.input(open_chat, [chat_list], api_name="pick_chat", api_visibility="private", **leave)
         open_btn.click(open_chat, [open_id], api_name="open_chat", **leave)
-        delete_btn.click(delete_chat, [chat_id], api_name="delete_chat", **leave)
+        delete_btn.click(delete_chat, [chat_id], [*out, deleted_id, undo_btn, undo_timer],
+                         api_name="delete_chat", cancels=streams)
+        undo_btn.click(undelete, [deleted_id], [*out, deleted_id, undo_btn, undo_timer], api_name="undo_delete")
+        undo_timer.tick(lambda: (gr.update(visible=False), gr.Timer(active=False)), None, [undo_btn, undo_timer],
+                        api_visibility="private", queue=False, show_progress="hidden")
         # Not an output of everything(): the answer events keep their outputs, and State.change
         # fires on the page whichever event moved it to another chat.
-        chat_id.change(opened, chat_id, [title_box, export_file, system], api_visibility="private",
+        chat_id.change(opened, chat_id, [title_box, export_file, system, as_document, use_model, *sliders,
+                                         in_use, remembered], api_visibility="private",
                        queue=False, show_progress="hidden")
+        for slider in sliders:
+            slider.input(own_sampling, sliders, [use_model, in_use], api_visibility="private", queue=False,
+                         show_progress="hidden")
+        use_model.input(model_sampling_ticked, [use_model, *sliders], [*sliders, in_use],
+                        api_visibility="private", queue=False, show_progress="hidden")
         search_box.change(find, search_box, found, api_name="search_chats", queue=False,
                           show_progress="hidden")
         found.input(open_chat, [found], api_visibility="private", **leave)
@@ -355,10 +460,14 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
                        api_visibility="private", queue=False)
         load_btn.click(load_model, [model_dd, backend, attention, quant, box_format], [status, model_dd],
                        api_name="load_model")
-        timer.tick(lambda: status_html(app.slot), None, status, api_name="status",
+        model_outputs = [status, model_dd, backend, attention, quant, box_format, load_seen, *sliders, in_use]
+        timer.tick(tick, [load_seen, use_model, *sliders], model_outputs, api_visibility="private",
                    show_progress="hidden", concurrency_limit=None, queue=False)
+        gr.api(status_now, api_name="status")  # the status as API clients read it
+        demo.load(page_loaded, [use_model, *sliders], [*model_outputs, use_model], api_visibility="private",
+                  queue=False, show_progress="hidden")
         demo.load(lambda: gr.update(choices=app.chat_choices()), None, chat_list,
                   api_visibility="private")
-        demo.load(current_model, None, [model_dd, backend, attention, quant, box_format],
-                  api_visibility="private", queue=False)
+        demo.load(reopen, [remembered], out, api_visibility="private", show_progress="hidden")
+        demo.load(None, js=PAGE_JS)
     return demo

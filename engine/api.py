@@ -68,6 +68,16 @@ class GenParams:
     logit_bias: dict = field(default_factory=dict)  # token id -> added logit (OpenAI's parameter)
 
 
+@dataclass(frozen=True)
+class Sampling:
+    """The sampling a model asks for by default, and where that came from (shown on the page)."""
+    temperature: float
+    top_p: float
+    top_k: int
+    repetition_penalty: float
+    source: str  # "generation_config.json", "GGUF metadata", "small model (135M parameters): greedy", ...
+
+
 # ---- events a stream yields ----------------------------------------------------------------
 @dataclass(frozen=True)
 class Token:
@@ -117,6 +127,7 @@ class EngineInfo:
     context_length: int = 0
     notes: list[str] = field(default_factory=list)
     sees: str = ""  # what a model that sees was trained on, when that is narrow (the own model)
+    sampling: Sampling | None = None  # the model's own defaults; None: the server decides (remote)
 
 
 class EngineError(Exception):

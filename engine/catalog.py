@@ -40,6 +40,12 @@ OWN_SEES = ("generated scenes only: shapes, colours, printed words, bar charts (
             "for those load a LLaVA folder, a GGUF + mmproj or a server")
 
 
+def text_only_refusal(name: str) -> str:
+    """One line for an image sent to a text-only model: what to do, nothing to look up."""
+    return (f"{name} is text-only: it cannot see images. Pick a model that sees ({OWN_NAME}, the "
+            "default), or add one to the models folder: a LLaVA folder, or a GGUF with its mmproj file beside it.")
+
+
 PARTS_NAME = "ee-mllm-own.safetensors"  # the own model's trained parts (engine/own/build.py)
 PARTS_FILE = Path(__file__).resolve().parents[1] / "assets" / PARTS_NAME
 

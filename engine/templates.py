@@ -32,3 +32,14 @@ def render_folding_system(render, conv: list[dict]) -> str:
         if not conv or conv[0]["role"] != "system":
             raise
         return render(fold_system(conv))
+
+
+def render_continuing(render, conv: list[dict]) -> str:
+    """As render_folding_system; a conversation that ends in the assistant's own unfinished answer
+    (Continue after the token limit) is prompted up to that turn, the answer so far after it as it
+    is, so the model goes on from where it stopped (transformers' continue_final_message)."""
+    if conv and conv[-1]["role"] == "assistant":
+        content = conv[-1]["content"]
+        text = content if isinstance(content, str) else "".join(p.get("text", "") for p in content)
+        return render_folding_system(render, conv[:-1]) + text
+    return render_folding_system(render, conv)

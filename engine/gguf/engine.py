@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Iterator
 
 from ..api import Done, EngineError, EngineInfo, GenParams, Message, Stats, Token
-from ..catalog import find_mmproj
+from ..catalog import find_mmproj, text_only_refusal
 from ..grounding.formats import load_format
 from ..images import open_rgb
+from ..sampling_defaults import from_gguf
 from .cpu import physical_cores
 from .header import check_gguf
 from .prompt import images_in_order, render
@@ -99,8 +100,8 @@ class GGUFEngine:
         name = str(meta.get("general.name") or path.stem)
         # a GGUF's file name says the family too (Qwen3-VL-2B-Instruct-Q4_K_M.gguf) when its name does not
         self.box_format = load_format(box_format, None, f"{name} {path.name}")
-        self.info = EngineInfo(
-            name=name, backend="gguf", device="cpu", dtype=quant, quantization=quant,
+        self.info = EngineInfo(  # named by its file, as the model list names it (general.name is often a run's name)
+            name=path.stem, backend="gguf", sampling=from_gguf(meta, self._llm._model.n_params()), device="cpu", dtype=quant, quantization=quant,
             attention="full", vision=self._mtmd is not None, grounding=self.box_format != "auto",
             context_length=self._llm.n_ctx(), notes=notes)
 
@@ -142,11 +143,7 @@ class GGUFEngine:
         hash per position, payload = the mtmd chunk). Caller frees the returned chunks."""
         images = images_in_order(messages)
         if images and self._mtmd is None:
-            raise EngineError(
-                f"{self.path.name} is a text-only model (no mmproj image projector GGUF beside it), "
-                f"so it cannot see images. Send the message without the image, or pick a model that "
-                f"can see: a LLaVA folder, or a GGUF with its mmproj-*.gguf in the same folder "
-                f"(README: \"What the default model can and cannot do\").")
+            raise EngineError(text_only_refusal(self.path.stem))
         llm = self._llm
         bos = llm.detokenize([llm.token_bos()], special=True).decode(errors="ignore") if llm.token_bos() >= 0 else ""
         eos = llm.detokenize([llm.token_eos()], special=True).decode(errors="ignore") if llm.token_eos() >= 0 else ""

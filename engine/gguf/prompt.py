@@ -9,7 +9,7 @@ from __future__ import annotations
 from ..api import Image, Message, Region, Text
 from ..grounding.regions import region_text
 from ..images import image_size
-from ..templates import render_folding_system
+from ..templates import render_continuing
 
 
 def part_text(part, marker: str, box_format: str = "auto", sizes=()) -> str:
@@ -48,4 +48,4 @@ def render(messages: list[Message], template: str | None, bos: str, eos: str,
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter  # transformers-compatible Jinja
     formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos,
                                     add_generation_prompt=True)
-    return render_folding_system(lambda m: formatter(messages=m).prompt, msgs)
+    return render_continuing(lambda m: formatter(messages=m).prompt, msgs)

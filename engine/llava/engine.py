@@ -12,6 +12,7 @@ import torch
 from ..api import Box, Done, EngineError, EngineInfo, GenParams, Message, Stats, Token
 from ..catalog import data_dir
 from ..grounding.formats import load_format
+from ..sampling_defaults import from_generation_config
 from ..grounding.geometry import clip_box, padded_to_original, tally
 from .checkpoint import fingerprint
 from .cpu import cpu_dtype, int_kernel_note
@@ -19,7 +20,7 @@ from .generate import RunConfig, Timings, decode_loop
 from .kvstore import VisualKVStore
 from .config import read_config
 from .forward import available_kernels, forward
-from .memory import check_fits
+from .memory import check_fits, param_count
 from .model import load_model
 from .prompt import Prompter
 from .quant import check_mode
@@ -56,6 +57,13 @@ def _device(name: str) -> str:
     if name.startswith("cuda:") and int(name[5:]) >= torch.cuda.device_count():
         raise EngineError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA GPU(s).")
     return name
+
+
+def _json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 class TorchEngine:
@@ -126,7 +134,8 @@ class TorchEngine:
             name=folder.name, backend="torch", device=device, dtype=dtype, attention=attention, quantization=quant,
             vision=self.model.sees_images, grounding=self.model.has_box_head or self.box_format != "auto",
             context_length=self.context,
-            notes=([f"visual_mlp={self.run.visual_mlp}"] if attention == "composite" else []) + notes)
+            notes=([f"visual_mlp={self.run.visual_mlp}"] if attention == "composite" else []) + notes,
+            sampling=from_generation_config(_json(folder / "generation_config.json"), sum(param_count(cfg))))
         if max_context and max_context > self.context:  # said, not silently shortened
             self.info.notes.append(f"max_context={max_context} is capped at {self.context}: the model "
                                    f"has {cfg.decoder.max_positions} positions")

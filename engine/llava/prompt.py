@@ -9,9 +9,10 @@ from pathlib import Path
 import torch
 
 from ..api import EngineError, Image, Message, Region, Text
+from ..catalog import text_only_refusal
 from ..grounding.regions import region_text
 from ..images import open_rgb
-from ..templates import render_folding_system
+from ..templates import render_continuing
 from .config import ModelConfig
 
 
@@ -42,6 +43,7 @@ def pixel_hash(img) -> str:
 
 class Prompter:
     def __init__(self, folder: str | Path, cfg: ModelConfig):
+        self.name = Path(folder).name  # as the model list names it
         from transformers import AutoProcessor, AutoTokenizer
         from transformers.utils import logging
         logging.set_verbosity_error()  # its torchvision notice is noise: the PIL processors are used
@@ -94,7 +96,7 @@ class Prompter:
         if not self.template:  # a base model: plain text, the last user turn last
             return "\n".join(c["content"] if isinstance(c["content"], str) else "" for c in conv)
         owner = self.processor or self.tokenizer
-        return render_folding_system(
+        return render_continuing(
             lambda c: owner.apply_chat_template(c, add_generation_prompt=True, tokenize=False), conv)
 
     def build(self, messages: list[Message], box_format: str = "auto") -> Prompt:
@@ -103,8 +105,7 @@ class Prompter:
             raise EngineError("No messages to answer.")
         conv, images, boxes = self.conversation(messages, box_format)
         if images and self.cfg.vision is None:
-            raise EngineError("This model is text-only: it cannot see images. Load a vision model "
-                              "(a LLaVA folder, or a GGUF with its mmproj file) to ask about images.")
+            raise EngineError(text_only_refusal(self.name))
         text = self.render(conv)
         if images:
             sizes = [i.size for i in images]

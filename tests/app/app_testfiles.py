@@ -40,15 +40,20 @@ def noisy_png(size=(200, 200)) -> bytes:
     return buf.getvalue()
 
 
+DAMAGED = "could not be read as an image (the file is damaged or not an image)"
+
+
 def make_bad_files(d: Path) -> dict[str, tuple[Path, str]]:
-    """name -> (file, words the user's message must contain)."""
+    """name -> (file, the user's message word for word, under limits of 0.05 MiB and 1 megapixel;
+    for the fake PDF, which the document reader refuses, words it must contain)."""
     d.mkdir(parents=True, exist_ok=True)
     files = {
-        "text": ("notes.txt", b"just some text, not an image\n", "not an image"),
-        "truncated": ("cut.png", png_bytes((300, 300))[:200], "corrupt or truncated"),
-        "bomb": ("bomb.png", bomb_png(), "decompression bomb"),
-        "big_bytes": ("noise.png", noisy_png(), "the limit is"),
-        "big_pixels": ("wide.png", png_bytes((1500, 1000)), "megapixels"),
+        "text": ("notes.txt", b"just some text, not an image\n", f"notes.txt {DAMAGED}"),
+        "truncated": ("broken.png", png_bytes((300, 300))[:200], f"broken.png {DAMAGED}"),
+        "bomb": ("huge.png", bomb_png(), "huge.png is 900 megapixels; the limit is 1 (set with --max-image-megapixels)"),
+        "big_bytes": ("noise.png", noisy_png(), "noise.png is 0.1 MiB; the limit is 0.05 MiB (set with --max-image-mb)"),
+        "big_pixels": ("wide.png", png_bytes((1500, 1000)), "wide.png is 2 megapixels; the limit is 1 (set with --max-image-megapixels)"),
+        "empty": ("empty.pdf", b"", "empty.pdf is empty"),
         "pdf": ("doc.pdf", b"%PDF-1.4\n%fake\n", "PDF"),
     }
     out = {}
@@ -195,6 +200,9 @@ class FailsMidAnswer:
     def close(self):
         pass
 
+    def __getattr__(self, name):  # the rest (box_source, ...) as the real engine has it
+        return getattr(self.real, name)
+
 
 class PausesMidAnswer:
     """The real engine with one pause after a few tokens, as a slow remote server or a long box
@@ -219,6 +227,9 @@ class PausesMidAnswer:
 
     def close(self):
         pass
+
+    def __getattr__(self, name):  # the rest (box_source, ...) as the real engine has it
+        return getattr(self.real, name)
 
 
 # ---- a real headless Chromium (Debian's, through Playwright) --------------------------------

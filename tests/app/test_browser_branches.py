@@ -38,7 +38,8 @@ def test_retry_and_edit_in_the_browser_make_branches(served, pictures, tmp_path)
         chat = ask_in_browser(page, app, "first question from the browser")
         q, a1 = app.store.branch(chat)
         status = page.locator("#status")
-        assert wait_until(lambda: "tokens/s" in status.inner_text(), timeout=10)
+        # the status refreshes every second: "Answering…" until the tick after the answer ends
+        assert wait_until(lambda: "tokens/s" in status.inner_text() and "Ready" in status.inner_text(), timeout=10)
         for words in ("Ready", "device", "dtype", "memory", "prefill"):
             assert words in status.inner_text()
 

@@ -132,7 +132,7 @@ def test_text_only_model_says_how_to_get_one_that_sees(served_smol, pictures):
     status = c.predict(api_name="/status")
     assert "no (text only). To chat about images, pick the own EE-MLLM" in status and "a LLaVA folder" in status
     answer = last_answer(send(c, "What is this?", [pictures["red"]]).result(timeout=120))
-    assert "text-only model" in answer and "pick a model that can see" in answer
+    assert "is text-only: it cannot see images. Pick a model that sees" in answer and "mmproj file" in answer
 
 
 def test_a_document_whose_files_are_gone_gets_an_answer_that_says_so(tmp_path):

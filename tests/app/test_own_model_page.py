@@ -69,3 +69,26 @@ def test_an_example_is_asked_in_one_click(own_app, tmp_path):
         assert done, [(m.role, m.status, m.text[:80], m.meta) for m in app.store.branch(chat.id)]
     question, answer = app.store.branch(chat.id)[-2:]
     assert question.text and len(question.blobs) == 1 and answer.text.strip()
+
+
+def test_the_default_model_answers_greedy_as_its_generation_config_says(own_app, tmp_path):
+    """Issue 16: sampled at 0.7 the 135M decoder got facts wrong it knows greedily; its folder says
+    do_sample false, and a page answers with that (the example click and a typed question alike)."""
+    demo, app = own_app
+    s = app.slot.info.sampling
+    assert (s.temperature, s.source) == (0.0, "generation_config.json")
+    with chromium_page(tmp_path) as page:
+        page.goto(demo.local_url)
+        page.wait_for_selector("#message textarea", timeout=30_000)
+        page.get_by_text("System prompt and sampling").click()
+        assert wait_until(lambda: "In use: temperature 0 (greedy)" in page.locator("#sampling-in-use").inner_text()
+                          and "From: generation_config.json" in page.locator("#sampling-in-use").inner_text(),
+                          timeout=15)
+        before = len(app.store.chats())
+        page.fill("#message textarea", "What is the capital of France?")
+        page.press("#message textarea", "Enter")
+        assert wait_until(lambda: len(app.store.chats()) > before, timeout=60, every=0.2)
+        chat = max(app.store.chats(), key=lambda c: c.id)
+        assert wait_until(lambda: app.store.branch(chat.id)[-1].status == "done", timeout=120, every=0.2)
+        page.screenshot(path=str(tmp_path / "greedy.png"), full_page=True)
+    assert app.store.branch(chat.id)[-1].meta["sampling"]["temperature"] == 0.0

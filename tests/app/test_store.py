@@ -1,6 +1,7 @@
 """The chat store on a real SQLite file: branches, heads, crash recovery, blobs by sha256."""
 import hashlib
 import sqlite3
+import time
 
 from app.blobs import BlobStore
 from app.store import Store
@@ -23,8 +24,23 @@ def test_wal_and_branches(tmp_path):
     assert s.branch(chat)[0].blobs == ["abc.png"]
     s.delete_from(q2)
     assert s.chat(chat).head is None and [m.id for m in s.leaves(chat)] == [a1, a2]
+    s.delete_chat(chat)  # hidden at once, restorable (Undo) until purged or the next start
+    assert s.chats() == [] and s.chat(chat) is None and s.search_chats("picture") == []
+    assert s.undelete_chat(chat) and s.chat(chat).title == "What is in the picture?"
+    assert [m.id for m in s.leaves(chat)] == [a1, a2]  # nothing lost
     s.delete_chat(chat)
-    assert s.messages(chat) == [] and s.chats() == []
+    s.purge_deleted(time.time() + 1)
+    assert s.messages(chat) == [] and not s.undelete_chat(chat)
+
+
+def test_a_deleted_chat_is_gone_after_a_restart(tmp_path):
+    s = Store(tmp_path / "c.sqlite3")
+    chat = s.new_chat()
+    s.add(chat, None, "user", "Delete me")
+    s.delete_chat(chat)
+    s.close()
+    s = Store(tmp_path / "c.sqlite3")
+    assert s.messages(chat) == [] and not s.undelete_chat(chat)
 
 
 def test_streaming_answer_is_marked_interrupted_on_reopen(tmp_path):

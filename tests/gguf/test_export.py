@@ -58,7 +58,7 @@ def test_text_only_gguf_with_an_image_says_mmproj_is_missing(text_only_gguf, ima
     e = load_engine(text_only_gguf, backend="gguf", threads=1)
     try:
         assert e.info.vision is False
-        with pytest.raises(EngineError, match="text-only model .*mmproj.*pick a model that can see: a LLaVA folder"):
+        with pytest.raises(EngineError, match="is text-only: it cannot see images. Pick a model that sees .*a GGUF with its mmproj file"):
             list(e.stream([Message.user("What is this?", [images[0]])], GREEDY))
         # and the engine still answers text afterwards
         assert any(isinstance(ev, Token) for ev in e.stream([Message.user("Hello")], GREEDY))
