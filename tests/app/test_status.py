@@ -44,3 +44,13 @@ def test_status_shows_gpu_memory_on_cuda(tmp_path, tiny_model):
         assert shown["GPU memory"] == f"{used / 2**20:,.0f} MiB" and shown["process memory"].endswith("MiB")
     finally:
         slot.engine.close()
+
+
+def test_status_says_how_long_the_vision_tower_took(served, images):
+    """An image question's first token includes the tower: the status says its share."""
+    demo, app = served
+    c = client(demo)
+    send(c, "Describe it.", files=[images[0]], max_tokens=16).result(timeout=60)
+    shown, st = rows(c.predict(api_name="/status")), app.slot.last_stats
+    assert st.extra["vision_ms"] > 0
+    assert shown["vision tower"] == f"{st.extra['vision_ms']:,.0f} ms of it"
