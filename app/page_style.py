@@ -25,12 +25,13 @@ CSS = """
 """
 
 # At load: below ~700 px the sidebar would cover the chat, so it starts closed there; chat images
-# get their file name (the served file's base name, app/blobs.py named) as alt text, which Gradio
-# 6.31's chatbot leaves empty, and the message box (label hidden) its accessible name.
+# and every other image (figures, gallery thumbnails: a button holding only an image is named by its
+# alt) get their file name (the served file's base name, app/blobs.py named) as alt text, which
+# Gradio 6.31 leaves empty, and the message box (label hidden) its accessible name.
 PAGE_JS = """() => {
   const name = img => decodeURIComponent(img.src.split('?')[0].split('/').pop());
   const label = () => {
-    document.querySelectorAll('#chatbot img:not([alt]), #chatbot img[alt=""]')
+    document.querySelectorAll('img:not([alt]), img[alt=""]')  // chat, figures and galleries alike
       .forEach(img => { img.alt = name(img); });
     const box = document.querySelector('#message textarea');  // its label is hidden: named here
     if (box && !box.getAttribute('aria-label')) box.setAttribute('aria-label', 'Message');

@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from app_testfiles import wait_until
+from app_testfiles import PausesMidAnswer, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -28,6 +28,15 @@ def page(tmp_path):
 
 def test_browser_uploads_an_image_and_sees_the_answer_stream(served, pictures, page, tmp_path):
     demo, app = served
+    real = app.slot.engine  # a pause after 3 tokens: a greedy answer on an idle machine otherwise
+    app.slot.engine = PausesMidAnswer(real, after=3, pause=1.5)  # ends between two looks at the page
+    try:
+        _uploads_and_streams(app, demo, pictures, page, tmp_path)
+    finally:
+        app.slot.engine = real
+
+
+def _uploads_and_streams(app, demo, pictures, page, tmp_path):
     page.goto(demo.local_url)
     page.wait_for_selector("#message textarea", timeout=30_000)
     assert page.title() == "vlchat"

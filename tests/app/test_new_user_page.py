@@ -249,6 +249,14 @@ def test_screens_accessibility_and_names(served, pictures, tmp_path, size):
             [n.get("name") for n in boxes]
         status_name = page.locator("#status tr", has_text="model").first.inner_text().split("\t")[-1].strip()
         assert page.locator("#model-path input").input_value().startswith(status_name)  # one name
+        # the picked model's name ends before the dropdown's arrow (it ran under it at 1280 px)
+        gap = page.evaluate("""() => {
+            const box = document.querySelector('#model-path input');
+            const arrow = document.querySelector('#model-path .icon-wrap, #model-path svg');
+            const text = box.getBoundingClientRect().right - parseFloat(getComputedStyle(box).paddingRight);
+            return arrow.getBoundingClientRect().left - text;
+        }""")
+        assert gap >= 0, gap
 
 
 def test_chat_images_carry_their_file_names_as_alt_text(served, pictures):
