@@ -12,7 +12,7 @@ from ..api import EngineError, Image, Message, Region, Text
 from ..catalog import text_only_refusal
 from ..grounding.regions import region_text
 from ..images import open_rgb
-from ..templates import render_continuing
+from ..templates import render_continuing, render_folding_system
 from .config import ModelConfig
 
 
@@ -92,21 +92,23 @@ class Prompter:
         at = self.cfg.grounding.get("at_token", "<at>") if role == "assistant" else ""
         return at + self.cfg.grounding.get("boxes_token", "<boxes>")
 
-    def render(self, conv) -> str:
+    def render(self, conv, finished: bool = False) -> str:
         if not self.template:  # a base model: plain text, the last user turn last
             return "\n".join(c["content"] if isinstance(c["content"], str) else "" for c in conv)
         owner = self.processor or self.tokenizer
-        return render_continuing(
-            lambda c: owner.apply_chat_template(c, add_generation_prompt=True, tokenize=False), conv)
+        render = lambda c: owner.apply_chat_template(c, add_generation_prompt=True, tokenize=False)
+        return render_folding_system(render, conv) if finished else render_continuing(render, conv)
 
-    def build(self, messages: list[Message], box_format: str = "auto") -> Prompt:
-        """box_format: how regions are written for a model without a box head (engine.grounding)."""
+    def build(self, messages: list[Message], box_format: str = "auto", finished: bool = False) -> Prompt:
+        """box_format: how regions are written for a model without a box head (engine.grounding).
+        A conversation ending in an assistant turn is that answer to go on from (Continue), unless
+        `finished`: training's targets are whole answers, each closed by its end-of-turn token."""
         if not messages:
             raise EngineError("No messages to answer.")
         conv, images, boxes = self.conversation(messages, box_format)
         if images and self.cfg.vision is None:
             raise EngineError(text_only_refusal(self.name))
-        text = self.render(conv)
+        text = self.render(conv, finished)
         if images:
             sizes = [i.size for i in images]
             if self.cfg.grounding is not None:  # box-head models see (and answer on) padded squares

@@ -33,7 +33,7 @@ class Tokenize:
         self.at, self.boxes = g.get("at_token_id"), g.get("boxes_token_id")
 
     def __call__(self, sample) -> Example:
-        prompt = self.p.build(sample.messages)
+        prompt = self.p.build(sample.messages, finished=True)
         ids = prompt.ids
         n = len(self.header)
         if ids[-n:].tolist() == self.header:  # the generation prompt after the last answer
