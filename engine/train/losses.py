@@ -30,9 +30,11 @@ def batch_losses(model, batch: Batch, run: RunConfig, box_weight: float = 1.0) -
     lm = tok.mean()
     out = {"lm": lm, "loss": lm}
     # answer loss per skill (not optimised, only logged): the curve that says whether a skill uses the image
-    rows = sel.nonzero()[:, 0]
-    for skill in sorted(set(batch.skills)):
-        mask = torch.tensor([batch.skills[r] == skill for r in rows.tolist()], device=tok.device)
+    names = sorted(set(batch.skills))
+    row_skill = torch.tensor([names.index(k) for k in batch.skills], device=tok.device)
+    tok_skill = row_skill[sel.nonzero()[:, 0]]  # each labelled token's row's skill
+    for i, skill in enumerate(names):
+        mask = tok_skill == i
         if mask.any():
             out[f"lm.{skill}"] = tok.detach()[mask].mean()
     if len(batch.at_pos):

@@ -112,7 +112,7 @@ class Trainer:
         data = self.tower_batches(stream, st["batch"]) if tower else batches(
             stream, Tokenize(self.prompter), st["batch"], self.prompter.tokenizer.pad_token_id or 0)
         total, warm = st["steps"], max(1, int(st["steps"] * st.get("warmup", 0.03)))
-        last_save, t_start, ema = time.time(), time.time() - self.state["seconds"], None
+        last_save, t_start, ema = time.time(), time.time() - self.state["seconds"], {}
         while self.state["step"] < total:
             s = self.state["step"]
             lr = st["lr"] * (min(1.0, (s + 1) / warm) if st.get("schedule", "cosine") == "constant" else
@@ -141,7 +141,8 @@ class Trainer:
             self.state["samples"] += n
             self.state["seconds"] = time.time() - t_start
             vals = {k: float(v.detach()) for k, v in losses.items()}
-            ema = {**(ema or {}), **{k: 0.95 * (ema or {}).get(k, v) + 0.05 * v for k, v in vals.items()}}
+            for k, v in vals.items():  # a per-skill loss keeps its average through batches without it
+                ema[k] = 0.95 * ema.get(k, v) + 0.05 * v
             dt = time.time() - t0
             eta = (total - s - 1) * self.state["seconds"] / max(1, s + 1) if s else 0
             self.progress(st, s + 1, total, ema, n / dt, tokens / dt, eta, lr)
