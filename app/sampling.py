@@ -20,19 +20,21 @@ def of_model(info: EngineInfo | None) -> Sampling:
 
 def in_use_line(chosen: dict | None, info: EngineInfo | None) -> str:
     """The values an answer of this chat uses now, and where they come from (Markdown)."""
-    s = of_model(info)
-    if chosen:
-        values, where = {**dataclasses.asdict(s), **chosen}, "your choice for this chat"
-    else:
-        values, where = dataclasses.asdict(s), f"{s.source}, for {info.name}" if info else s.source
+    s, values = of_model(info), _values(chosen, info)
+    where = "your choice for this chat" if chosen else f"{s.source}, for {info.name}" if info else s.source
     temp = values["temperature"]
     said = f"temperature {temp:g}" + (" (greedy)" if temp <= 0 else "")
     return (f"In use: {said}, top-p {values['top_p']:g}, repetition penalty "
             f"{values['repetition_penalty']:g}. From: {where}.")
 
 
+def _values(chosen: dict | None, info: EngineInfo | None) -> dict:
+    """The model's values with the chat's own choices over them."""
+    return {**dataclasses.asdict(of_model(info)), **(chosen or {})}
+
+
 def slider_values(chosen: dict | None, info: EngineInfo | None) -> tuple[float, float, float]:
-    values = {**dataclasses.asdict(of_model(info)), **(chosen or {})}
+    values = _values(chosen, info)
     return tuple(float(values[f]) for f in FIELDS)
 
 
@@ -49,7 +51,6 @@ def params(use_model: bool, temperature, top_p, max_tokens, repeat_penalty=None)
         return dataclasses.replace(given, temperature=s.temperature, top_p=s.top_p, top_k=s.top_k,
                                    repetition_penalty=s.repetition_penalty)
     return from_model
-
 
 
 def chosen(p) -> dict:
