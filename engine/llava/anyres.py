@@ -13,9 +13,6 @@ import torch
 
 from ..api import EngineError
 
-# --max-tiles choices: the most high-resolution tiles a pinpoint may have (0: the base view only).
-TILE_CHOICES = {"all": None, "4": 4, "2": 2, "base": 0}
-
 
 def select_best_resolution(size: tuple[int, int], pinpoints) -> tuple[int, int]:
     """The pinpoint that keeps the most of the image's pixels, ties by the least waste, then the

@@ -9,14 +9,13 @@ from typing import Iterator
 
 import torch
 
-from ..api import Box, Done, EngineError, EngineInfo, GenParams, Message, Stats, Token
+from ..api import MAX_TILES, Box, Done, EngineError, EngineInfo, GenParams, Message, Stats, Token
 from ..catalog import data_dir
 from ..grounding.formats import load_format
 from ..sampling_defaults import from_generation_config
 from ..grounding.geometry import clip_box, padded_to_original, tally
 from .checkpoint import fingerprint
 from .cpu import cpu_dtype, int_kernel_note
-from .anyres import TILE_CHOICES
 from .generate import RunConfig, Timings, decode_loop
 from .kvstore import VisualKVStore
 from .config import read_config
@@ -261,15 +260,15 @@ OPTIONS = ("attention", "device", "dtype", "visual_mlp", "kernel", "max_context"
 
 
 def tiles_option(value, cfg) -> int | None:
-    """--max-tiles as given (a number, or a key of anyres.TILE_CHOICES) -> tiles, None for all."""
+    """--max-tiles as given (a number, or a key of api.MAX_TILES) -> tiles, None for all."""
     if value is None or value == "all":
         return None
     if cfg.grid_pinpoints is None:
         raise EngineError("--max-tiles applies to LLaVA-NeXT (any-resolution) checkpoints; this one "
                           "shows each image as one view.")
-    value = TILE_CHOICES.get(str(value), value)
+    value = MAX_TILES.get(str(value), value)
     if not isinstance(value, int) and not str(value).isdigit():
-        raise EngineError(f"--max-tiles {value!r}: give a number of tiles, or one of {', '.join(TILE_CHOICES)}.")
+        raise EngineError(f"--max-tiles {value!r}: give a number of tiles, or one of {', '.join(MAX_TILES)}.")
     return int(value)
 
 
