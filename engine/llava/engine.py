@@ -133,6 +133,7 @@ class TorchEngine:
                                   DTYPES[kv_cache_dtype] if kv_cache_dtype else None)
         self.prefiller = Prefiller(self.model, self.run, store, namespace)
         self.emits_boxes = self.model.has_box_head
+        self.image_geometry = self.prompter.image_geometry  # Grounded reads answers' boxes in it
         self.box_format = load_format(box_format, json.loads((folder / "config.json").read_text()), folder.name)
         self.info = EngineInfo(
             name=folder.name, backend="torch", device=device, dtype=dtype, attention=attention, quantization=quant,

@@ -48,6 +48,9 @@ class Prompter:
     def __init__(self, folder: str | Path, cfg: ModelConfig, max_tiles: int | None = None):
         """max_tiles: LLaVA-NeXT only, the most tiles an image is cut into (0: the base view only)."""
         self.name = Path(folder).name  # as the model list names it
+        # A tiled image is seen whole, its padding cropped off the feature grid (anyres.unpadded_size):
+        # a box normalized to what the model sees is normalized to the original image.
+        self.image_geometry = "stretch" if cfg.grid_pinpoints is not None else None
         from transformers import AutoProcessor, AutoTokenizer
         from transformers.utils import logging
         logging.set_verbosity_error()  # its torchvision notice is noise: the PIL processors are used
@@ -108,7 +111,7 @@ class Prompter:
         coordinates), after <at> in its own answers, as it generated them; other models read it
         as their own box text."""
         if self.cfg.grounding is None:
-            return region_text(r, box_format, [i.size for i in images])
+            return region_text(r, box_format, [i.size for i in images], self.image_geometry)
         from ..grounding.geometry import original_to_padded
         if not 0 <= r.image_index < len(images):
             raise EngineError(f"A region refers to image {r.image_index + 1}, but only {len(images)} "

@@ -168,3 +168,32 @@ def test_follow_up_reuses_the_tiled_image(make_tiny_ckpt, sized, load_engine, tm
     capped = load_engine(folder, backend="torch", attention="composite", kv_cache_dir=tmp_path, max_tiles=2)
     _, other = capped.inner.first_logits(turn1)
     assert other["visual_cache_misses"] == 1 and other["visual_tokens"] < 2340
+
+
+# ---- boxes and regions ------------------------------------------------------------------------
+@pytest.mark.parametrize("size", SIZES + [(75, 100), (1000, 40)], ids=str)
+def test_the_unpadded_grid_is_the_whole_image(size):
+    """Tiles cover the image resized into the best pinpoint plus padding; unpadding leaves a grid
+    of the image's own shape (to a cell), so what the model sees is the original image."""
+    g = anyres.grid(size, v16_pinpoints(), 336, 14, 576)
+    (fh, fw), (h, w) = g.feat_hw, size
+    assert fh <= g.rows * g.side and fw <= g.cols * g.side
+    assert abs(fw - fh * w / h) <= 1 or abs(fh - fw * h / w) <= 1
+
+
+BOX_TEXT = "[0.100,0.200,0.500,0.750]"  # a pad-geometry format's box (shikra, LLaVA-1.5's habit)
+
+
+def test_regions_and_boxes_are_on_the_original_image(make_tiny_ckpt, sized, load_engine):
+    """A region the user draws is written unpadded, and a box the model writes comes back as is:
+    a tiled model sees the whole image, not LLaVA-1.5's padded square."""
+    from engine import GenParams, Region
+    folder = make_tiny_ckpt(image_size=28, pinpoints=v16_pinpoints(28), words=(BOX_TEXT,))
+    e = load_engine(folder, backend="torch", box_format="shikra")
+    msgs = [Message("user", [Image(sized[200, 300]), Text("What is in "), Region(0, (0.1, 0.2, 0.5, 0.75)),
+                             Text("?")])]
+    token = e.inner.prompter.tokenizer.convert_tokens_to_ids(BOX_TEXT)
+    assert token in e.inner.build(msgs).ids.tolist()  # a padded square would move y: 0.2 -> 0.3
+    events = list(e.stream(msgs, GenParams(max_new_tokens=1, temperature=0, logit_bias={token: 1e4})))
+    box = next(ev for ev in events if type(ev).__name__ == "Box")
+    assert (box.x1, box.y1, box.x2, box.y2) == pytest.approx((0.1, 0.2, 0.5, 0.75))
