@@ -26,7 +26,8 @@ from .common import best_of, interleaved, matmul_flops_per_s, print_table
 
 TEXT_TOKENS = 64
 SHAPES = {"small": dict(hidden=1024, layers=16, heads=16, kv_heads=4, intermediate=2816),
-          "7b": dict(hidden=4096, layers=32, heads=32, kv_heads=32, intermediate=11008)}
+          "7b": dict(hidden=4096, layers=32, heads=32, kv_heads=32, intermediate=11008),
+          "tiny": dict(hidden=64, layers=2, heads=4, kv_heads=2, intermediate=128)}  # smoke runs only
 MODES = {"full": ("full", True), "composite (visual MLP on)": ("composite", True),
          "composite (visual MLP off)": ("composite", False)}
 
@@ -188,6 +189,8 @@ def main(argv: list[str]) -> int:
                     help="default: bfloat16 on CUDA; on the CPU float32 and, where native, bfloat16")
     ap.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
                     help="also time compiled layers (default: on CUDA)")
+    ap.add_argument("--family", choices=["llava", "llava_next"], default="llava",
+                    help="llava_next: one tiled image at llava-v1.6's real token counts (prefill_tiled.py)")
     a = ap.parse_args(argv)
     cuda = a.device.startswith("cuda")
     if cuda and not torch.cuda.is_available():
@@ -195,6 +198,12 @@ def main(argv: list[str]) -> int:
         return 1
     if a.threads:
         torch.set_num_threads(a.threads)
+    if a.family == "llava_next":
+        from . import prefill_tiled
+        res = prefill_tiled.run(a.repeats, a.shape or ("7b" if cuda else "small"), a.device,
+                                getattr(torch, (a.dtypes or ["bfloat16" if cuda else "float32"])[0]))
+        print(json.dumps(res, indent=2)) if a.json else prefill_tiled.report(res)
+        return 0
     quants = [None if q == "none" else q for q in (a.quant or (["none", "8bit", "4bit"] if cuda else ["none"]))]
     dtypes, why = cpu_dtypes() if not cuda and not a.dtypes else ([torch.bfloat16] if cuda else [], None)
     dtypes = [getattr(torch, d) for d in a.dtypes] if a.dtypes else dtypes
