@@ -13,6 +13,15 @@ from ..api import EngineError
 from .export_tensors import QUANTS
 
 
+# llama.cpp's llava-1.6 mmproj would carry the grid pinpoints, the patch-merge type and the newline
+# embedding, and tile with its own resize: this exporter writes none of them and cannot check
+# llama.cpp's tiling against transformers' here, so it refuses rather than write a file that sees badly.
+ANYRES_REFUSAL = ("This is a LLaVA-NeXT (llava-v1.6, any-resolution) checkpoint: its GGUF export is not "
+                  "supported yet (llama.cpp's llava-1.6 projector needs the tiling grids and the row-end "
+                  "embedding, which this exporter does not write). Run it with the torch backend "
+                  "(--backend torch; --max-tiles 2 or base for a faster first token on a CPU).")
+
+
 def export_checkpoint(checkpoint, out_dir, quant: str = "q8_0") -> tuple[Path, Path | None]:
     """Write OUT_DIR/<name>-<quant>.gguf and OUT_DIR/mmproj-<name>-f16.gguf; return their paths."""
     import numpy as np
@@ -27,6 +36,8 @@ def export_checkpoint(checkpoint, out_dir, quant: str = "q8_0") -> tuple[Path, P
         raise EngineError(f"Unknown --quant {quant!r}; choose one of {', '.join(QUANTS)}.")
     folder, out_dir = Path(checkpoint), Path(out_dir)
     cfg = read_config(folder)
+    if cfg.grid_pinpoints is not None:
+        raise EngineError(ANYRES_REFUSAL)
     weights = {k: v.numpy() for k, v in read_weights(folder, dtype=torch.float32).items()}
     assert all(isinstance(v, np.ndarray) for v in weights.values())
     if out_dir.exists() and not out_dir.is_dir():

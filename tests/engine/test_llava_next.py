@@ -197,3 +197,12 @@ def test_regions_and_boxes_are_on_the_original_image(make_tiny_ckpt, sized, load
     events = list(e.stream(msgs, GenParams(max_new_tokens=1, temperature=0, logit_bias={token: 1e4})))
     box = next(ev for ev in events if type(ev).__name__ == "Box")
     assert (box.x1, box.y1, box.x2, box.y2) == pytest.approx((0.1, 0.2, 0.5, 0.75))
+
+
+def test_gguf_export_refuses_clearly(make_tiny_ckpt, tmp_path, capsys):
+    from engine.gguf.export import main
+    folder = make_tiny_ckpt(image_size=28, pinpoints=v16_pinpoints(28))
+    assert main([str(folder), str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "LLaVA-NeXT" in err and "--backend torch" in err
+    assert not (tmp_path / "out").exists()  # nothing half-written
