@@ -206,3 +206,63 @@ def test_gguf_export_refuses_clearly(make_tiny_ckpt, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "LLaVA-NeXT" in err and "--backend torch" in err
     assert not (tmp_path / "out").exists()  # nothing half-written
+
+
+LAYOUTS = {  # prefixes of the key names LLaVA-NeXT checkpoints are found with -> ours as saved
+    "hub (llava-hf v1.6)": [("vision_tower.", "vision_tower.vision_model."), ("image_newline", "image_newline")],
+    "transformers 5": [("language_model.model.", "model.language_model."), ("language_model.lm_head.", "lm_head."),
+                       ("vision_tower.", "model.vision_tower."), ("multi_modal_projector.", "model.multi_modal_projector."),
+                       ("image_newline", "model.image_newline")],
+}
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_key_layouts_load_alike(make_tiny_ckpt, sized, load_engine, tmp_path, layout):
+    import shutil
+    from safetensors.torch import load_file, save_file
+    folder = make_tiny_ckpt(image_size=28, pinpoints=v16_pinpoints(28))
+    other = shutil.copytree(folder, tmp_path / "renamed")
+    weights = load_file(str(other / "model.safetensors"))
+    renamed = {}
+    for k, v in weights.items():
+        old, new = next(((o, n) for o, n in LAYOUTS[layout] if k.startswith(o)), ("", ""))
+        renamed[new + k[len(old):]] = v
+    assert renamed.keys() != weights.keys()
+    save_file(renamed, str(other / "model.safetensors"))
+    msgs = ask(sized[750, 1000])
+    a, b = load_engine(folder, backend="torch"), load_engine(other, backend="torch")
+    pa, pb = a.inner.build(msgs), b.inner.build(msgs)
+    assert torch.equal(a.inner.logits(pa.ids[None], pa.pixels), b.inner.logits(pb.ids[None], pb.pixels))
+
+
+# llava-hf/llava-v1.6-mistral-7b-hf's config.json as published: its sub-configs leave out what
+# equals transformers' defaults (the decoder's hidden size, layers and heads).
+V16_MISTRAL_CONFIG = {
+    "architectures": ["LlavaNextForConditionalGeneration"], "ignore_index": -100,
+    "image_grid_pinpoints": [[336, 672], [672, 336], [672, 672], [1008, 336], [336, 1008]],
+    "image_token_index": 32000, "model_type": "llava_next", "projector_hidden_act": "gelu",
+    "text_config": {"_name_or_path": "mistralai/Mistral-7B-Instruct-v0.2", "architectures": ["MistralForCausalLM"],
+                    "intermediate_size": 14336, "max_position_embeddings": 32768, "model_type": "mistral",
+                    "num_key_value_heads": 8, "rms_norm_eps": 1e-05, "rope_theta": 1000000.0,
+                    "sliding_window": None, "torch_dtype": "bfloat16", "vocab_size": 32064},
+    "torch_dtype": "float16", "use_image_newline_parameter": True,
+    "vision_config": {"hidden_size": 1024, "image_size": 336, "intermediate_size": 4096,
+                      "model_type": "clip_vision_model", "num_attention_heads": 16, "num_hidden_layers": 24,
+                      "patch_size": 14, "projection_dim": 768, "vocab_size": 32000},
+    "vision_feature_layer": -2, "vision_feature_select_strategy": "default", "vocab_size": 32064}
+
+
+def test_the_published_v16_config_and_its_memory_estimate(tmp_path):
+    import json
+    from engine.llava.config import read_config
+    from engine.llava.memory import estimate, param_count
+    (tmp_path / "config.json").write_text(json.dumps(V16_MISTRAL_CONFIG))
+    cfg = read_config(tmp_path)
+    d = cfg.decoder
+    assert (d.hidden, d.n_layers, d.n_heads, d.n_kv_heads, d.rope["rope_theta"]) == (4096, 32, 32, 8, 1e6)
+    assert cfg.vision.n_layers == 24 and cfg.grid_pinpoints == V16_MISTRAL_CONFIG["image_grid_pinpoints"]
+    assert 7.5e9 < sum(param_count(cfg)) < 7.6e9  # llava-v1.6-mistral-7b: 7.57B
+    most = anyres.most_tokens(cfg.grid_pinpoints, 336, 14, cfg.image_seq_length)
+    est = estimate(cfg, 2, None, context=2 * most + 1024, visual_tokens=most)
+    assert most == 2928 and "up to 2,928 visual tokens per image" in est.describe()
+    assert est.activations > estimate(cfg, 2, None, context=2 * most + 1024).activations  # the tower's five views
