@@ -189,8 +189,6 @@ def main(argv: list[str]) -> int:
                     help="default: bfloat16 on CUDA; on the CPU float32 and, where native, bfloat16")
     ap.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
                     help="also time compiled layers (default: on CUDA)")
-    ap.add_argument("--family", choices=["llava", "llava_next"], default="llava",
-                    help="llava_next: one tiled image at llava-v1.6's real token counts (prefill_tiled.py)")
     a = ap.parse_args(argv)
     cuda = a.device.startswith("cuda")
     if cuda and not torch.cuda.is_available():
@@ -198,12 +196,6 @@ def main(argv: list[str]) -> int:
         return 1
     if a.threads:
         torch.set_num_threads(a.threads)
-    if a.family == "llava_next":
-        from . import prefill_tiled
-        res = prefill_tiled.run(a.repeats, a.shape or ("7b" if cuda else "small"), a.device,
-                                getattr(torch, (a.dtypes or ["bfloat16" if cuda else "float32"])[0]))
-        print(json.dumps(res, indent=2)) if a.json else prefill_tiled.report(res)
-        return 0
     quants = [None if q == "none" else q for q in (a.quant or (["none", "8bit", "4bit"] if cuda else ["none"]))]
     dtypes, why = cpu_dtypes() if not cuda and not a.dtypes else ([torch.bfloat16] if cuda else [], None)
     dtypes = [getattr(torch, d) for d in a.dtypes] if a.dtypes else dtypes

@@ -9,6 +9,9 @@ LLaVA reads layer -2) and, on the CPU, the `small` decoder (hidden 1024, 16 laye
 in float32 does not fit this machine's memory); `--shape 7b` on a GPU."""
 from __future__ import annotations
 
+import argparse
+import json
+
 import torch
 
 from ..llava import anyres
@@ -59,3 +62,22 @@ def report(res) -> None:
     for label, s in res["speedup"].items():
         print(f"{label}: decoder prefill full / composite (visual MLP off) {s['decoder']:.2f}x; "
               f"first token with the tower {s['first_token']:.2f}x")
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="python -m engine bench prefill --family llava_next", description=__doc__)
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--shape", choices=list(SHAPES), help="default: small on CPU, 7b on CUDA")
+    ap.add_argument("--dtype", choices=["float32", "bfloat16", "float16"],
+                    help="default: float32 on the CPU, bfloat16 on CUDA")
+    a = ap.parse_args(argv)
+    cuda = a.device.startswith("cuda")
+    if cuda and not torch.cuda.is_available():
+        print("no CUDA GPU here: run with --device cpu")
+        return 1
+    res = run(a.repeats, a.shape or ("7b" if cuda else "small"), a.device,
+              getattr(torch, a.dtype or ("bfloat16" if cuda else "float32")))
+    print(json.dumps(res, indent=2)) if a.json else report(res)
+    return 0

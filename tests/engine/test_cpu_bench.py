@@ -55,3 +55,10 @@ def test_tiled_prefill_bench_runs_at_real_token_counts(capsys):
                                                  "decoder composite (visual MLP off)"}
     prefill_tiled.report(res)
     assert "750x1000: decoder prefill full / composite (visual MLP off)" in capsys.readouterr().out
+
+
+def test_bench_family_variants_are_a_table(capsys):
+    from engine.bench import FAMILIES, main
+    assert FAMILIES["prefill", "llava_next"] == "engine.bench.prefill_tiled"
+    assert main(["prefill", "--family", "qwen"]) == 2
+    assert "one of llava, llava_next" in capsys.readouterr().out
