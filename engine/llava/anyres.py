@@ -92,6 +92,17 @@ def most_tokens(pinpoints, tile: int, patch: int, base_tokens: int) -> int:
     return max(counts, default=base_tokens + 1)
 
 
+def most_image_tokens(cfg, max_tiles: int | None = None) -> int:
+    """The most decoder tokens one image can take in a model (ModelConfig) under the tile cap."""
+    if cfg.vision is None:
+        return 0
+    if cfg.grid_pinpoints is None:
+        return cfg.image_seq_length
+    tile = cfg.vision.image_size
+    return most_tokens(cap_pinpoints(cfg.grid_pinpoints, tile, max_tiles), tile, cfg.vision.patch_size,
+                       cfg.image_seq_length)
+
+
 def pack(feats: torch.Tensor, g: Grid, newline: torch.Tensor) -> torch.Tensor:
     """One image's projected features (views, side*side, D), base view first, -> (tokens, D): the
     base view, then the tiles stitched row-major into one grid, unpadded, a newline per row."""

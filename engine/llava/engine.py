@@ -16,6 +16,7 @@ from ..sampling_defaults import from_generation_config
 from ..grounding.geometry import clip_box, padded_to_original, tally
 from .checkpoint import fingerprint
 from .cpu import cpu_dtype, int_kernel_note
+from .anyres import most_image_tokens
 from .generate import RunConfig, Timings, decode_loop
 from .kvstore import VisualKVStore
 from .config import read_config
@@ -98,8 +99,7 @@ class TorchEngine:
                               f"available: {', '.join(available_kernels(device))}.")
         cfg = read_config(folder)
         max_tiles = tiles_option(max_tiles, cfg)
-        self.prompter = Prompter(folder, cfg, max_tiles)
-        per_image = self.prompter.most_image_tokens() if cfg.vision is not None else 0
+        per_image = most_image_tokens(cfg, max_tiles)
         # A tiled image takes up to ~2,900 tokens: room for two of them and a conversation by default.
         self.context = min(cfg.decoder.max_positions, max_context or max(DEFAULT_CONTEXT, 2 * per_image + 1024))
         # Refuse before anything is allocated when it cannot fit (GPU memory, or RAM on CPU).
@@ -115,6 +115,7 @@ class TorchEngine:
             raise EngineError(f"attention must be 'full' or 'composite', not {attention!r}.")
         self.run = RunConfig(attention, ee.get("visual_mlp", True) if visual_mlp is None else visual_mlp, kernel,
                              compile)
+        self.prompter = Prompter(folder, cfg, max_tiles)
         self.eos = set(cfg.eos_token_ids) | {self.prompter.tokenizer.eos_token_id} - {None}
         self.device = device
         self.lock = threading.Lock()  # one generation at a time: they share the cached conversation

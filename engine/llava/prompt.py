@@ -83,12 +83,6 @@ class Prompter:
         v = self.cfg.vision
         return anyres.grid((size[1], size[0]), self.pinpoints, self.tile, v.patch_size, self.cfg.image_seq_length)
 
-    def most_image_tokens(self) -> int:
-        v = self.cfg.vision
-        if self.cfg.grid_pinpoints is None:
-            return self.cfg.image_seq_length
-        return anyres.most_tokens(self.pinpoints, self.tile, v.patch_size, self.cfg.image_seq_length)
-
     def conversation(self, messages: list[Message], box_format: str = "auto"):
         conv, images, boxes = [], [], []
         for m in messages:

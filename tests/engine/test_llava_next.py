@@ -262,7 +262,7 @@ def test_the_published_v16_config_and_its_memory_estimate(tmp_path):
     assert (d.hidden, d.n_layers, d.n_heads, d.n_kv_heads, d.rope["rope_theta"]) == (4096, 32, 32, 8, 1e6)
     assert cfg.vision.n_layers == 24 and cfg.grid_pinpoints == V16_MISTRAL_CONFIG["image_grid_pinpoints"]
     assert 7.5e9 < sum(param_count(cfg)) < 7.6e9  # llava-v1.6-mistral-7b: 7.57B
-    most = anyres.most_tokens(cfg.grid_pinpoints, 336, 14, cfg.image_seq_length)
+    most = anyres.most_image_tokens(cfg)
     est = estimate(cfg, 2, None, context=2 * most + 1024, visual_tokens=most)
     assert most == 2928 and "up to 2,928 visual tokens per image" in est.describe()
     assert est.activations > estimate(cfg, 2, None, context=2 * most + 1024).activations  # the tower's five views
