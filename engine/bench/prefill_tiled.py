@@ -9,7 +9,6 @@ LLaVA reads layer -2) and, on the CPU, the `small` decoder (hidden 1024, 16 laye
 in float32 does not fit this machine's memory); `--shape 7b` on a GPU."""
 from __future__ import annotations
 
-import argparse
 import json
 
 import torch
@@ -17,7 +16,7 @@ import torch
 from ..llava import anyres
 from ..llava.tiny import v16_pinpoints
 from .common import interleaved, print_table
-from .prefill import SHAPES, _decoder_rows, _synced, build, dtype_name, shapes, vision_flops
+from .prefill import SHAPES, _decoder_rows, _synced, build, common_args, dtype_name, no_cuda, shapes, vision_flops
 
 TILE = 336
 # (image H x W, tile cap): llava-v1.6's largest grid, a photo's 3:4, and the two caps.
@@ -65,17 +64,12 @@ def report(res) -> None:
 
 
 def main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="python -m engine bench prefill --family llava_next", description=__doc__)
-    ap.add_argument("--json", action="store_true")
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument("--shape", choices=list(SHAPES), help="default: small on CPU, 7b on CUDA")
+    ap = common_args("python -m engine bench prefill --family llava_next", __doc__)
     ap.add_argument("--dtype", choices=["float32", "bfloat16", "float16"],
                     help="default: float32 on the CPU, bfloat16 on CUDA")
     a = ap.parse_args(argv)
     cuda = a.device.startswith("cuda")
-    if cuda and not torch.cuda.is_available():
-        print("no CUDA GPU here: run with --device cpu")
+    if no_cuda(a.device):
         return 1
     res = run(a.repeats, a.shape or ("7b" if cuda else "small"), a.device,
               getattr(torch, a.dtype or ("bfloat16" if cuda else "float32")))
