@@ -141,7 +141,7 @@ class TorchEngine:
             vision=self.model.sees_images, grounding=self.model.has_box_head or self.box_format != "auto",
             context_length=self.context,
             notes=([f"visual_mlp={self.run.visual_mlp}"] if attention == "composite" else []) + notes
-            + ([tiling_note(cfg, max_tiles, per_image)] if cfg.grid_pinpoints is not None else []),
+            + ([tiling_note(max_tiles, per_image)] if cfg.grid_pinpoints is not None else []),
             sampling=from_generation_config(_json(folder / "generation_config.json"), sum(param_count(cfg))))
         if max_context and max_context > self.context:  # said, not silently shortened
             self.info.notes.append(f"max_context={max_context} is capped at {self.context}: the model "
@@ -274,7 +274,7 @@ def tiles_option(value, cfg) -> int | None:
     return int(value)
 
 
-def tiling_note(cfg, max_tiles, per_image: int) -> str:
+def tiling_note(max_tiles, per_image: int) -> str:
     cap = "the base view only" if max_tiles == 0 else "all tiles" if max_tiles is None else f"at most {max_tiles} tiles"
     return f"any-resolution tiling: {cap}, up to {per_image:,} visual tokens per image"
 

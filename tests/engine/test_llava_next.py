@@ -266,3 +266,13 @@ def test_the_published_v16_config_and_its_memory_estimate(tmp_path):
     est = estimate(cfg, 2, None, context=2 * most + 1024, visual_tokens=most)
     assert most == 2928 and "up to 2,928 visual tokens per image" in est.describe()
     assert est.activations > estimate(cfg, 2, None, context=2 * most + 1024).activations  # the tower's five views
+
+
+def test_max_tiles_on_the_command_line(make_tiny_ckpt, tiny_llava, sized, capsys):
+    from engine.commands.chat import main
+    folder = make_tiny_ckpt(image_size=28, pinpoints=v16_pinpoints(28))
+    assert main(["--model", str(folder), "--backend", "torch", "--image", sized[672, 672], "--max-tiles", "base",
+                 "--max-tokens", "2", "--temperature", "0", "What?"]) == 0
+    assert "the base view only, up to 5 visual tokens per image" in capsys.readouterr().err
+    assert main(["--model", str(tiny_llava), "--backend", "torch", "--max-tiles", "2", "Hi"]) == 1
+    assert "--max-tiles applies to LLaVA-NeXT" in capsys.readouterr().err
