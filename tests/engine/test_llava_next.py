@@ -125,6 +125,26 @@ def test_two_images_full_and_composite(make_tiny_ckpt, sized, load_engine, decod
 
 
 @pytest.mark.slow
+def test_streamed_greedy_answer_matches_transformers_generate(make_tiny_ckpt, sized, load_engine):
+    """What a user gets (prefill, decode loop, text streaming) after a tiled image, composite-free."""
+    from transformers import LlavaNextForConditionalGeneration
+    from engine import GenParams, collect
+    folder = tiny_next(make_tiny_ckpt, "mistral")
+    eng = load_engine(folder, backend="torch", attention="full")
+    msgs = ask(sized[1000, 750])
+    prompt = eng.inner.build(msgs)
+    hf = LlavaNextForConditionalGeneration.from_pretrained(folder, dtype=torch.float32).eval()
+    with torch.no_grad():
+        out = hf.generate(input_ids=prompt.ids[None], pixel_values=prompt.pixels.values, max_new_tokens=16,
+                          image_sizes=prompt.pixels.image_sizes(), do_sample=False, repetition_penalty=1.0,
+                          eos_token_id=sorted(eng.inner.eos))
+    want = eng.inner.prompter.tokenizer.decode([t for t in out[0, len(prompt.ids):].tolist() if t not in eng.inner.eos],
+                                               skip_special_tokens=True)
+    got = collect(eng.stream(msgs, GenParams(max_new_tokens=16, temperature=0, repetition_penalty=1.0)))[0]
+    assert len(want.split()) >= 3 and got.strip() == want.strip()
+
+
+@pytest.mark.slow
 def test_capped_tiles_match_transformers(make_tiny_ckpt, sized, load_engine):
     """--max-tiles 2: transformers with the same capped pinpoints gives the same logits; the base
     view only: packed as transformers packs a one-view image (the base and one newline)."""
