@@ -13,13 +13,15 @@ from ..api import EngineError
 from .export_tensors import QUANTS
 
 
-# llama.cpp's llava-1.6 mmproj would carry the grid pinpoints, the patch-merge type and the newline
-# embedding, and tile with its own resize: this exporter writes none of them and cannot check
-# llama.cpp's tiling against transformers' here, so it refuses rather than write a file that sees badly.
+# Tried (2026-12-03): an mmproj with clip.vision.image_grid_pinpoints, mm_patch_merge_type
+# spatial_unpad and model.image_newline loads in llama-cpp-python 0.3.36's mtmd, but it cuts the
+# image into slices of 576 tokens with no unpadding and no row ends: 750x1000 becomes 2,880 tokens
+# (transformers: 2,340) and 200x300 one slice of 576 (1,464). The model would read a layout it was
+# not trained on, so the export is refused.
 ANYRES_REFUSAL = ("This is a LLaVA-NeXT (llava-v1.6, any-resolution) checkpoint: its GGUF export is not "
-                  "supported yet (llama.cpp's llava-1.6 projector needs the tiling grids and the row-end "
-                  "embedding, which this exporter does not write). Run it with the torch backend "
-                  "(--backend torch; --max-tiles 2 or base for a faster first token on a CPU).")
+                  "supported (llama.cpp lays a tiled image out differently from the way this model was "
+                  "trained: no unpadding, no row ends). Run it with the torch backend (--backend torch; "
+                  "--max-tiles 2 or base for a faster first token on a CPU).")
 
 
 def export_checkpoint(checkpoint, out_dir, quant: str = "q8_0") -> tuple[Path, Path | None]:
