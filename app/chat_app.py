@@ -44,6 +44,7 @@ class Settings:
     quant: str = "none"
     served_model: str = ""
     box_format: str = ""  # "": from the model
+    max_tiles: str = "all"  # a key of engine.api.MAX_TILES: LLaVA-NeXT's tiles per image
     remote_timeout: float | None = None  # seconds; None: the remote engine's default
     max_tokens: int = 512
     system_prompt: str = ""  # the page's default system prompt (a text box there)
@@ -75,7 +76,7 @@ class ChatApp:
         self.answers: dict[int, Answer] = {}  # chat id -> its answer being written
         if settings.model:
             self.load_model(ModelSpec(settings.model, settings.backend, settings.attention, settings.quant,
-                                      settings.served_model, settings.box_format))
+                                      settings.served_model, settings.box_format, settings.max_tiles))
 
     def load_model(self, spec: ModelSpec) -> None:
         self.slot.load(spec)

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from engine import catalog
-from engine.api import EngineError
+from engine.api import MAX_TILES, EngineError
 from engine.grounding.formats import CHOICES as BOX_FORMATS
 
 from .attachments import Limits
@@ -32,6 +32,9 @@ def parse(argv=None) -> argparse.Namespace:
                    "to send the next token (default: 120)")
     p.add_argument("--attention", choices=ATTENTION, default="full")
     p.add_argument("--quant", choices=QUANT, default="none", help="torch backend on CUDA only")
+    p.add_argument("--max-tiles", choices=list(MAX_TILES), default="all", help="LLaVA-NeXT: the most "
+                   "high-resolution tiles per image, 4 (2x2), 2 (2x1) or base (the base view only): less "
+                   "detail, a faster first token on a CPU (a choice in the Model panel too)")
     p.add_argument("--box-format", choices=BOX_FORMATS, help="how the model writes boxes (default: "
                    "from its config or name; auto: read any known box text)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: this machine only)")
@@ -59,7 +62,7 @@ def make_app(args: argparse.Namespace) -> ChatApp:
         os.environ["VLCHAT_API_KEY"] = args.api_key
     return ChatApp(Settings(data_dir=catalog.data_dir(args.data_dir), model=model, served_model=served,
                             backend=backend, attention=args.attention, quant=args.quant,
-                            box_format=args.box_format or "", system_prompt=args.system,
+                            box_format=args.box_format or "", max_tiles=args.max_tiles, system_prompt=args.system,
                             max_tokens=args.max_tokens, remote_timeout=args.timeout,
                             limits=Limits(args.max_image_mb, args.max_image_megapixels,
                                           args.max_doc_mb, args.max_pages)))

@@ -24,6 +24,7 @@ class ModelSpec:
     quant: str = "none"
     served_model: str = ""    # the model's name on a remote server (else the first it lists)
     box_format: str = ""      # engine.grounding.formats.CHOICES; "": from the model's config or name
+    max_tiles: str = "all"    # a key of engine.api.MAX_TILES (LLaVA-NeXT's tiles per image)
 
     def load_kwargs(self) -> dict:
         """Only options the user changed are passed, so backends that lack them still load."""
@@ -34,6 +35,8 @@ class ModelSpec:
             kw["quant"] = self.quant
         if self.box_format:
             kw["box_format"] = self.box_format
+        if self.max_tiles and self.max_tiles != "all":
+            kw["max_tiles"] = self.max_tiles
         return kw
 
 

@@ -104,6 +104,9 @@ def _ready(slot: ModelSlot, answering: bool = False) -> str:
     if st is not None:
         known = (st.extra or {}).get("prompt_tokens_known", True)  # a server may not say
         rows.append(("prefill", f"{st.prefill_ms:,.0f} ms ({st.prompt_tokens if known else '?'} tokens)"))
+        visual = (st.extra or {}).get("visual_tokens")
+        if visual:  # a tiled (any-resolution) image alone can be thousands
+            rows.append(("images", f"{visual:,} visual tokens"))
         tower = (st.extra or {}).get("vision_ms")
         if tower:  # the image's share of the first token (0 when its visual K/V came from the cache)
             rows.append(("vision tower", f"{tower:,.0f} ms of it"))

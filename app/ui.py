@@ -22,6 +22,8 @@ from .status import status_html
 BACKENDS = ["auto", "torch", "gguf", "openai"]
 ATTENTION = ["full", "composite"]
 QUANT = ["none", "8bit", "4bit"]
+# LLaVA-NeXT's tiles per image (engine.api.MAX_TILES), as the Model panel names them.
+TILES = [("all the model's grids", "all"), ("at most 2x2", "4"), ("at most 2x1", "2"), ("base view only", "base")]
 FROM_MODEL = "from the model"  # the box format its config or name says (engine.load's default)
 BOX_FORMATS = [FROM_MODEL, *BOX_CHOICES]
 
@@ -257,9 +259,9 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
         """The model in use (or loading) in the model box."""
         spec = app.slot.spec
         if spec is None:
-            return (gr.skip(),) * 5
+            return (gr.skip(),) * 6
         return (gr.update(value=spec.path, choices=models_with(spec.path)),
-                spec.backend, spec.attention, spec.quant, spec.box_format or FROM_MODEL)
+                spec.backend, spec.attention, spec.quant, spec.box_format or FROM_MODEL, spec.max_tiles)
 
     def page_loaded(use_model, temperature, top_p, repeat_penalty, request: gr.Request = None):
         """At once on page load: the status as it is now (no stale "Loading" from start-up), the
@@ -272,16 +274,17 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
         shows the model in use (the old one after a failed load) and the sampling its defaults."""
         status_now = status_html(app.slot, app.answering(owner_of(request)))
         if app.slot.finished == seen:
-            return (status_now, *(gr.skip(),) * 10)
+            return (status_now, *(gr.skip(),) * 11)
         return (status_now, *model_box(), app.slot.finished,
                 *model_sampling_ticked(use_model, temperature, top_p, repeat_penalty))
 
     def status_now() -> str:
         return status_html(app.slot)
 
-    def load_model(path, backend, attention, quant, box_format=FROM_MODEL):
+    def load_model(path, backend, attention, quant, box_format=FROM_MODEL, max_tiles="all"):
         box_format = "" if box_format in (None, FROM_MODEL) else box_format
-        app.load_model(ModelSpec((path or "").strip(), backend, attention, quant, box_format=box_format))
+        app.load_model(ModelSpec((path or "").strip(), backend, attention, quant, box_format=box_format,
+                                 max_tiles=max_tiles or "all"))
         return status_html(app.slot), gr.update(choices=models_with(path))
 
     with gr.Blocks(title="vlchat", fill_height=True) as demo:
@@ -350,6 +353,8 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
                     box_format = gr.Dropdown(BOX_FORMATS, value=s.box_format or FROM_MODEL,
                                              label="Box format (how the model writes boxes)",
                                              elem_id="box-format")
+                    tiles = gr.Dropdown(TILES, value=s.max_tiles, elem_id="max-tiles",
+                                        label="Tiles per image (LLaVA-NeXT: fewer is faster, less detail)")
                     load_btn = gr.Button("Load", variant="primary")
                     # Empty until the page loads: the start-up value would say "Loading" for good.
                     status = gr.HTML("", elem_id="status")
@@ -458,9 +463,9 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
         # bitsandbytes quantization exists only in the torch backend
         backend.change(lambda b: gr.update(interactive=b in ("auto", "torch")), backend, quant,
                        api_visibility="private", queue=False)
-        load_btn.click(load_model, [model_dd, backend, attention, quant, box_format], [status, model_dd],
+        load_btn.click(load_model, [model_dd, backend, attention, quant, box_format, tiles], [status, model_dd],
                        api_name="load_model")
-        model_outputs = [status, model_dd, backend, attention, quant, box_format, load_seen, *sliders, in_use]
+        model_outputs = [status, model_dd, backend, attention, quant, box_format, tiles, load_seen, *sliders, in_use]
         timer.tick(tick, [load_seen, use_model, *sliders], model_outputs, api_visibility="private",
                    show_progress="hidden", concurrency_limit=None, queue=False)
         gr.api(status_now, api_name="status")  # the status as API clients read it

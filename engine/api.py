@@ -130,6 +130,11 @@ class EngineInfo:
     sampling: Sampling | None = None  # the model's own defaults; None: the server decides (remote)
 
 
+# The load option max_tiles (LLaVA-NeXT): a cap on how many high-resolution tiles an image is cut
+# into, by name: the most tiles a grid may have, None for any, 0 for the base view only.
+MAX_TILES = {"all": None, "4": 4, "2": 2, "base": 0}
+
+
 class EngineError(Exception):
     """An error meant to be shown to the user as it is: says what went wrong and what to do."""
 

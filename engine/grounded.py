@@ -36,8 +36,9 @@ class Grounded:
         events = self.inner.stream(messages, params, cancel)
         if not sizes or self.emits_boxes:  # no image to box, or a box head does it
             yield from events
-        else:
-            yield from ground_stream(events, format=self.box_format, image_sizes=sizes)
+        else:  # a backend may say how its model shows images, whatever the format's habit
+            yield from ground_stream(events, format=self.box_format, image_sizes=sizes,
+                                     geometry=getattr(self.inner, "image_geometry", None))
 
     def close(self) -> None:
         self.inner.close()

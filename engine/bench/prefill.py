@@ -26,7 +26,8 @@ from .common import best_of, interleaved, matmul_flops_per_s, print_table
 
 TEXT_TOKENS = 64
 SHAPES = {"small": dict(hidden=1024, layers=16, heads=16, kv_heads=4, intermediate=2816),
-          "7b": dict(hidden=4096, layers=32, heads=32, kv_heads=32, intermediate=11008)}
+          "7b": dict(hidden=4096, layers=32, heads=32, kv_heads=32, intermediate=11008),
+          "tiny": dict(hidden=64, layers=2, heads=4, kv_heads=2, intermediate=128)}  # smoke runs only
 MODES = {"full": ("full", True), "composite (visual MLP on)": ("composite", True),
          "composite (visual MLP off)": ("composite", False)}
 
@@ -173,13 +174,26 @@ def device_name(device: str) -> str:
     return torch.cuda.get_device_name(0) if device.startswith("cuda") else f"cpu ({torch.get_num_threads()} threads)"
 
 
-def main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="python -m engine bench prefill", description=__doc__)
+def common_args(prog: str, about: str) -> argparse.ArgumentParser:
+    """The options every prefill bench takes (this one and prefill_tiled)."""
+    ap = argparse.ArgumentParser(prog=prog, description=about)
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--visual", type=int, nargs="+", default=[576, 2304])
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--shape", choices=list(SHAPES), help="default: small on CPU, 7b on CUDA")
+    return ap
+
+
+def no_cuda(device: str) -> bool:
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        print("no CUDA GPU here: run with --device cpu")
+        return True
+    return False
+
+
+def main(argv: list[str]) -> int:
+    ap = common_args("python -m engine bench prefill", __doc__)
+    ap.add_argument("--visual", type=int, nargs="+", default=[576, 2304])
     ap.add_argument("--kernels", nargs="+", help="default: every kernel available on the device")
     ap.add_argument("--quant", nargs="+", default=None,
                     help="none 8bit 4bit (CUDA) | none int8 int4 (CPU) (default: none; all bitsandbytes on CUDA)")
@@ -190,8 +204,7 @@ def main(argv: list[str]) -> int:
                     help="also time compiled layers (default: on CUDA)")
     a = ap.parse_args(argv)
     cuda = a.device.startswith("cuda")
-    if cuda and not torch.cuda.is_available():
-        print("no CUDA GPU here: run with --device cpu")
+    if no_cuda(a.device):
         return 1
     if a.threads:
         torch.set_num_threads(a.threads)

@@ -33,7 +33,7 @@ def prompts(n_vis: int, side: int, gen: torch.Generator):
     turn2 = torch.cat([turn1, answer, t(40)])
     other_chat = torch.cat([t(20), torch.full((n_vis,), IMAGE_TOKEN), t(40)])
     pixels = torch.randn(1, 3, side, side, generator=gen)
-    mk = lambda ids: Prompt(ids, pixels, ["image-a"])
+    mk = lambda ids: Prompt(ids, pixels, ["image-a"], image_tokens=[n_vis])
     return mk(turn1), answer, mk(turn2), mk(other_chat)
 
 

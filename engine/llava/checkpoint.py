@@ -14,6 +14,7 @@ PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
 
 # Ordered: the first matching prefix wins.
 PREFIXES = [
+    ("model.image_newline", "image_newline"), ("image_newline", "image_newline"),  # LLaVA-NeXT
     ("model.loc_encoder.", "grounding.loc_encoder."), ("model.loc_decoder.", "grounding.loc_decoder."),
     ("loc_encoder.", "grounding.loc_encoder."), ("loc_decoder.", "grounding.loc_decoder."),
     ("model.vision_tower.vision_model.", "vision."), ("model.vision_tower.", "vision."),

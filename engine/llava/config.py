@@ -61,6 +61,7 @@ class ModelConfig:
     ee_mllm: dict | None = None         # an EE-MLLM checkpoint: composite attention by default
     grounding: dict | None = None
     quantization: str | None = None      # "4bit" | "8bit": saved by bitsandbytes, loads as saved
+    grid_pinpoints: list | None = None   # LLaVA-NeXT: any-resolution tiling (anyres.py), (h, w) each
 
     @property
     def image_seq_length(self) -> int:
@@ -132,6 +133,28 @@ def _eos(cfg: dict, tc: dict, folder: Path) -> list[int]:
     return sorted(set(ids))
 
 
+def _complete(sub: dict, default_type: str) -> dict:
+    """A sub-config as saved may leave out what equals its class's default (llava-hf's configs
+    omit the Mistral decoder's hidden_size): filled in from transformers' own defaults."""
+    if all(k in sub for k in ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads")):
+        return sub
+    from transformers import CONFIG_MAPPING
+    kind = sub.get("model_type", default_type)
+    if kind not in CONFIG_MAPPING:
+        raise EngineError(f"Sub-model type {kind!r} is not supported.")
+    defaults = CONFIG_MAPPING[kind]().to_dict()
+    if "rope_theta" in sub or "rope_scaling" in sub:  # an old-style RoPE: not the default's theta
+        defaults.pop("rope_parameters", None)
+    return {**defaults, **sub}
+
+
+def _pinpoints(cfg: dict) -> list:
+    pins = cfg.get("image_grid_pinpoints")
+    if not pins or not all(isinstance(p, (list, tuple)) and len(p) == 2 for p in pins):
+        raise EngineError("This LLaVA-NeXT config.json has no usable image_grid_pinpoints.")
+    return [list(map(int, p)) for p in pins]
+
+
 def _read(path: Path) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
 
@@ -141,8 +164,8 @@ def read_config(folder: str | Path) -> ModelConfig:
     if not (folder / "config.json").is_file():
         raise EngineError(f"{folder} has no config.json: not a Hugging Face checkpoint folder.")
     cfg = _read(folder / "config.json")
-    if cfg.get("model_type") == "llava":
-        tc, vc = cfg["text_config"], cfg["vision_config"]
+    if cfg.get("model_type") in ("llava", "llava_next"):
+        tc, vc = _complete(cfg["text_config"], "llama"), _complete(cfg["vision_config"], "clip_vision_model")
         if "tie_word_embeddings" in cfg:
             tc = {**tc, "tie_word_embeddings": cfg["tie_word_embeddings"]}
         layers = cfg.get("vision_feature_layer", -2)
@@ -154,8 +177,9 @@ def read_config(folder: str | Path) -> ModelConfig:
             projector_act=cfg.get("projector_hidden_act", "gelu"),
             projector_bias=cfg.get("multimodal_projector_bias", True),
             eos_token_ids=_eos(cfg, tc, folder), ee_mllm=cfg.get("ee_mllm"),
-            grounding=cfg.get("grounding"), quantization=_bnb_mode(cfg))
+            grounding=cfg.get("grounding"), quantization=_bnb_mode(cfg),
+            grid_pinpoints=_pinpoints(cfg) if cfg["model_type"] == "llava_next" else None)
     if cfg.get("model_type") in DECODERS:
         return ModelConfig(decoder=decoder_config(cfg), eos_token_ids=_eos(cfg, cfg, folder))
     raise EngineError(f"{folder}: model_type {cfg.get('model_type')!r} is not supported; this engine "
-                      f"reads LLaVA checkpoints and Llama/Mistral/Qwen2 decoders.")
+                      f"reads LLaVA and LLaVA-NeXT checkpoints and Llama/Mistral/Qwen2 decoders.")

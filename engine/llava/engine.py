@@ -9,13 +9,14 @@ from typing import Iterator
 
 import torch
 
-from ..api import Box, Done, EngineError, EngineInfo, GenParams, Message, Stats, Token
+from ..api import MAX_TILES, Box, Done, EngineError, EngineInfo, GenParams, Message, Stats, Token
 from ..catalog import data_dir
 from ..grounding.formats import load_format
 from ..sampling_defaults import from_generation_config
 from ..grounding.geometry import clip_box, padded_to_original, tally
 from .checkpoint import fingerprint
 from .cpu import cpu_dtype, int_kernel_note
+from .anyres import most_image_tokens
 from .generate import RunConfig, Timings, decode_loop
 from .kvstore import VisualKVStore
 from .config import read_config
@@ -70,9 +71,10 @@ class TorchEngine:
     def __init__(self, folder, attention=None, device="auto", dtype=None, visual_mlp=None,
                  kernel="sdpa", max_context=None, visual_cache=True, kv_cache_dir=None,
                  kv_cache_bytes=2 * 2 ** 30, kv_disk_bytes=8 * 2 ** 30, kv_cache_dtype=None, quant=None,
-                 compile=False, progress=None, box_format=None):
+                 compile=False, progress=None, box_format=None, max_tiles=None):
         """box_format: how regions are written and answers' boxes read for a model without a box
-        head (engine.grounding.formats); None: from its config.json or folder name."""
+        head (engine.grounding.formats); None: from its config.json or folder name. max_tiles
+        (LLaVA-NeXT): the most tiles an image is cut into, 0 for the base view only; None: all."""
         folder = Path(folder)
         if folder.is_file():  # a weights file given for its folder: say what is wanted
             kind = ("a pickle file, never loaded: only safetensors and GGUF are"
@@ -96,9 +98,12 @@ class TorchEngine:
             raise EngineError(f"Attention kernel {kernel!r} is not available on {device}; "
                               f"available: {', '.join(available_kernels(device))}.")
         cfg = read_config(folder)
-        self.context = min(cfg.decoder.max_positions, max_context or DEFAULT_CONTEXT)
+        max_tiles = tiles_option(max_tiles, cfg)
+        per_image = most_image_tokens(cfg, max_tiles)
+        # A tiled image takes up to ~2,900 tokens: room for two of them and a conversation by default.
+        self.context = min(cfg.decoder.max_positions, max_context or max(DEFAULT_CONTEXT, 2 * per_image + 1024))
         # Refuse before anything is allocated when it cannot fit (GPU memory, or RAM on CPU).
-        self.estimate = check_fits(cfg, device, DTYPES[dtype].itemsize, quant, self.context)
+        self.estimate = check_fits(cfg, device, DTYPES[dtype].itemsize, quant, self.context, per_image)
         self.model = load_model(folder, DTYPES[dtype], device, quant=quant, cfg=cfg, progress=progress)
         if compile and not device.startswith("cuda") and self.model.sees_images:
             self.model.vision.compile_layers()  # the tower's share of the first token, fused
@@ -110,7 +115,7 @@ class TorchEngine:
             raise EngineError(f"attention must be 'full' or 'composite', not {attention!r}.")
         self.run = RunConfig(attention, ee.get("visual_mlp", True) if visual_mlp is None else visual_mlp, kernel,
                              compile)
-        self.prompter = Prompter(folder, cfg)
+        self.prompter = Prompter(folder, cfg, max_tiles)
         self.eos = set(cfg.eos_token_ids) | {self.prompter.tokenizer.eos_token_id} - {None}
         self.device = device
         self.lock = threading.Lock()  # one generation at a time: they share the cached conversation
@@ -129,12 +134,14 @@ class TorchEngine:
                                   DTYPES[kv_cache_dtype] if kv_cache_dtype else None)
         self.prefiller = Prefiller(self.model, self.run, store, namespace)
         self.emits_boxes = self.model.has_box_head
+        self.image_geometry = self.prompter.image_geometry  # Grounded reads answers' boxes in it
         self.box_format = load_format(box_format, json.loads((folder / "config.json").read_text()), folder.name)
         self.info = EngineInfo(
             name=folder.name, backend="torch", device=device, dtype=dtype, attention=attention, quantization=quant,
             vision=self.model.sees_images, grounding=self.model.has_box_head or self.box_format != "auto",
             context_length=self.context,
-            notes=([f"visual_mlp={self.run.visual_mlp}"] if attention == "composite" else []) + notes,
+            notes=([f"visual_mlp={self.run.visual_mlp}"] if attention == "composite" else []) + notes
+            + ([tiling_note(max_tiles, per_image)] if cfg.grid_pinpoints is not None else []),
             sampling=from_generation_config(_json(folder / "generation_config.json"), sum(param_count(cfg))))
         if max_context and max_context > self.context:  # said, not silently shortened
             self.info.notes.append(f"max_context={max_context} is capped at {self.context}: the model "
@@ -251,7 +258,25 @@ class TorchEngine:
 
 OPTIONS = ("attention", "device", "dtype", "visual_mlp", "kernel", "max_context", "visual_cache",
            "kv_cache_dir", "kv_cache_bytes", "kv_disk_bytes", "kv_cache_dtype", "quant", "compile", "progress",
-           "box_format")
+           "box_format", "max_tiles")
+
+
+def tiles_option(value, cfg) -> int | None:
+    """--max-tiles as given (a number, or a key of api.MAX_TILES) -> tiles, None for all."""
+    if value is None or value == "all":
+        return None
+    if cfg.grid_pinpoints is None:
+        raise EngineError("--max-tiles applies to LLaVA-NeXT (any-resolution) checkpoints; this one "
+                          "shows each image as one view.")
+    value = MAX_TILES.get(str(value), value)
+    if not isinstance(value, int) and not str(value).isdigit():
+        raise EngineError(f"--max-tiles {value!r}: give a number of tiles, or one of {', '.join(MAX_TILES)}.")
+    return int(value)
+
+
+def tiling_note(max_tiles, per_image: int) -> str:
+    cap = "the base view only" if max_tiles == 0 else "all tiles" if max_tiles is None else f"at most {max_tiles} tiles"
+    return f"any-resolution tiling: {cap}, up to {per_image:,} visual tokens per image"
 
 
 def load_torch_engine(path, **kw) -> TorchEngine:

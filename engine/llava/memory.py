@@ -21,14 +21,16 @@ class Estimate:
     kv_cache: int
     activations: int
     context: int
+    visual_tokens: int = 0  # the most decoder tokens one image takes (a tiled image: its real count)
 
     @property
     def total(self) -> int:
         return self.weights + self.kv_cache + self.activations
 
     def describe(self) -> str:
+        vis = f", up to {self.visual_tokens:,} visual tokens per image" if self.visual_tokens else ""
         return (f"{self.total / GiB:.2f} GiB (weights {self.weights / GiB:.2f}, KV cache "
-                f"{self.kv_cache / GiB:.2f} at {self.context} tokens, activations {self.activations / GiB:.2f})")
+                f"{self.kv_cache / GiB:.2f} at {self.context} tokens{vis}, activations {self.activations / GiB:.2f})")
 
 
 def decoder_linear_shapes(cfg: ModelConfig) -> list[tuple[int, int]]:
@@ -71,7 +73,20 @@ def cpu_quant_bytes(cfg: ModelConfig, dtype_bytes: int, quant: str) -> tuple[int
     return n, 0 if d.tie_embeddings else d.vocab_size * d.hidden
 
 
-def estimate(cfg: ModelConfig, dtype_bytes: int, quant: str | None = None, context: int = 4096) -> Estimate:
+def vision_activations(cfg: ModelConfig, dtype_bytes: int, visual_tokens: int) -> int:
+    """The vision tower's peak for one image: every view (a tiled image: the base view and up to
+    four tiles, 577 tokens each at 336 px) with a layer's buffers and attention scores at once."""
+    v = cfg.vision
+    if v is None or not visual_tokens:
+        return 0
+    n, t = v.n_patches + 1, v.image_size
+    views = 1 + max(((h // t) * (w // t) for h, w in cfg.grid_pinpoints or ()), default=0)
+    return views * (n * (4 * v.hidden + 2 * v.intermediate) + v.n_heads * n * n) * dtype_bytes
+
+
+def estimate(cfg: ModelConfig, dtype_bytes: int, quant: str | None = None, context: int = 4096,
+             visual_tokens: int = 0) -> Estimate:
+    """visual_tokens: the most decoder tokens one image can take (LLaVA-NeXT: thousands)."""
     d = cfg.decoder
     linear, other = param_count(cfg)
     if quant is None:
@@ -86,8 +101,8 @@ def estimate(cfg: ModelConfig, dtype_bytes: int, quant: str | None = None, conte
     # Prefill peak: a few hidden-size buffers and the MLP's two intermediate ones for every token,
     # one layer's attention scores (SDPA's math path materializes them), and fp32 last-row logits.
     acts = context * (4 * d.hidden + 2 * d.intermediate) * dtype_bytes + d.n_heads * context * context * dtype_bytes \
-        + 4 * d.vocab_size
-    return Estimate(int(weights), kv, acts, context)
+        + 4 * d.vocab_size + vision_activations(cfg, dtype_bytes, visual_tokens)
+    return Estimate(int(weights), kv, acts, context, visual_tokens)
 
 
 def free_bytes(device: str) -> int:
@@ -100,8 +115,9 @@ def free_bytes(device: str) -> int:
     return int(info["MemAvailable"].split()[0]) * 1024
 
 
-def check_fits(cfg: ModelConfig, device: str, dtype_bytes: int, quant: str | None, context: int) -> Estimate:
-    est = estimate(cfg, dtype_bytes, quant, context)
+def check_fits(cfg: ModelConfig, device: str, dtype_bytes: int, quant: str | None, context: int,
+               visual_tokens: int = 0) -> Estimate:
+    est = estimate(cfg, dtype_bytes, quant, context, visual_tokens)
     try:
         free = free_bytes(device)
     except (OSError, KeyError, RuntimeError):
@@ -110,10 +126,10 @@ def check_fits(cfg: ModelConfig, device: str, dtype_bytes: int, quant: str | Non
         opts = []
         small = "4bit" if device.startswith("cuda") else "int4"  # bitsandbytes; torch's CPU kernels
         if quant != small:
-            opts.append(f"--quant {small} (about {estimate(cfg, dtype_bytes, small, context).total / GiB:.1f} GiB)")
+            opts.append(f"--quant {small} (about {estimate(cfg, dtype_bytes, small, context, visual_tokens).total / GiB:.1f} GiB)")
         if context > 2048:
             opts.append(f"a shorter context, --max-context 2048 (about "
-                        f"{estimate(cfg, dtype_bytes, quant, 2048).total / GiB:.1f} GiB)")
+                        f"{estimate(cfg, dtype_bytes, quant, 2048, visual_tokens).total / GiB:.1f} GiB)")
         opts.append("a GGUF model on the CPU (python -m engine export-gguf)")
         raise EngineError(f"This model will not fit: it needs about {est.describe()}, and {device} has "
                           f"{free / GiB:.2f} GiB free. Options: {'; '.join(opts)}.")

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..api import EngineError
+from . import anyres
 from .checkpoint import read_weights
 from .config import ModelConfig, read_config
 from . import rope
@@ -44,6 +45,8 @@ class LlavaModel(nn.Module):
             self.vision = VisionTower(cfg.vision, cfg.feature_layers)
             self.projector = Projector(cfg.vision.hidden * len(cfg.feature_layers), d.hidden,
                                        cfg.projector_act, cfg.projector_bias)
+            if cfg.grid_pinpoints is not None:  # LLaVA-NeXT: ends each row of a tiled image
+                self.image_newline = nn.Parameter(torch.zeros(d.hidden))
         self.decoder = Decoder(d)
         if cfg.grounding is not None:
             self.grounding = BoxHead(d.hidden)
@@ -54,12 +57,18 @@ class LlavaModel(nn.Module):
     def sees_images(self) -> bool:
         return self.cfg.vision is not None
 
-    def image_features(self, pixels: torch.Tensor) -> torch.Tensor:
-        """(n_images, 3, H, W) -> (n_images, image_seq_length, hidden)."""
-        feats = self.vision(pixels)
+    def image_features(self, pixels):
+        """(n_images, 3, H, W) -> (n_images, image_seq_length, hidden); tiled images
+        (anyres.TiledPixels) -> a list of (tokens of that image, hidden), packed (anyres.pack)."""
+        tiled = isinstance(pixels, anyres.TiledPixels)
+        feats = self.vision(pixels.views() if tiled else pixels)
         if self.cfg.select_strategy == "default":
             feats = feats[:, 1:]
-        return self.projector(feats)
+        feats = self.projector(feats)
+        if not tiled:
+            return feats
+        return [anyres.pack(f, g, self.image_newline)
+                for f, g in zip(feats.split([g.views for g in pixels.grids]), pixels.grids)]
 
     @property
     def has_box_head(self) -> bool:
@@ -74,11 +83,12 @@ class LlavaModel(nn.Module):
         if not bool((is_visual == is_visual[:1]).all()):
             raise EngineError("The rows of a batch have their images at different positions.")
         n_slots = int(is_visual.sum())
-        n_feats = 0 if features is None else features.shape[0] * features.shape[1]
+        if isinstance(features, (list, tuple)):  # tiled images: a length of their own each
+            features = torch.cat(list(features))
+        n_feats = 0 if features is None else features.numel() // features.shape[-1]
         if n_slots != n_feats:
             raise EngineError(f"The prompt has {n_slots} image-token slots but the images give {n_feats} "
-                              f"features ({self.cfg.image_seq_length} per image): the image count and the "
-                              "prompt's image placeholders disagree.")
+                              "features: the image count and the prompt's image placeholders disagree.")
         x = self.decoder.embed_tokens(ids2.masked_fill(is_visual, 0))
         if n_slots:  # out of place: training differentiates through the placed features
             x = x.masked_scatter(is_visual[..., None], features.reshape(-1, x.shape[-1]).to(x.dtype))

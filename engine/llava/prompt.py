@@ -13,16 +13,18 @@ from ..catalog import text_only_refusal
 from ..grounding.regions import region_text
 from ..images import open_rgb
 from ..templates import render_continuing, render_folding_system
+from . import anyres
 from .config import ModelConfig
 
 
 @dataclass
 class Prompt:
     ids: torch.Tensor                    # (T,) with image tokens expanded
-    pixels: torch.Tensor | None          # (n_images, 3, H, W)
-    image_hashes: list[str] = field(default_factory=list)  # sha256 of each image's decoded pixels
+    pixels: torch.Tensor | anyres.TiledPixels | None  # (n_images, 3, H, W), or tiled (LLaVA-NeXT)
+    image_hashes: list[str] = field(default_factory=list)  # sha256 of each image's pixels (+ tiling)
     image_sizes: list[tuple[int, int]] = field(default_factory=list)  # original (w, h)
     boxes: list[tuple] = field(default_factory=list)  # regions for <boxes> tokens, padded-square coords
+    image_tokens: list[int] = field(default_factory=list)  # decoder tokens of each image, in order
 
 
 def pad_to_square(img, mean):
@@ -37,13 +39,18 @@ def pad_to_square(img, mean):
     return sq
 
 
-def pixel_hash(img) -> str:
-    return hashlib.sha256(f"{img.size}".encode() + img.tobytes()).hexdigest()
+def pixel_hash(img, tiling: str = "") -> str:
+    """The image's decoded pixels and, for a tiled image, its tiling (other tiles, other K/V)."""
+    return hashlib.sha256(f"{img.size}{tiling}".encode() + img.tobytes()).hexdigest()
 
 
 class Prompter:
-    def __init__(self, folder: str | Path, cfg: ModelConfig):
+    def __init__(self, folder: str | Path, cfg: ModelConfig, max_tiles: int | None = None):
+        """max_tiles: LLaVA-NeXT only, the most tiles an image is cut into (0: the base view only)."""
         self.name = Path(folder).name  # as the model list names it
+        # A tiled image is seen whole, its padding cropped off the feature grid (anyres.unpadded_size):
+        # a box normalized to what the model sees is normalized to the original image.
+        self.image_geometry = "stretch" if cfg.grid_pinpoints is not None else None
         from transformers import AutoProcessor, AutoTokenizer
         from transformers.utils import logging
         logging.set_verbosity_error()  # its torchvision notice is noise: the PIL processors are used
@@ -60,6 +67,21 @@ class Prompter:
                               "(preprocessor_config.json): cannot prepare images for it.")
         owner = self.processor or self.tokenizer
         self.template = getattr(owner, "chat_template", None) or self.tokenizer.chat_template
+        if cfg.grid_pinpoints is not None:
+            self._pin_tiling(folder, max_tiles)
+
+    def _pin_tiling(self, folder: Path, max_tiles: int | None) -> None:
+        """LLaVA-NeXT: transformers' PIL image processor, always (the torchvision one gives other
+        pixels), and the pinpoints left under the tile cap."""
+        from transformers import LlavaNextImageProcessorPil
+        self.processor.image_processor = LlavaNextImageProcessorPil.from_pretrained(folder)
+        self.tile = self.cfg.vision.image_size
+        self.pinpoints = anyres.cap_pinpoints(self.cfg.grid_pinpoints, self.tile, max_tiles)
+
+    def grid(self, size: tuple[int, int]) -> anyres.Grid:
+        """The tiling of an image of (width, height) pixels under this prompter's cap."""
+        v = self.cfg.vision
+        return anyres.grid((size[1], size[0]), self.pinpoints, self.tile, v.patch_size, self.cfg.image_seq_length)
 
     def conversation(self, messages: list[Message], box_format: str = "auto"):
         conv, images, boxes = [], [], []
@@ -83,7 +105,7 @@ class Prompter:
         coordinates), after <at> in its own answers, as it generated them; other models read it
         as their own box text."""
         if self.cfg.grounding is None:
-            return region_text(r, box_format, [i.size for i in images])
+            return region_text(r, box_format, [i.size for i in images], self.image_geometry)
         from ..grounding.geometry import original_to_padded
         if not 0 <= r.image_index < len(images):
             raise EngineError(f"A region refers to image {r.image_index + 1}, but only {len(images)} "
@@ -111,12 +133,31 @@ class Prompter:
         text = self.render(conv, finished)
         if images:
             sizes = [i.size for i in images]
+            if self.cfg.grid_pinpoints is not None:
+                return self._tiled(text, images, boxes)
             if self.cfg.grounding is not None:  # box-head models see (and answer on) padded squares
                 images = [pad_to_square(i, self.processor.image_processor.image_mean) for i in images]
             out = self.processor(text=text, images=images, return_tensors="pt")
             return Prompt(out["input_ids"][0], out["pixel_values"], [pixel_hash(i) for i in images],
-                          sizes, boxes)
+                          sizes, boxes, [self.cfg.image_seq_length] * len(images))
         ids = self.tokenizer(text, return_tensors="pt")["input_ids"][0]
         if self.cfg.image_token_id is not None and bool((ids == self.cfg.image_token_id).any()):
             raise EngineError("The text holds image placeholders but no image was attached.")
         return Prompt(ids, None, boxes=boxes)
+
+    def _tiled(self, text: str, images: list, boxes: list) -> Prompt:
+        """LLaVA-NeXT: pixels from transformers' processor under the capped pinpoints (the base view
+        only: its base view, the one tile dropped); each image token expanded to that image's count
+        here, not by the processor, whose count ignores the cap."""
+        grids = [self.grid(i.size) for i in images]
+        out = self.processor.image_processor(images, image_grid_pinpoints=self.pinpoints or [[self.tile] * 2],
+                                             return_tensors="pt")
+        values = out["pixel_values"] if self.pinpoints else out["pixel_values"][:, :1]
+        token = self.processor.image_token
+        pieces = text.split(token)
+        if len(pieces) != len(images) + 1:
+            raise EngineError(f"The prompt has {len(pieces) - 1} image placeholders for {len(images)} images.")
+        text = "".join(p + token * g.tokens for p, g in zip(pieces, grids)) + pieces[-1]
+        ids = self.tokenizer(text, return_tensors="pt")["input_ids"][0]
+        return Prompt(ids, anyres.TiledPixels(values, grids), [pixel_hash(i, g.key) for i, g in zip(images, grids)],
+                      [i.size for i in images], boxes, [g.tokens for g in grids])

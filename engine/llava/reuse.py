@@ -23,12 +23,15 @@ class CachedConversation:
     cache: KVCache
 
 
-def position_keys(prompt: Prompt, image_token_id, per_image: int, boxes_token_id=None) -> list:
-    keys, slot, box = [], 0, 0
+def position_keys(prompt: Prompt, image_token_id, boxes_token_id=None) -> list:
+    """Each image's rows are (its hash, row within it): images have prompt.image_tokens rows each."""
+    keys, img, slot, box = [], 0, 0, 0
     for t in prompt.ids.tolist():
         if t == image_token_id:
-            keys.append((prompt.image_hashes[slot // per_image], slot % per_image))
+            keys.append((prompt.image_hashes[img], slot))
             slot += 1
+            if slot == prompt.image_tokens[img]:
+                img, slot = img + 1, 0
         elif t == boxes_token_id:  # a region's embedding depends on its box, not only the token
             keys.append(box_key(prompt.boxes[box]))
             box += 1
@@ -56,9 +59,8 @@ class Prefiller:
     def prefill(self, prompt: Prompt, extra: int, timings: Timings):
         """-> (logits of the last prompt position, cache, keys of the cached positions)."""
         m, cfg = self.model, self.model.cfg
-        per_image = cfg.image_seq_length if m.sees_images else 1
         boxes_id = cfg.grounding["boxes_token_id"] if m.has_box_head else None
-        keys = position_keys(prompt, cfg.image_token_id, per_image, boxes_id)
+        keys = position_keys(prompt, cfg.image_token_id, boxes_id)
         ids, dev = prompt.ids, prompt.ids.device
         p = min(shared_prefix(self.last.keys, keys), len(keys) - 1) if self.last else 0
         if p and isinstance(keys[p], tuple) and keys[p][0] != "box":  # never start inside an image
@@ -91,7 +93,7 @@ class Prefiller:
             visual_kv = [(torch.cat([kv[i][0] for kv in kvs], 2), torch.cat([kv[i][1] for kv in kvs], 2))
                          for i in range(cfg.decoder.n_layers)]
             # Placeholders for the visual rows' embeddings: their hidden states are not recomputed.
-            feats = torch.zeros(len(todo), per_image, cfg.decoder.hidden, device=dev)
+            feats = torch.zeros(sum(prompt.image_tokens[img] for _, img in todo), cfg.decoder.hidden, device=dev)
         elif todo:
             tv = time.perf_counter()
             feats = m.image_features(prompt.pixels[[img for _, img in todo]].to(dev))
@@ -102,7 +104,7 @@ class Prefiller:
         logits = m.head(h[0, -1])
         timings.vision_ms = vision_s * 1e3
         timings.prefill_ms = (time.perf_counter() - t0 - vision_s) * 1e3
-        timings.extra.update(stats, visual_tokens=len(starts) * per_image)
+        timings.extra.update(stats, visual_tokens=sum(prompt.image_tokens))
         return logits, cache, keys
 
     def _visual_kv(self, prompt: Prompt, img: int, stats: dict):
@@ -118,6 +120,7 @@ class Prefiller:
         stats["images_encoded"] += 1
         t0 = time.perf_counter()
         feats = m.image_features(prompt.pixels[img:img + 1].to(prompt.ids.device))
+        feats = torch.cat(list(feats))[None]  # (1, tokens, D), a tiled image's list or not
         vision_s = time.perf_counter() - t0
         kv, _ = visual_layers(m.decoder, feats, self.run.visual_mlp, self.run.compile)
         if self.store:

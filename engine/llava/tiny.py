@@ -22,6 +22,9 @@ TEMPLATES = {
               "{% elif message['role'] == 'user' %}USER: " + _PARTS + " "
               "{% else %}ASSISTANT: " + _PARTS + "</s>{% endif %}{% endfor %}"
               "{% if add_generation_prompt %}ASSISTANT:{% endif %}"),
+    "mistral": ("{% for message in messages %}{% if message['role'] == 'user' %}[INST] " + _PARTS +
+                " [/INST]{% elif message['role'] == 'assistant' %} " + _PARTS + "</s>{% else %}" + _PARTS +
+                "\n\n{% endif %}{% endfor %}"),
     "chatml": ("{% for message in messages %}<|im_start|>{{ message['role'] }}\n" + _PARTS +
                "<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"),
 }
@@ -39,10 +42,12 @@ def sentencepiece_path() -> Path:
 def make_tiny(out: str | Path, family="llama", vision="clip", layers=2, hidden=64, heads=4,
               kv_heads=2, vision_layers=3, image_size=56, patch_size=14, seed=0, rope_scaling=None,
               ee_mllm=None, tie=False, grounding=False, vision_hidden=32, sliding_window=None,
-              words=(), shard_size=None) -> Path:
+              words=(), shard_size=None, pinpoints=None, template=None) -> Path:
     """words: extra ordinary tokens for the tokenizer, each one token: a test that biases one of
     them makes the model write exactly that text (a model's box markup, say). shard_size (e.g.
-    "4MB"): write the weights as several shards with an index, as large checkpoints are."""
+    "4MB"): write the weights as several shards with an index, as large checkpoints are.
+    pinpoints: a LLaVA-NeXT checkpoint (any-resolution tiling) with these grid pinpoints, (h, w)
+    each in pixels, multiples of image_size. template: a key of TEMPLATES (default by family)."""
     import torch
     from transformers import (CLIPImageProcessor, CLIPVisionConfig, LlavaConfig,
                               LlavaForConditionalGeneration, LlavaProcessor, MistralConfig, Qwen2Config,
@@ -64,7 +69,7 @@ def make_tiny(out: str | Path, family="llama", vision="clip", layers=2, hidden=6
     if chatml:
         tok.eos_token = "<|im_end|>"
     tok.pad_token = tok.unk_token
-    template = TEMPLATES["chatml" if chatml else "llava"]
+    template = TEMPLATES[template or ("chatml" if chatml else "llava")]
     tok.chat_template = template
     vocab = (len(tok) + 63) // 64 * 64          # padded, as real LLaVA checkpoints are
 
@@ -85,11 +90,17 @@ def make_tiny(out: str | Path, family="llama", vision="clip", layers=2, hidden=6
     n_patches = (image_size // patch_size) ** 2
     # SigLIP has no CLS token, so LLaVA keeps every patch ("full"); CLIP drops CLS ("default").
     strategy = "full" if vision == "siglip" else "default"
-    cfg = LlavaConfig(vision_config=vis, text_config=text, image_token_index=tok.convert_tokens_to_ids(IMAGE_TOKEN),
-                      image_seq_length=n_patches, vision_feature_select_strategy=strategy,
-                      vision_feature_layer=-2, tie_word_embeddings=tie)
-    torch.manual_seed(seed)
-    model = LlavaForConditionalGeneration(cfg)
+    common = dict(vision_config=vis, text_config=text, image_token_index=tok.convert_tokens_to_ids(IMAGE_TOKEN),
+                  vision_feature_select_strategy=strategy, vision_feature_layer=-2, tie_word_embeddings=tie)
+    if pinpoints:
+        from transformers import LlavaNextConfig, LlavaNextForConditionalGeneration
+        cfg = LlavaNextConfig(**common, image_grid_pinpoints=[list(p) for p in pinpoints])
+        torch.manual_seed(seed)
+        model = LlavaNextForConditionalGeneration(cfg)
+    else:
+        cfg = LlavaConfig(**common, image_seq_length=n_patches)
+        torch.manual_seed(seed)
+        model = LlavaForConditionalGeneration(cfg)
     with torch.no_grad():  # spread the logits a little so greedy decoding is not all ties
         model.lm_head.weight.normal_(0, 0.5) if not tie else None
     model.save_pretrained(out, **({"max_shard_size": shard_size} if shard_size else {}))
@@ -106,13 +117,23 @@ def make_tiny(out: str | Path, family="llama", vision="clip", layers=2, hidden=6
     proc_cls = SiglipImageProcessor if vision == "siglip" else CLIPImageProcessor
     size = {"height": image_size, "width": image_size} if vision == "siglip" else {"shortest_edge": image_size}
     kw = {} if vision == "siglip" else {"crop_size": {"height": image_size, "width": image_size}}
-    processor = LlavaProcessor(image_processor=proc_cls(size=size, **kw), tokenizer=tok,
-                               patch_size=patch_size, vision_feature_select_strategy=strategy,
-                               num_additional_image_tokens=0 if vision == "siglip" else 1,
-                               image_token=IMAGE_TOKEN, chat_template=template)
+    proc_kw = dict(tokenizer=tok, patch_size=patch_size, vision_feature_select_strategy=strategy,
+                   num_additional_image_tokens=0 if vision == "siglip" else 1, image_token=IMAGE_TOKEN,
+                   chat_template=template)
+    if pinpoints:  # the PIL class: the one the engine pins (torchvision's gives other pixels)
+        from transformers import LlavaNextImageProcessorPil, LlavaNextProcessor
+        image_proc = LlavaNextImageProcessorPil(size=size, image_grid_pinpoints=[list(p) for p in pinpoints], **kw)
+        processor = LlavaNextProcessor(image_processor=image_proc, **proc_kw)
+    else:
+        processor = LlavaProcessor(image_processor=proc_cls(size=size, **kw), **proc_kw)
     processor.save_pretrained(out)
     tok.save_pretrained(out)
     return out
+
+
+def v16_pinpoints(tile: int = 336) -> list[list[int]]:
+    """llava-v1.6's grid pinpoints (h, w): 1x2, 2x1, 2x2, 3x1 and 1x3 tiles of `tile` pixels."""
+    return [[tile * r, tile * c] for r, c in ((1, 2), (2, 1), (2, 2), (3, 1), (1, 3))]
 
 
 def write_box_head(path: Path, hidden: int) -> None:
@@ -141,9 +162,12 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--ee-mllm", action="store_true", help="mark it an EE-MLLM checkpoint (composite by default)")
     ap.add_argument("--visual-mlp", choices=["true", "false"], default="true")
     ap.add_argument("--grounding", action="store_true", help="add a pix2emb box head and <at>/<boxes> tokens")
+    ap.add_argument("--anyres", action="store_true", help="LLaVA-NeXT: llava-v1.6's grid pinpoints (scaled "
+                    "to --image-size) and a newline row embedding")
     a = ap.parse_args(argv)
     ee = {"attention": "composite", "visual_mlp": a.visual_mlp == "true"} if a.ee_mllm else None
     out = make_tiny(a.out_dir, family=a.family, vision=a.vision, layers=a.layers, hidden=a.hidden,
-                    image_size=a.image_size, seed=a.seed, ee_mllm=ee, grounding=a.grounding)
+                    image_size=a.image_size, seed=a.seed, ee_mllm=ee, grounding=a.grounding,
+                    pinpoints=v16_pinpoints(a.image_size) if a.anyres else None)
     print(f"wrote {out}")
     return 0

@@ -42,3 +42,23 @@ def test_decode_bench_torch_rows(capsys):
                  "--no-llama", "--threads", "1"]) == 0
     out = capsys.readouterr().out
     assert "torch int8" in out and "best torch vs float32 eager" in out
+
+
+@pytest.mark.slow
+def test_tiled_prefill_bench_runs_at_real_token_counts(capsys):
+    """A smoke run at a tiny decoder and a 2-layer tower: the rows carry the real anyres counts."""
+    from engine.bench import prefill_tiled
+    res = prefill_tiled.run(repeats=1, shape="tiny", cases=[((750, 1000), None), ((672, 672), 0)], vision_layers=2)
+    assert {(r["image"], r["visual"], r["views"]) for r in res["rows"]} == {
+        ("750x1000", 2340, 5), ("672x672, --max-tiles base", 577, 1)}
+    assert {r["stage"] for r in res["rows"]} == {"vision tower", "decoder full", "decoder composite (visual MLP on)",
+                                                 "decoder composite (visual MLP off)"}
+    prefill_tiled.report(res)
+    assert "750x1000: decoder prefill full / composite (visual MLP off)" in capsys.readouterr().out
+
+
+def test_bench_family_variants_are_a_table(capsys):
+    from engine.bench import FAMILIES, main
+    assert FAMILIES["prefill", "llava_next"] == "engine.bench.prefill_tiled"
+    assert main(["prefill", "--family", "qwen"]) == 2
+    assert "one of llava, llava_next" in capsys.readouterr().out
