@@ -1,4 +1,4 @@
-"""Pointing at `[k]` (a box) or `[pN]` (a page) in the last answer: the Chatbot's own select
+"""Pointing at `[k]` (a box) or `[pN]` (a page) in the last answer, or clicking a citation card: the Chatbot's own select
 event only says which message was clicked, not which word, so a small script finds the reference
 under the pointer (hover or click) and sends it through a custom event of an invisible gr.HTML.
 The handler redraws the boxes panel with that box emphasised."""
@@ -36,6 +36,8 @@ window.__vlPick = (ref) => {
 if (!window.__vlRefsOn) {
   window.__vlRefsOn = true;
   document.addEventListener('click', (e) => {
+    const card = e.target.closest && e.target.closest('[data-card]');
+    if (card) { window.__vlShown = undefined; window.__vlPick(card.dataset.card); return; }
     const ref = refAt(e.clientX, e.clientY);
     if (ref !== null) { window.__vlShown = undefined; window.__vlPick(ref); }
   });

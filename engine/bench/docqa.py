@@ -197,7 +197,7 @@ def measure(docs, questions, model, label: str, log=print) -> dict:
         old, new = ask_old(doc, q, model), ask_new(doc, q, model)
         rows.append({"q": q, "old": old, "new": new})
         log(f"[{label} {i + 1}/{len(questions)}] {q['kind']:5} old {'ok' if old['correct'] else '--'} "
-            f"new {'ok' if new['correct'] else '--'} | {q['question'][:60]} -> {new['answer'].strip()[:60]!r}")
+            f"new {'ok' if new['correct'] else '--'} | {q['question'][:60]} -> {new['answer'].strip()[:60]!r}", flush=True)
     return summarize(rows)
 
 

@@ -19,7 +19,7 @@ from .text import content_tokens
 
 K1, B = 1.5, 0.75
 CANDIDATES = 20        # BM25's best passages that the embedding model re-reads
-BM25_WEIGHT = 1.0      # re-ranked score: similarity + BM25 relative to the best (both 0..1, equal weight)
+BM25_WEIGHT = 0.3      # re-ranked score: similarity + this x BM25 relative to the best (0..1)
 # Below these the best passage is taken as not saying: cosine similarity of MiniLM (unrelated
 # text sits around 0-0.15, a passage on the question's topic above 0.3), or, with BM25 alone,
 # the share of the question's rare-word weight (idf) that the passage holds.
