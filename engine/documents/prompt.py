@@ -12,9 +12,10 @@ from .passages import Passage
 from .render import render_page
 
 NOT_FOUND = "The document does not seem to say."   # the app's answer when no passage clears the threshold
-SYSTEM = ("You answer questions about the document \"{name}\" from the passages of it given below. "
-          "Answer briefly, in a few words or one sentence, using the document's own words. "
-          "If the passages do not contain the answer, say: " + NOT_FOUND)
+# No "if the passages do not say, say so": a small model copies that sentence as its answer. The
+# app says it instead, when no passage clears the retrieval threshold (retrieve.py).
+# Nor "in the document's own words": it answers with that phrase.
+SYSTEM = "Answer the question about the document \"{name}\" in a few words, from the passages below."
 MAX_TOKENS = 600          # passages in the prompt: prefill stays ~1-2 s for a small model on 2 cores
 CHARS_PER_TOKEN = 3.0     # English prose is ~4 characters a token, code and numbers fewer: counted short
 
