@@ -78,7 +78,8 @@ def cards_html(msg_id: int, cards: list[dict]) -> str:
         marks = set(c["marks"])
         words = " ".join(f"<mark>{html.escape(w)}</mark>" if i in marks else html.escape(w)
                          for i, w in enumerate(c["words"]))
-        out.append(f'<div class="vl-card" data-card="c{msg_id}-{c["n"]}" role="button" tabindex="0">'
+        # the card's name in a class: Gradio's HTML sanitizer drops data- attributes
+        out.append(f'<div class="vl-card vl-ref-c{msg_id}-{c["n"]}" role="button" tabindex="0">'
                    f'<b>[{c["n"]}] {html.escape(c["label"])}</b> {words}</div>')
     return "".join(out) + "</div>"
 

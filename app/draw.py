@@ -72,6 +72,9 @@ def _dim_outside(image: Image.Image, coords) -> Image.Image:
     return out
 
 
+PAGE_PAD = 2   # line widths between a passage's words and the inner edge of its box
+
+
 def margin_width(width: int) -> int:
     """The strip left of a page that holds its labels."""
     return max(36, width // 14)
@@ -94,8 +97,11 @@ def _draw(image: Image.Image, items, emphasis: int = 0, margin: bool = False) ->
         draw = _Shifted(draw, left)
     for i, (ref, coords, _) in enumerate(items):
         line = base * 2 if i >= len(items) - emphasis else base
-        # Drawn mostly outside the box, so the boxed words stay readable.
+        # Drawn mostly outside the box, so the boxed words stay readable; a page's passage (margin)
+        # entirely outside it, clear of its letters.
         x1, y1, x2, y2 = to_pixels(coords, w, h)
+        if margin:
+            x1, y1, x2, y2 = x1 - PAGE_PAD * line, y1 - PAGE_PAD * line, x2 + PAGE_PAD * line, y2 + PAGE_PAD * line
         o = 2 * line
         draw.rectangle((x1 - o, y1 - o, x2 + o, y2 + o), outline=DARK, width=line * 3)
         draw.rectangle((x1 - line, y1 - line, x2 + line, y2 + line), outline=colour(ref), width=line)
