@@ -109,4 +109,4 @@ def describe(ref: dict) -> str:
         line += f", {ref['ocr']} read by OCR"
     if ref.get("empty"):
         line += f"; no text found on page(s) {', '.join(map(str, ref['empty'][:10]))}"
-    return line + ". Ask about it: answers cite pages as [pN]."
+    return line + ". Ask about it: each answer shows the passages it draws on; click one to see it on its page."

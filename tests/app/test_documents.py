@@ -68,7 +68,7 @@ def test_dropped_pdf_is_indexed_and_the_answer_boxes_cited_words(served_smol, tm
     _, x1, y1, x2, y2 = fig["boxes"][0]
     w, h = plain.size
     px, py = round(x1 * (w - 1)), round((y1 + y2) / 2 * (h - 1))
-    ring = {drawn.getpixel((margin + px - d, py)) for d in range(1, 5)}
+    ring = {drawn.getpixel((margin + px - d, py)) for d in range(1, 16)}   # drawn clear of the words
     assert PALETTE[0] in ring and plain.getpixel((px - 2, py)) == (255, 255, 255)
     # the chat shows the answer and the boxed page; the panel offers and shows the page
     shown = out[0][-1]
