@@ -95,6 +95,18 @@ def test_a_pdf_sent_with_its_question_is_answered_from_it(served_smol, tmp_path)
     prompt = app.answers[chat.id].messages
     assert prompt[-1].role == "user" and sum(m.role == "user" for m in prompt) == 1  # asked once
 
+def test_a_question_the_document_does_not_answer_says_so_and_shows_the_closest(served_smol, tmp_path):
+    demo, app = served_smol
+    send(client(demo), "Which football team won the cup final?", [make_pdf(tmp_path / "yard.pdf")],
+         max_tokens=24).result(timeout=120)
+    chat = app.store.chats()[0]
+    q, a = app.store.branch(chat.id)
+    assert a.status == "done" and a.text == "The document does not seem to say."
+    assert a.meta["doc"]["found"] is False and "stats" not in a.meta     # the model was not asked
+    card, = a.meta["cards"]
+    assert " ".join(card["words"]).endswith("sailing boats in Lisbon.")
+
+
 def bad_pdfs(d):
     enc = pdfencrypt.StandardEncryption("secret", ownerPassword="owner")
     corrupt = d / "broken.pdf"

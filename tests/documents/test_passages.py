@@ -5,7 +5,6 @@ import pytest
 from reportlab.lib.pagesizes import letter
 from reportlab.pdfgen import canvas
 
-from engine.api import Text
 from engine.documents import build_messages, open_document, passages, retrieve_passages, split_page
 from engine.documents import rerank
 
