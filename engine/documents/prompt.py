@@ -14,8 +14,8 @@ from .render import render_page
 NOT_FOUND = "The document does not seem to say."   # the app's answer when no passage clears the threshold
 # No "if the passages do not say, say so": a small model copies that sentence as its answer. The
 # app says it instead, when no passage clears the retrieval threshold (retrieve.py).
-# Nor "in the document's own words": it answers with that phrase.
-SYSTEM = "Answer the question about the document \"{name}\" in a few words, from the passages below."
+# Nor "in the document's own words", nor the file's name: it answers with those.
+SYSTEM = "Answer the question in a few words, from the passages of a document below."
 MAX_TOKENS = 600          # passages in the prompt: prefill stays ~1-2 s for a small model on 2 cores
 CHARS_PER_TOKEN = 3.0     # English prose is ~4 characters a token, code and numbers fewer: counted short
 
@@ -49,4 +49,5 @@ def build_messages(doc: Document, passages: Sequence[Passage], question: str, ca
         parts.append(Text(f"{head}\n{text}\n\n"))
         left -= estimate_tokens(head + text)
     parts.append(Text(f"Question: {question.strip()}\nAnswer briefly."))
-    return [Message("system", [Text(SYSTEM.format(name=doc.name))]), Message("user", parts)]
+    return [Message("system", [Text(SYSTEM)]), Message("user", parts)]
+

@@ -26,7 +26,7 @@ def test_no_match_still_gives_pages(report):
 def test_messages_for_a_text_only_model(report):
     passages = [h.passage for h in retrieve_passages(report, "How much revenue?", k=2)]
     system, user = build_messages(report, passages, "How much revenue?", can_see_images=False)
-    assert system.role == "system" and "few words" in system.text and "report.pdf" in system.text
+    assert system.role == "system" and "few words" in system.text and "report.pdf" not in system.text
     assert not user.images
     assert user.text.startswith("[p2] page 2:\n") and "42 million dollars" in user.text
     assert user.text.rstrip().endswith("Question: How much revenue?\nAnswer briefly.")
