@@ -50,4 +50,3 @@ def build_messages(doc: Document, passages: Sequence[Passage], question: str, ca
         left -= estimate_tokens(head + text)
     parts.append(Text(f"Question: {question.strip()}\nAnswer briefly."))
     return [Message("system", [Text(SYSTEM)]), Message("user", parts)]
-
