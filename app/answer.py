@@ -49,14 +49,16 @@ ON_EVENT = {Token: _token, Box: _box, Stats: _stats, Done: _done}
 class Answer:
     def __init__(self, store: Store, slot: ModelSlot, chat_id: int, parent_id: int,
                  messages, params, finish=None, extra: dict | None = None, owner: str | None = None,
-                 resume: StoredMessage | None = None):
+                 resume: StoredMessage | None = None, fixed: str | None = None):
         """`messages`: a list, or a function of the model's EngineInfo that makes it once the model
         is loaded (a document prompt holds page images only for a model that sees).
         `params`: GenParams, or a function of EngineInfo (the model's own sampling, known once loaded).
         `finish(answer) -> dict`: more meta once the text is complete (figures with boxes).
-        `resume`: an answer cut at the token limit, written on (Continue) instead of a new one."""
+        `resume`: an answer cut at the token limit, written on (Continue) instead of a new one.
+        `fixed`: the app's own answer, given without running the model (a document that does not
+        seem to say)."""
         self.store, self.slot, self.chat_id = store, slot, chat_id
-        self.messages, self.params = messages, params
+        self.messages, self.params, self.fixed = messages, params, fixed
         self.finish, self.extra = finish, dict(extra or {})
         self.cancel = threading.Event()
         self.text, self.boxes, self.stats = "", [], None
@@ -102,6 +104,9 @@ class Answer:
             self._changed()
 
     def _stream(self) -> None:
+        if self.fixed is not None:
+            self.text, self.reason = self.fixed, "stop"
+            return
         if self.slot.state == "loading":
             self._set_note("Waiting for the model to finish loading…")
         if not self.slot.wait(self.cancel):

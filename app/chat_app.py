@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from pathlib import Path
 from PIL import Image as PILImage
 
 from engine.api import EngineError, GenParams, Message
+from engine.documents.prompt import NOT_FOUND
 
 from .answer import Answer
 from .attachments import Limits, check_files
@@ -23,11 +25,12 @@ from .export import chat_markdown, file_name
 from .figures import box_figures, render, with_drawn
 from .model_slot import ModelSlot, ModelSpec
 from .prompt import answer_regions, chat_messages, document_messages, images_of, latest_document
-from .sampling import chosen
+from .sampling import chosen, greedy
 from .snapshot import ChatSnapshot
 from .store import Store, StoredMessage
 
 log = logging.getLogger(__name__)
+CARD = re.compile(r"c(\d+)-(\d+)")   # a citation card, as a click on it names it
 
 UNDO_KEPT_SECONDS = 600  # a deleted chat stays restorable this long (Undo shows for seconds)
 # What an answer's meta says about its own writing; the rest (system prompt, ...) is kept on Continue.
@@ -184,7 +187,11 @@ class ChatApp:
         if system.strip():
             extra["system"] = system
         self.store.set_system(chat_id, system)  # the chat's own from now on: reopened with it
-        answer = Answer(self.store, self.slot, chat_id, user_id, messages, params, finish, extra, owner)
+        doc = extra.get("doc")
+        if doc is not None and callable(params):   # following the model: a document answer is greedy
+            params = greedy(params)
+        answer = Answer(self.store, self.slot, chat_id, user_id, messages, params, finish, extra, owner,
+                        fixed=NOT_FOUND if doc is not None and not doc["found"] else None)
         self.answers[chat_id] = answer
         return answer
 
@@ -201,16 +208,20 @@ class ChatApp:
         return messages, (lambda a: {"figures": with_drawn(box_figures(a.boxes, images), self.blobs)}), {}
 
     def _document_answer(self, ref: dict, talk: list[StoredMessage], system: str = ""):
-        """The question is answered from the document's best pages, and its cited words boxed."""
-        pages = self.docs.pick_pages(ref, talk[-1].text)
+        """The question is answered from the document's best passages; the passages it draws on
+        come back as citation cards and boxed on their pages."""
+        question = talk[-1].text
+        keys, found = self.docs.pick_passages(ref, question)
         doc = self.docs.get(ref)
+        given = self.docs.passages_of(ref, keys)
 
         def messages(info):  # page images only for a model that sees: known once it is loaded
-            return document_messages(doc, pages, talk, system, bool(info.vision))
+            return document_messages(doc, given, talk, system, bool(info.vision))
 
         def finish(answer):
-            return {"figures": with_drawn(self.docs.figures(ref, pages, answer.text), self.blobs)}
-        return messages, finish, {"doc": {"sha": ref["sha"], "pages": pages}}
+            shown = self.docs.evidence(ref, keys, question, answer.text, found)
+            return {"cards": shown["cards"], "figures": with_drawn(shown["figures"], self.blobs)}
+        return messages, finish, {"doc": {"sha": ref["sha"], "passages": keys, "found": found}}
 
     def stop(self, chat_id: int | None, owner: str | None = None) -> None:
         """Stop the answer in `chat_id`, or, for a page that has no chat yet (its first answer has
@@ -331,10 +342,22 @@ class ChatApp:
                 return box["image_index"], self.boxed_image(snap, box["image_index"], int(ref))
         elif ref[:1] == "p" and ref[1:].isdigit():
             for j, fig in enumerate(snap.last_pages):
-                if fig["label"].startswith(f"page {int(ref[1:])} of "):
+                if fig.get("page") == int(ref[1:]) or fig["label"].startswith(f"page {int(ref[1:])} of "):
                     return len(snap.images) + j, self.boxed_image(snap, len(snap.images) + j)
+        elif CARD.fullmatch(ref):
+            return current if current is None else int(current), self.card_page(snap, ref)
         current = None if current is None else int(current)
         return current, self.boxed_image(snap, current)
+
+    def card_page(self, chat, ref: str):
+        """The page of citation card `ref` ("c<answer id>-<card number>", what a click on the card
+        sends) with only that passage boxed, its label in the margin; None if there is no such card."""
+        msg_id, n = (int(v) for v in CARD.fullmatch(ref).groups())
+        answer = next((m for m in self.snapshot(chat).messages if m.id == msg_id), None)
+        card = next((c for c in (answer.meta.get("cards", []) if answer else []) if c["n"] == n), None)
+        if card is None:
+            return None
+        return render({"image": card["image"], "boxes": [[str(n), *card["box"]]], "margin": True}, self.blobs)
 
     def boxed_image(self, chat, index: int | None, focus: int | None = None):
         """The chosen image (or cited page) with the last answer's boxes for it drawn on (box

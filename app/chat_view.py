@@ -3,6 +3,7 @@ ended, the notes under it) and the lines the Markdown export shares. What the mo
 same messages is built in prompt.py."""
 from __future__ import annotations
 
+import html
 import re
 
 from .blobs import BlobStore
@@ -59,11 +60,28 @@ def to_chatbot(branch: list[StoredMessage], blobs: BlobStore, live=None) -> list
                 out.append({"role": "assistant", "content": text})
                 continue
             text = answer_text(m.text, m.status, m.meta.get("error"), notes=m.meta.get("notes", ()),
-                               reason=m.meta.get("reason"))
+                               reason=m.meta.get("reason")) + cards_html(m.id, m.meta.get("cards", []))
             drawn = [picture(blobs, f["drawn"], f"{f['label']} with the answer's boxes.png")
                      for f in m.meta.get("figures", []) if f.get("drawn")]
             out.append({"role": "assistant", "content": [text, *drawn] if drawn else text})
     return out
+
+
+def cards_html(msg_id: int, cards: list[dict]) -> str:
+    """A document answer's evidence: one card per passage, headed by its page as printed, its
+    text with the words it shares with the question and answer marked. A click on a card shows
+    its page with only that passage boxed (refs.py sends the card's name)."""
+    if not cards:
+        return ""
+    out = ['\n\n<div class="vl-cards">']
+    for c in cards:
+        marks = set(c["marks"])
+        words = " ".join(f"<mark>{html.escape(w)}</mark>" if i in marks else html.escape(w)
+                         for i, w in enumerate(c["words"]))
+        # the card's name in a class: Gradio's HTML sanitizer drops data- attributes
+        out.append(f'<div class="vl-card vl-ref-c{msg_id}-{c["n"]}" role="button" tabindex="0">'
+                   f'<b>[{c["n"]}] {html.escape(c["label"])}</b> {words}</div>')
+    return "".join(out) + "</div>"
 
 
 def picture(blobs: BlobStore, blob: str, name: str) -> dict:
@@ -91,4 +109,4 @@ def describe(ref: dict) -> str:
         line += f", {ref['ocr']} read by OCR"
     if ref.get("empty"):
         line += f"; no text found on page(s) {', '.join(map(str, ref['empty'][:10]))}"
-    return line + ". Ask about it: answers cite pages as [pN]."
+    return line + ". Ask about it: each answer shows the passages it draws on; click one to see it on its page."

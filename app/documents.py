@@ -1,7 +1,8 @@
 """Documents in a chat: a dropped PDF (or scans) is indexed once by engine.documents, the chat
 remembers it by a small reference stored with the message, and each later question is answered
-from the pages that match it best (the prompt itself is built in prompt.py). The cited words come
-back as boxes on the page images.
+from the passages that match it best (the prompt itself is built in prompt.py). The answer's
+evidence comes back as citation cards (the page as printed, the passage with the words it shares
+with the question and answer marked) and as the page images with those passages boxed.
 
 A reference is plain JSON (kept in the message's meta): the index's sha256, the name, the page
 count, the source blobs (so the document reopens even if the index cache was deleted) and the
@@ -10,14 +11,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.documents import cite_boxes, citations, open_document, read_document, render_page, retrieve, thumbnail
+from engine.documents import (cite_passages, open_document, passages, read_document, render_page,
+                              retrieve_passages, thumbnail)
+from engine.documents.text import STOPWORDS, normalize
 
 from .attachments import Limits
 from .blobs import BlobStore
 
-TOP_PAGES = 3        # pages put in front of the model per question
 THUMBNAILS = 4       # page thumbnails shown in the chat under the dropped document
-SHOWN_PAGES = 3      # cited pages drawn under an answer
+SHOWN_PAGES = 3      # pages with cited passages drawn under an answer
 
 
 class Documents:
@@ -49,20 +51,35 @@ class Documents:
         return self.blobs.put(Path(path).read_bytes(), ".png")
 
     # ---- asking -------------------------------------------------------------------------------
-    def pick_pages(self, ref: dict, question: str) -> list[int]:
-        return [p.number for p in retrieve(self.get(ref), question, TOP_PAGES)]
+    def pick_passages(self, ref: dict, question: str) -> tuple[list[list[int]], bool]:
+        """The passages that answer the question best, as [page, start word] keys (stored with the
+        answer), and whether the best of them clears the "the document says this" threshold."""
+        hits = retrieve_passages(self.get(ref), question)
+        return [list(h.passage.key) for h in hits], bool(hits) and hits[0].found
 
-    def figures(self, ref: dict, pages: list[int], answer: str) -> list[dict]:
-        """The pages the answer cites (or that hold its words), each as a page image blob and the
-        boxes of the cited words, for drawing in the chat and the boxes panel."""
+    def passages_of(self, ref: dict, keys: list[list[int]]):
+        by_key = {p.key: p for p in passages(self.get(ref))}
+        return [by_key[tuple(k)] for k in keys if tuple(k) in by_key]
+
+    def evidence(self, ref: dict, keys: list[list[int]], question: str, answer: str, found: bool) -> dict:
+        """What the app shows under the answer: citation cards for the passages it draws on (all
+        the closest ones when the document does not seem to say), and the pages with those
+        passages boxed (nothing else is)."""
         doc = self.get(ref)
-        hits = cite_boxes(doc, answer, pages)
-        cited = [n for n in citations(answer) if 1 <= n <= len(doc.pages)]
-        order = list(dict.fromkeys(cited + [h.page for h in hits]))
-        out = []
-        for n in order[:SHOWN_PAGES]:
-            boxes = [[f"p{n}" if not any(h.page == n for h in hits[:i]) else None, *h.box]
-                     for i, h in enumerate(hits) if h.page == n]
-            out.append({"image": self._blob(render_page(doc, n)), "label": f"page {n} of {doc.name}",
-                        "boxes": boxes})
-        return out
+        given = self.passages_of(ref, keys)
+        shown = [p for p, _ in cite_passages(doc, answer, given)] if found else given
+        wanted = {t for t in (normalize(w) for w in (question + " " + answer).split()) if t and t not in STOPWORDS}
+        cards, images = [], {}
+        for k, p in enumerate(shown):
+            words = doc.page(p.page).words[p.start:p.end]
+            if p.page not in images:
+                images[p.page] = self._blob(render_page(doc, p.page))
+            cards.append({"n": k + 1, "page": p.page, "label": doc.page(p.page).cited_as,
+                          "words": [w.text for w in words],
+                          "marks": [i for i, w in enumerate(words) if normalize(w.text) in wanted],
+                          "box": list(p.box), "image": images[p.page]})
+        figures = []
+        for n in list(images)[:SHOWN_PAGES]:
+            figures.append({"image": images[n], "label": f"{doc.page(n).cited_as} of {doc.name}", "page": n, "margin": True,
+                            "boxes": [[str(c["n"]), *c["box"]] for c in cards if c["page"] == n]})
+        return {"cards": cards, "figures": figures}

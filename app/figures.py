@@ -1,6 +1,7 @@
 """Figures under an answer: an image with the answer's boxes drawn on it, stored as a blob so the
 chat shows it like any attachment. A figure is plain JSON in the answer's meta:
-{"image": plain blob, "label": ..., "boxes": [[label, x1, y1, x2, y2], ...], "drawn": blob}."""
+{"image": plain blob, "label": ..., "boxes": [[label, x1, y1, x2, y2], ...], "drawn": blob}, and
+"margin": true for a document page (its labels beside the page, not over its text)."""
 from __future__ import annotations
 
 import io
@@ -24,7 +25,7 @@ def box_figures(boxes, images: list[str]) -> list[dict]:
 
 def render(fig: dict, blobs: BlobStore) -> PILImage.Image:
     with PILImage.open(blobs.path(fig["image"])) as img:
-        return draw_figure(img, fig["boxes"])
+        return draw_figure(img, fig["boxes"], margin=fig.get("margin", False))
 
 
 def with_drawn(figures: list[dict], blobs: BlobStore) -> list[dict]:

@@ -16,6 +16,12 @@ CSS = """
 #chat-list label, #chat-found label { overflow-wrap: anywhere; }  /* a long name without spaces */
 /* the picked model's name wraps above the arrow instead of running under it */
 #model-path input { text-overflow: ellipsis; padding-right: 28px; }
+/* a document answer's citation cards: click one to see its passage boxed on its page */
+.vl-cards { display: flex; flex-direction: column; gap: 6px; margin-top: 8px; }
+.vl-card { border: 1px solid var(--border-color-primary); border-radius: 6px; padding: 6px 8px;
+           font-size: 0.9em; cursor: pointer; }
+.vl-card:hover { border-color: var(--color-accent); }
+.vl-card mark { background: #ffe08a; color: inherit; padding: 0 1px; }
 #busy-note { font-size: 0.85em; opacity: 0.85; }
 /* below 700 px the open sidebar's toggle sat past the screen's edge */
 @media (max-width: 700px) {

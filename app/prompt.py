@@ -1,6 +1,6 @@
 """What the model reads: a chat's stored branch made into engine.api Messages. The one place a
 prompt is built: text and images in order, regions (a typed `[x1, y1, x2, y2]`, an answer's own
-boxes, a `[k]` the user writes), a document's best pages, the user's system prompt, and the turn
+boxes, a `[k]` the user writes), a document's best passages, the user's system prompt, and the turn
 shapes chat templates accept. How the page shows the same messages is chat_view.py's job."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import re
 from PIL import Image as PILImage
 
 from engine.api import Image, Message, Region, Text
-from engine.documents import Document, build_messages
+from engine.documents import Document, Passage, build_messages
 from engine.grounding.geometry import clip_box
 
 from .blobs import BlobStore
@@ -31,11 +31,12 @@ def chat_messages(branch: list[StoredMessage], blobs: BlobStore, system: str) ->
     return with_system(one_turn_each(messages), system), notes
 
 
-def document_messages(doc: Document, pages: list[int], talk: list[StoredMessage], system: str,
+def document_messages(doc: Document, passages: list[Passage], talk: list[StoredMessage], system: str,
                       can_see: bool) -> list[Message]:
-    """A question about a document (the last of `talk`): its best pages (images only for a model
-    that sees) with the last turns about it between the document prompt and the question."""
-    doc_system, question = build_messages(doc, pages, talk[-1].text, can_see)
+    """A question about a document (the last of `talk`): its best passages (with their page
+    images only for a model that sees) with the last turns about it between the document prompt
+    and the question."""
+    doc_system, question = build_messages(doc, passages, talk[-1].text, can_see)
     turns = [Message(m.role, [Text(m.text)]) for m in talk[:-1] if m.text][-2 * HISTORY_TURNS:]
     return with_system(one_turn_each([doc_system, *turns, question]), system)
 

@@ -1,4 +1,4 @@
-"""Pointing at `[k]` (a box) or `[pN]` (a page) in the last answer: the Chatbot's own select
+"""Pointing at `[k]` (a box) or `[pN]` (a page) in the last answer, or clicking a citation card: the Chatbot's own select
 event only says which message was clicked, not which word, so a small script finds the reference
 under the pointer (hover or click) and sends it through a custom event of an invisible gr.HTML.
 The handler redraws the boxes panel with that box emphasised."""
@@ -36,6 +36,9 @@ window.__vlPick = (ref) => {
 if (!window.__vlRefsOn) {
   window.__vlRefsOn = true;
   document.addEventListener('click', (e) => {
+    const card = e.target.closest && e.target.closest('.vl-card');
+    const named = card && card.className.match(/vl-ref-(c\d+-\d+)/);
+    if (named) { window.__vlShown = undefined; window.__vlPick(named[1]); return; }
     const ref = refAt(e.clientX, e.clientY);
     if (ref !== null) { window.__vlShown = undefined; window.__vlPick(ref); }
   });
@@ -46,7 +49,9 @@ if (!window.__vlRefsOn) {
     requestAnimationFrame(() => {
       queued = false;
       const ref = refAt(e.clientX, e.clientY);
-      if (ref !== null || window.__vlShown) window.__vlPick(ref);
+      // a card's page (its name starts with c) stays until another pick: it came by a click
+      const hovered = window.__vlShown && !String(window.__vlShown).startsWith('c');
+      if (ref !== null || hovered) window.__vlPick(ref);
     });
   });
 }

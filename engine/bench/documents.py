@@ -1,4 +1,4 @@
-"""`python -m engine bench documents [--pages 100] [--ocr-pages 3] [--model PATH] [--json]`
+"""`python -m engine bench documents [--qa FILE (see docqa.py)] [--pages 100] [--ocr-pages 3] [--model PATH] [--json]`
 
 Pages per second to index a PDF from its text layer and by OCR, the cost of opening it again
 (the stored index), retrieval time, and time to first token of a first and a second question
@@ -79,12 +79,12 @@ def load_model(path: str | None, tmp: Path):
     return engine.load(tiny, backend="torch"), "tiny random LLaVA (torch)"
 
 
-def ttft(model, doc, question: str, k: int = 3) -> tuple[float, str]:
+def ttft(model, doc, question: str) -> tuple[float, str]:
     """Seconds from the question to the first answer token: retrieval, prompt, prefill."""
-    from ..documents import build_messages, retrieve
+    from ..documents import build_messages, retrieve_passages
     t0 = time.perf_counter()
-    pages = retrieve(doc, question, k)
-    messages = build_messages(doc, pages, question, can_see_images=model.info.vision, max_chars=1500)
+    passages = [h.passage for h in retrieve_passages(doc, question)]
+    messages = build_messages(doc, passages, question, can_see_images=model.info.vision)
     first, text = None, []
     for ev in model.stream(messages, GenParams(max_new_tokens=8, temperature=0), threading.Event()):
         if isinstance(ev, Token):
@@ -100,6 +100,9 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--model", default=None, help="model path (default: the shipped GGUF, else a tiny LLaVA)")
     ap.add_argument("--no-model", action="store_true", help="skip the time-to-first-token part")
     ap.add_argument("--json", action="store_true")
+    if "--qa" in argv:   # the document QA set, old pipeline vs new: docqa.py
+        from .docqa import main as qa_main
+        return qa_main(argv)
     args = ap.parse_args(argv)
     from ..documents import open_document, render_page, retrieve
 

@@ -12,7 +12,8 @@ from collections import defaultdict
 from typing import NamedTuple, Sequence
 
 from ..api import Box
-from .pages import BoxT, Document, Page
+from .pages import BoxT, Document, Page, Word
+from .passages import Passage
 from .text import STOPWORDS, WORD, normalize
 
 CITATION = re.compile(r"\[\s*p\.?\s*(\d+(?:\s*[,;\-–]\s*p?\.?\s*\d+)*)\s*\]", re.IGNORECASE)
@@ -38,9 +39,9 @@ def _distinctive(token: str) -> bool:
     return token not in STOPWORDS and (any(c.isdigit() for c in token) or len(token) >= 5)
 
 
-def _page_hits(answer_tokens: list[str], page: Page) -> list[int]:
-    """Indices of the page's words that the answer repeats."""
-    norms = [normalize(w.text) for w in page.words]
+def _page_hits(answer_tokens: list[str], words: Sequence[Word]) -> list[int]:
+    """Indices of `words` (a page's, or a passage's) that the answer repeats."""
+    norms = [normalize(w.text) for w in words]
     where = defaultdict(list)
     for j, t in enumerate(norms):
         where[t].append(j)
@@ -73,12 +74,31 @@ def cite_boxes(doc: Document, answer: str, pages: Sequence[Page | int] = ()) -> 
     numbers = [n for n in citations(answer) if 1 <= n <= len(doc.pages)]
     if not numbers:
         numbers = [p if isinstance(p, int) else p.number for p in pages] or [p.number for p in doc.pages]
-    answer_tokens = [t for t in (normalize(w) for w in WORD.findall(CITATION.sub(" ", answer))) if t]
+    answer_tokens = _answer_tokens(answer)
     out = []
     for n in numbers:
         page = doc.page(n)
-        out += [CitedWord(n, page.words[j].box, page.words[j].text) for j in _page_hits(answer_tokens, page)]
+        out += [CitedWord(n, page.words[j].box, page.words[j].text) for j in _page_hits(answer_tokens, page.words)]
     return out
+
+
+def _answer_tokens(answer: str) -> list[str]:
+    return [t for t in (normalize(w) for w in WORD.findall(CITATION.sub(" ", answer))) if t]
+
+
+def cite_passages(doc: Document, answer: str, passages: Sequence[Passage]) -> list[tuple[Passage, list[CitedWord]]]:
+    """The answer's words found in each passage (only there: nothing outside a passage is ever
+    boxed), for the passages the answer draws on: those on a page it cites as [pN] and those
+    holding its words, in the order given; the first passage when it draws on none visibly."""
+    tokens = _answer_tokens(answer)
+    cited = set(citations(answer))
+    out = []
+    for p in passages:
+        words = doc.page(p.page).words[p.start:p.end]
+        hits = [CitedWord(p.page, words[j].box, words[j].text) for j in _page_hits(tokens, words)]
+        if hits or p.page in cited:
+            out.append((p, hits))
+    return out or [(p, []) for p in passages[:1]]
 
 
 def cite_events(hits: Sequence[CitedWord], image_of_page: dict[int, int], start_ref: int = 0) -> list[Box]:

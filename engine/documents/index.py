@@ -14,7 +14,7 @@ from ..catalog import data_dir
 from ..images import open_rgb
 from .pages import INDEX_VERSION, Document, Page
 from .ocr import ocr_words
-from .pdf import PDFIUM_LOCK, has_text, open_pdf, page_words
+from .pdf import PDFIUM_LOCK, has_text, open_pdf, page_label, page_words
 
 MAX_PAGES = 500
 MAX_BYTES = 200 * 1024 * 1024
@@ -127,13 +127,14 @@ def _build_pdf(paths, folder: Path, ocr: bool, max_pages: int):
             with PDFIUM_LOCK:
                 page = pdf[i]
                 width, height = page.get_size()
+                label = page_label(pdf, i)
                 text, words = page_words(page)
                 scan = None if has_text(text) or not ocr else page.render(scale=OCR_SCALE).to_pil()
                 page.close()
             if has_text(text):
-                pages.append(Page(i + 1, width, height, "text", text, words))
+                pages.append(Page(i + 1, width, height, "text", text, words, label))
             else:
-                pages.append(_ocr_page(i + 1, width, height, scan))
+                pages.append(_ocr_page(i + 1, width, height, scan, label))
             yield i + 1, n
         return pages
     finally:
@@ -153,12 +154,12 @@ def _build_images(paths, folder: Path, ocr: bool, max_pages: int):
     return pages
 
 
-def _ocr_page(number: int, width, height, image) -> Page:
+def _ocr_page(number: int, width, height, image, label: str = "") -> Page:
     if image is None:
-        return Page(number, width, height, "empty", "", [])
+        return Page(number, width, height, "empty", "", [], label)
     text, words = ocr_words(image)
     return Page(number, width, height, "ocr" if has_text(text) else "empty", text if has_text(text) else "",
-                words if has_text(text) else [])
+                words if has_text(text) else [], label)
 
 
 def _load(root: Path, sha: str) -> Document | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-INDEX_VERSION = 1
+INDEX_VERSION = 2   # 2: pages keep their printed label
 BoxT = tuple[float, float, float, float]
 
 
@@ -24,15 +24,25 @@ class Page:
     source: str                 # "text" (PDF text layer) | "ocr" | "empty"
     text: str
     words: list[Word] = field(default_factory=list)
+    label: str = ""             # the number printed on the page (the PDF's page label), "" if none
+
+    @property
+    def cited_as(self) -> str:
+        """How the app names the page: "page 20 (PDF page 23)" where the PDF labels its pages,
+        else "page 23"."""
+        if self.label and self.label != str(self.number):
+            return f"page {self.label} (PDF page {self.number})"
+        return f"page {self.number}"
 
     def to_json(self) -> dict:
         return {"number": self.number, "width": self.width, "height": self.height, "source": self.source,
-                "text": self.text, "words": [[w.text, *(round(v, 5) for v in w.box)] for w in self.words]}
+                "text": self.text, "label": self.label,
+                "words": [[w.text, *(round(v, 5) for v in w.box)] for w in self.words]}
 
     @classmethod
     def from_json(cls, d: dict) -> "Page":
         return cls(d["number"], d["width"], d["height"], d["source"], d["text"],
-                   [Word(w[0], tuple(w[1:5])) for w in d["words"]])
+                   [Word(w[0], tuple(w[1:5])) for w in d["words"]], d.get("label", ""))
 
 
 @dataclass

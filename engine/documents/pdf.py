@@ -64,5 +64,13 @@ def page_words(page: pdfium.PdfPage) -> tuple[str, list[Word]]:
         textpage.close()
 
 
+def page_label(pdf: pdfium.PdfDocument, index: int) -> str:
+    """The number printed on page `index` (0-based) as the PDF labels it ("iv", "20", "A-3"), or ""."""
+    try:
+        return (pdf.get_page_label(index) or "").strip()
+    except pdfium.PdfiumError:
+        return ""
+
+
 def has_text(text: str) -> bool:
     return sum(not c.isspace() for c in text) >= MIN_TEXT_CHARS

@@ -1,31 +1,52 @@
-"""The messages that put retrieved pages in front of a model and ask it to cite them as [pN]."""
+"""The messages that put the retrieved passages in front of a model: each headed by its page as
+printed ("page 20 (PDF page 23)") and its [pN] tag, within a budget of tokens, then the question,
+with an instruction to answer briefly from them. The app shows the passages itself, so a model
+that cites nothing still leaves its evidence on screen."""
 from __future__ import annotations
 
 from typing import Sequence
 
 from ..api import Image, Message, Text
-from .pages import Document, Page
+from .pages import Document
+from .passages import Passage
 from .render import render_page
 
-SYSTEM = ("You answer questions about the document \"{name}\" using only the pages given below. "
-          "Quote the document's own words where you can. After each fact, cite the page it comes "
-          "from as [p<number>], for example [p3]. If the pages do not contain the answer, say so.")
+NOT_FOUND = "The document does not seem to say."   # the app's answer when no passage clears the threshold
+# No "if the passages do not say, say so": a small model copies that sentence as its answer. The
+# app says it instead, when no passage clears the retrieval threshold (retrieve.py).
+# Nor "in the document's own words", nor the file's name: it answers with those.
+SYSTEM = "Answer the question in a few words, from the passages of a document below."
+MAX_TOKENS = 600          # passages in the prompt: prefill stays ~1-2 s for a small model on 2 cores
+CHARS_PER_TOKEN = 3.0     # English prose is ~4 characters a token, code and numbers fewer: counted short
 
 
-def build_messages(doc: Document, pages: Sequence[Page | int], question: str, can_see_images: bool,
-                   max_chars: int = 6000, image_width: int = 1024) -> list[Message]:
-    """A system message and one user message: for each page its image (when the model can see)
-    and its text, headed [pN], then the question. Page text is cut to share `max_chars` fairly, so a
-    small context still holds every page."""
-    pages = [doc.page(p) if isinstance(p, int) else p for p in pages]
-    budget = max_chars // max(len(pages), 1)
-    parts = []
-    for page in pages:
-        if can_see_images:
-            parts.append(Image(str(render_page(doc, page.number, image_width))))
-        text = page.text.strip()
-        if len(text) > budget:
-            text = text[:budget].rsplit(" ", 1)[0] + " …"
-        parts.append(Text(f"[p{page.number}]\n{text}\n\n"))
-    parts.append(Text(f"Question: {question.strip()}"))
-    return [Message("system", [Text(SYSTEM.format(name=doc.name))]), Message("user", parts)]
+def estimate_tokens(text: str) -> int:
+    """Tokens `text` takes, estimated on the high side (the engine seam has no tokenizer)."""
+    return int(len(text) / CHARS_PER_TOKEN) + 1
+
+
+def header(doc: Document, p: Passage) -> str:
+    return f"[p{p.page}] {doc.page(p.page).cited_as}:"
+
+
+def build_messages(doc: Document, passages: Sequence[Passage], question: str, can_see_images: bool,
+                   max_tokens: int = MAX_TOKENS, image_width: int = 1024) -> list[Message]:
+    """A system message and one user message: the passages, best first, each under its page
+    header (the page's image before the first passage from it, for a model that sees), as many as
+    fit `max_tokens` (the first always, cut to fit), then the question."""
+    parts, left, shown = [], max_tokens, set()
+    for i, p in enumerate(passages):
+        head = header(doc, p)
+        room = int((left - estimate_tokens(head)) * CHARS_PER_TOKEN)
+        text = p.text.strip()
+        if len(text) > room:
+            if i:
+                break
+            text = text[:max(room, 0)].rsplit(" ", 1)[0] + " …"
+        if can_see_images and p.page not in shown:
+            shown.add(p.page)
+            parts.append(Image(str(render_page(doc, p.page, image_width))))
+        parts.append(Text(f"{head}\n{text}\n\n"))
+        left -= estimate_tokens(head + text)
+    parts.append(Text(f"Question: {question.strip()}\nAnswer briefly."))
+    return [Message("system", [Text(SYSTEM)]), Message("user", parts)]

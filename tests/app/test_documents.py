@@ -8,7 +8,7 @@ from PIL import Image
 from reportlab.lib import pdfencrypt
 from reportlab.pdfgen import canvas
 
-from app.draw import PALETTE
+from app.draw import PALETTE, margin_width
 from app_testfiles import client, last_answer, send, start_app, texts
 
 pytestmark = pytest.mark.slow
@@ -55,23 +55,27 @@ def test_dropped_pdf_is_indexed_and_the_answer_boxes_cited_words(served_smol, tm
     out = send(c, "Where does Northwind build boats?", temperature=0, max_tokens=24).result(timeout=120)
     a = app.store.branch(chat.id)[-1]
     assert a.role == "assistant" and a.status == "done" and "Lisbon" in a.text
-    assert a.meta["doc"]["pages"] == [1]
+    assert a.meta["doc"]["passages"] == [[1, 0]] and a.meta["doc"]["found"]
+    card, = a.meta["cards"]   # the evidence: the passage, its page, the shared words marked
+    assert card["label"] == "page 1" and " ".join(card["words"]).endswith("builds sailing boats in Lisbon.")
+    assert {card["words"][i] for i in card["marks"]} >= {"Northwind", "boats", "Lisbon."}
     fig, = a.meta["figures"]
-    assert fig["label"] == "page 1 of report.pdf" and fig["boxes"]
+    assert fig["label"] == "page 1 of report.pdf" and fig["boxes"] == [["1", *card["box"]]]
     drawn = Image.open(app.blobs.path(fig["drawn"])).convert("RGB")
     plain = Image.open(app.blobs.path(fig["image"])).convert("RGB")
-    assert drawn.size == plain.size and drawn.size[0] == 1024
-    label, x1, y1, x2, y2 = fig["boxes"][0]
-    w, h = drawn.size
+    margin = margin_width(1024)   # the label's strip, left of the page
+    assert plain.size[0] == 1024 and drawn.size == (1024 + margin, plain.size[1])
+    _, x1, y1, x2, y2 = fig["boxes"][0]
+    w, h = plain.size
     px, py = round(x1 * (w - 1)), round((y1 + y2) / 2 * (h - 1))
-    ring = {drawn.getpixel((px - d, py)) for d in range(1, 5)}
+    ring = {drawn.getpixel((margin + px - d, py)) for d in range(1, 16)}   # drawn clear of the words
     assert PALETTE[0] in ring and plain.getpixel((px - 2, py)) == (255, 255, 255)
-    assert label == "p1"
     # the chat shows the answer and the boxed page; the panel offers and shows the page
     shown = out[0][-1]
     assert texts(shown).startswith(a.text.strip()[:20])
     assert [p for p in shown["content"] if p.get("type") == "file"]
     assert out[4]["choices"][-1][0] == "page 1 of report.pdf"  # (the chat id is a State: not returned)
+    assert "vl-ref-c%d-1" % a.id in texts(shown)   # the card under the answer
     panel = Image.open(out[5]).convert("RGB")
     assert PALETTE[0] in {col for _, col in panel.getcolors(1 << 20)}
 
@@ -87,9 +91,21 @@ def test_a_pdf_sent_with_its_question_is_answered_from_it(served_smol, tmp_path)
     q, a = app.store.branch(chat.id)
     assert q.meta["document"]["name"] == "boats.pdf" and q.text == "Where does Northwind build boats?"
     assert a.role == "assistant" and a.status == "done" and "Lisbon" in a.text
-    assert a.meta["doc"]["pages"] == [1] and a.meta["figures"]
+    assert a.meta["doc"]["passages"] == [[1, 0]] and a.meta["figures"] and a.meta["cards"]
     prompt = app.answers[chat.id].messages
     assert prompt[-1].role == "user" and sum(m.role == "user" for m in prompt) == 1  # asked once
+
+def test_a_question_the_document_does_not_answer_says_so_and_shows_the_closest(served_smol, tmp_path):
+    demo, app = served_smol
+    send(client(demo), "Which football team won the cup final?", [make_pdf(tmp_path / "yard.pdf")],
+         max_tokens=24).result(timeout=120)
+    chat = app.store.chats()[0]
+    q, a = app.store.branch(chat.id)
+    assert a.status == "done" and a.text == "The document does not seem to say."
+    assert a.meta["doc"]["found"] is False and "stats" not in a.meta     # the model was not asked
+    card, = a.meta["cards"]
+    assert " ".join(card["words"]).endswith("sailing boats in Lisbon.")
+
 
 def bad_pdfs(d):
     enc = pdfencrypt.StandardEncryption("secret", ownerPassword="owner")

@@ -4,7 +4,8 @@ import pytest
 from doc_pdfs import PAGES, word_box
 
 from engine.api import Box, Image, Text
-from engine.documents import build_messages, cite_boxes, cite_events, citations, retrieve
+from engine.documents import (build_messages, cite_boxes, cite_events, citations, retrieve, retrieve_passages,
+                              split_page)
 
 
 @pytest.mark.parametrize("question,page", [
@@ -23,26 +24,30 @@ def test_no_match_still_gives_pages(report):
 
 
 def test_messages_for_a_text_only_model(report):
-    pages = retrieve(report, "How much revenue?", k=2)
-    system, user = build_messages(report, pages, "How much revenue?", can_see_images=False)
-    assert system.role == "system" and "[p" in system.text and "report.pdf" in system.text
+    passages = [h.passage for h in retrieve_passages(report, "How much revenue?", k=2)]
+    system, user = build_messages(report, passages, "How much revenue?", can_see_images=False)
+    assert system.role == "system" and "few words" in system.text and "report.pdf" not in system.text
     assert not user.images
-    assert user.text.startswith("[p2]\n") and "42 million dollars" in user.text
-    assert user.text.rstrip().endswith("Question: How much revenue?")
+    assert user.text.startswith("[p2] page 2:\n") and "42 million dollars" in user.text
+    assert user.text.rstrip().endswith("Question: How much revenue?\nAnswer briefly.")
 
 
 def test_messages_for_a_model_that_sees(report):
-    _, user = build_messages(report, [2, 5], "What was audited?", can_see_images=True, image_width=256)
+    passages = [p for p in split_page(report.page(2)) + split_page(report.page(5))]
+    _, user = build_messages(report, passages, "What was audited?", can_see_images=True, image_width=256)
     images = [p for p in user.parts if isinstance(p, Image)]
     assert len(images) == 2 and all(p.endswith(".png") for p in (i.source for i in images))
-    # each page image comes right before its text
+    # each page's image comes right before its first passage
     kinds = [type(p) for p in user.parts]
     assert kinds == [Image, Text, Image, Text, Text]
 
 
-def test_long_pages_are_cut_to_the_budget(report):
-    _, user = build_messages(report, [1, 2, 3], "q", can_see_images=False, max_chars=90)
-    assert len(user.text) < 90 + 3 * 12 + 20 and "…" in user.text
+def test_passages_beyond_the_token_budget_are_left_out(report):
+    passages = [p for n in (1, 2, 3) for p in split_page(report.page(n))]
+    _, user = build_messages(report, passages, "q", can_see_images=False, max_tokens=60)
+    assert "[p1]" in user.text and "[p3]" not in user.text
+    _, user = build_messages(report, passages[:1], "q", can_see_images=False, max_tokens=12)
+    assert "…" in user.text    # the first passage always comes, cut to fit
 
 
 def test_citations_are_parsed():

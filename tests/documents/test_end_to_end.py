@@ -27,17 +27,19 @@ def tiny_model(tmp_path_factory):
 
 
 def test_question_over_a_pdf_with_a_seeing_model(report, tiny_model):
-    from engine.documents import build_messages, cite_boxes, retrieve
+    from engine.documents import build_messages, cite_boxes, retrieve_passages
     question = "How much revenue did the company make in 2023?"
-    pages = retrieve(report, question, k=2)
-    assert pages[0].number == 2
-    messages = build_messages(report, pages, question, can_see_images=tiny_model.info.vision, max_chars=800)
+    passages = [h.passage for h in retrieve_passages(report, question, k=2, use_reranker=False)]
+    assert passages[0].page == 2
+    pages = sorted({p.page for p in passages})
+    messages = build_messages(report, passages, question, can_see_images=tiny_model.info.vision)
 
-    # the retrieved pages reach the prompt the model reads: headers and text as tokens, images as pixels
+    # the retrieved passages reach the prompt the model reads: headers and text as tokens, their
+    # pages' images as pixels
     ids, pixels = tiny_model.inner.prepare(messages)
     prompt = tiny_model.inner.prompter.tokenizer.decode(ids)
-    for page in pages:
-        assert f"[p{page.number}]" in prompt
+    for n in pages:
+        assert f"[p{n}]" in prompt
     assert "42 million dollars" in prompt and prompt.index("[p2]") < prompt.index("42 million")
     assert pixels is not None and pixels.shape[0] == len(pages) == 2
 

