@@ -103,6 +103,15 @@ def most_image_tokens(cfg, max_tiles: int | None = None) -> int:
                        cfg.image_seq_length)
 
 
+def most_views(cfg, max_tiles: int | None = None) -> int:
+    """The most views the vision tower runs on for one image under the tile cap (1 untiled)."""
+    if cfg.vision is None:
+        return 0
+    tile = cfg.vision.image_size
+    return 1 + max(((h // tile) * (w // tile) for h, w in cap_pinpoints(cfg.grid_pinpoints or (), tile, max_tiles)),
+                   default=0)
+
+
 def pack(feats: torch.Tensor, g: Grid, newline: torch.Tensor) -> torch.Tensor:
     """One image's projected features (views, side*side, D), base view first, -> (tokens, D): the
     base view, then the tiles stitched row-major into one grid, unpadded, a newline per row."""

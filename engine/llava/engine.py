@@ -16,7 +16,7 @@ from ..sampling_defaults import from_generation_config
 from ..grounding.geometry import clip_box, padded_to_original, tally
 from .checkpoint import fingerprint
 from .cpu import cpu_dtype, int_kernel_note
-from .anyres import most_image_tokens
+from .anyres import most_image_tokens, most_views
 from .generate import RunConfig, Timings, decode_loop
 from .kvstore import VisualKVStore
 from .config import read_config
@@ -103,7 +103,8 @@ class TorchEngine:
         # A tiled image takes up to ~2,900 tokens: room for two of them and a conversation by default.
         self.context = min(cfg.decoder.max_positions, max_context or max(DEFAULT_CONTEXT, 2 * per_image + 1024))
         # Refuse before anything is allocated when it cannot fit (GPU memory, or RAM on CPU).
-        self.estimate = check_fits(cfg, device, DTYPES[dtype].itemsize, quant, self.context, per_image)
+        self.estimate = check_fits(cfg, device, DTYPES[dtype].itemsize, quant, self.context, per_image,
+                                   most_views(cfg, max_tiles))
         self.model = load_model(folder, DTYPES[dtype], device, quant=quant, cfg=cfg, progress=progress)
         if compile and not device.startswith("cuda") and self.model.sees_images:
             self.model.vision.compile_layers()  # the tower's share of the first token, fused

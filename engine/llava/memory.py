@@ -73,20 +73,21 @@ def cpu_quant_bytes(cfg: ModelConfig, dtype_bytes: int, quant: str) -> tuple[int
     return n, 0 if d.tie_embeddings else d.vocab_size * d.hidden
 
 
-def vision_activations(cfg: ModelConfig, dtype_bytes: int, visual_tokens: int) -> int:
+def vision_activations(cfg: ModelConfig, dtype_bytes: int, views: int) -> int:
     """The vision tower's peak for one image: every view (a tiled image: the base view and up to
-    four tiles, 577 tokens each at 336 px) with a layer's buffers and attention scores at once."""
+    four tiles under the tile cap, 577 tokens each at 336 px) with a layer's buffers and attention
+    scores at once."""
     v = cfg.vision
-    if v is None or not visual_tokens:
+    if v is None or not views:
         return 0
-    n, t = v.n_patches + 1, v.image_size
-    views = 1 + max(((h // t) * (w // t) for h, w in cfg.grid_pinpoints or ()), default=0)
+    n = v.n_patches + 1
     return views * (n * (4 * v.hidden + 2 * v.intermediate) + v.n_heads * n * n) * dtype_bytes
 
 
 def estimate(cfg: ModelConfig, dtype_bytes: int, quant: str | None = None, context: int = 4096,
-             visual_tokens: int = 0) -> Estimate:
-    """visual_tokens: the most decoder tokens one image can take (LLaVA-NeXT: thousands)."""
+             visual_tokens: int = 0, views: int = 0) -> Estimate:
+    """visual_tokens: the most decoder tokens one image can take (LLaVA-NeXT: thousands); views:
+    the most views the tower runs on for one image (anyres.most_views)."""
     d = cfg.decoder
     linear, other = param_count(cfg)
     if quant is None:
@@ -101,7 +102,7 @@ def estimate(cfg: ModelConfig, dtype_bytes: int, quant: str | None = None, conte
     # Prefill peak: a few hidden-size buffers and the MLP's two intermediate ones for every token,
     # one layer's attention scores (SDPA's math path materializes them), and fp32 last-row logits.
     acts = context * (4 * d.hidden + 2 * d.intermediate) * dtype_bytes + d.n_heads * context * context * dtype_bytes \
-        + 4 * d.vocab_size + vision_activations(cfg, dtype_bytes, visual_tokens)
+        + 4 * d.vocab_size + vision_activations(cfg, dtype_bytes, views)
     return Estimate(int(weights), kv, acts, context, visual_tokens)
 
 
@@ -116,8 +117,8 @@ def free_bytes(device: str) -> int:
 
 
 def check_fits(cfg: ModelConfig, device: str, dtype_bytes: int, quant: str | None, context: int,
-               visual_tokens: int = 0) -> Estimate:
-    est = estimate(cfg, dtype_bytes, quant, context, visual_tokens)
+               visual_tokens: int = 0, views: int = 0) -> Estimate:
+    est = estimate(cfg, dtype_bytes, quant, context, visual_tokens, views)
     try:
         free = free_bytes(device)
     except (OSError, KeyError, RuntimeError):
@@ -126,10 +127,10 @@ def check_fits(cfg: ModelConfig, device: str, dtype_bytes: int, quant: str | Non
         opts = []
         small = "4bit" if device.startswith("cuda") else "int4"  # bitsandbytes; torch's CPU kernels
         if quant != small:
-            opts.append(f"--quant {small} (about {estimate(cfg, dtype_bytes, small, context, visual_tokens).total / GiB:.1f} GiB)")
+            opts.append(f"--quant {small} (about {estimate(cfg, dtype_bytes, small, context, visual_tokens, views).total / GiB:.1f} GiB)")
         if context > 2048:
             opts.append(f"a shorter context, --max-context 2048 (about "
-                        f"{estimate(cfg, dtype_bytes, quant, 2048, visual_tokens).total / GiB:.1f} GiB)")
+                        f"{estimate(cfg, dtype_bytes, quant, 2048, visual_tokens, views).total / GiB:.1f} GiB)")
         opts.append("a GGUF model on the CPU (python -m engine export-gguf)")
         raise EngineError(f"This model will not fit: it needs about {est.describe()}, and {device} has "
                           f"{free / GiB:.2f} GiB free. Options: {'; '.join(opts)}.")

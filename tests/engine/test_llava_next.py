@@ -283,9 +283,12 @@ def test_the_published_v16_config_and_its_memory_estimate(tmp_path):
     assert cfg.vision.n_layers == 24 and cfg.grid_pinpoints == V16_MISTRAL_CONFIG["image_grid_pinpoints"]
     assert 7.5e9 < sum(param_count(cfg)) < 7.6e9  # llava-v1.6-mistral-7b: 7.57B
     most = anyres.most_image_tokens(cfg)
-    est = estimate(cfg, 2, None, context=2 * most + 1024, visual_tokens=most)
+    est = estimate(cfg, 2, None, context=2 * most + 1024, visual_tokens=most, views=anyres.most_views(cfg))
     assert most == 2928 and "up to 2,928 visual tokens per image" in est.describe()
-    assert est.activations > estimate(cfg, 2, None, context=2 * most + 1024).activations  # the tower's five views
+    assert anyres.most_views(cfg) == 5 and anyres.most_views(cfg, 2) == 3 and anyres.most_views(cfg, 0) == 1
+    plain = estimate(cfg, 2, None, context=2 * most + 1024).activations
+    capped = estimate(cfg, 2, None, context=2 * most + 1024, views=anyres.most_views(cfg, 2)).activations
+    assert est.activations > capped > plain  # the tower's five views, three under a 2-tile cap
 
 
 def test_max_tiles_on_the_command_line(make_tiny_ckpt, tiny_llava, sized, capsys):
