@@ -220,24 +220,19 @@ def summarize(rows) -> dict:
 def table(results: dict) -> str:
     lines = ["| figure | " + " | ".join(f"{name}: old | {name}: new" for name in results) + " |",
              "|---|" + "---|---|" * len(results)]
-    rows = [("passage with the answer given to the model", "recall", "{:.0%}"),
-            ("  text / table / scan", None, None),
-            ("answer correct (greedy)", "correct", "{:.0%}"),
-            ("  text / table / scan", "bykind", None),
-            ("time to first token, median (s)", "ttft_median", "{:.2f}"),
-            ("time to first token, slowest (s)", "ttft_max", "{:.2f}"),
-            ("words boxed outside the cited passages, per answer", "stray", "{:.1f}")]
-    for title, key, fmt in rows:
-        cells = []
-        for r in results.values():
-            for side in ("old", "new"):
-                s = r[side]
-                if key is None:
-                    cells.append(" / ".join(f"{s.get('recall_' + k, float('nan')):.0%}" for k in ("text", "table", "scan")))
-                elif key == "bykind":
-                    cells.append(" / ".join(f"{s.get('correct_' + k, float('nan')):.0%}" for k in ("text", "table", "scan")))
-                else:
-                    cells.append(fmt.format(s[key]))
+
+    def by_kind(figure):  # "97 / 86 / 100%": the figure per kind of question
+        return lambda s: " / ".join(f"{s.get(f'{figure}_{k}', float('nan')):.0%}" for k in ("text", "table", "scan"))
+
+    rows = [("passage with the answer given to the model", lambda s: f"{s['recall']:.0%}"),
+            ("  text / table / scan", by_kind("recall")),
+            ("answer correct (greedy)", lambda s: f"{s['correct']:.0%}"),
+            ("  text / table / scan", by_kind("correct")),
+            ("time to first token, median (s)", lambda s: f"{s['ttft_median']:.2f}"),
+            ("time to first token, slowest (s)", lambda s: f"{s['ttft_max']:.2f}"),
+            ("words boxed outside the cited passages, per answer", lambda s: f"{s['stray']:.1f}")]
+    for title, cell in rows:
+        cells = [cell(r[side]) for r in results.values() for side in ("old", "new")]
         lines.append(f"| {title} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
