@@ -28,7 +28,8 @@ from .examples import Tokenize, batches
 from .losses import batch_losses
 from .model import base_folder, get_parts, standardize_projector, load_for_training, lora_modules, save_parts, set_parts
 from .samples import sample_stream, text_answers
-from .tower_targets import TowerHeads, patch_targets, stack_targets, tower_losses
+from .data import make_sample
+from .tower_targets import TowerHeads, heldout_accuracy, patch_targets, stack_targets, tower_losses
 
 
 def read_config(path: str) -> dict:
@@ -36,6 +37,9 @@ def read_config(path: str) -> dict:
     cfg.setdefault("name", Path(path).stem)
     cfg["path"] = str(path)
     return cfg
+
+
+HELDOUT_IMAGES = 96   # the tower stage's held-out check: a few thousand shape-covered patches
 
 
 class Trainer:
@@ -57,7 +61,7 @@ class Trainer:
         self.heads = TowerHeads(self.model.cfg.vision.hidden).to(device)
         self.prompter = Prompter(folder, self.model.cfg)
         self.state = {"stage": 0, "step": 0, "samples": 0, "seconds": 0.0}
-        self.opt_state = None
+        self.opt_state, self._heldout = None, None
         if (work / ckpt.PARTS).is_file():
             parts, _ = read_parts(work / ckpt.PARTS)
             set_parts(self.model, parts, self.base_vocab)
@@ -150,15 +154,32 @@ class Trainer:
                                        "samples": self.state["samples"], "t": time.time()}) + "\n")
             self.log.flush()
             if time.time() - last_save > self.cfg.get("checkpoint_every_s", 300):
+                if tower:
+                    self.tower_check(st)
                 self.opt_state = opt.state_dict()
                 self.save()
                 last_save = time.time()
+        if tower:
+            self.tower_check(st)
         self._sync_rows()
 
     def _standardize_projector(self):
         stream = sample_stream(10**9, self.cfg.get("seed", 0), ["describe"], {})  # images no stage draws
         pixels = next(self.tower_batches(stream, 256))[0].to(self.device)
         print("projector standardized:", standardize_projector(self.model, pixels), file=sys.stderr)
+
+    def tower_check(self, st: dict):
+        """The tower heads on held-out scenes (a split training never draws), logged beside the loss."""
+        if self._heldout is None:
+            stream = (make_sample(i, "heldout", ("shape", "colour", "count")[i % 3]) for i in range(10**6))
+            self._heldout = next(self.tower_batches(stream, HELDOUT_IMAGES))
+        pixels, targets = self._heldout
+        with torch.no_grad(), self.autocast():
+            feats = self.model.vision(pixels.to(self.device))[:, 1:]
+        acc = heldout_accuracy(feats, self.heads, {k: v.to(self.device) for k, v in targets.items()})
+        print(f"[{st['name']} {self.state['step']}] held-out patches: " +
+              " ".join(f"{k} {v:.1f}%" for k, v in acc.items()), file=sys.stderr, flush=True)
+        self.log.write(json.dumps({"stage": st["name"], "step": self.state["step"], "heldout": acc}) + "\n")
 
     def autocast(self):
         """Matmuls in the frozen decoder's dtype while the trained parts keep float32 masters."""

@@ -77,6 +77,19 @@ def stack_targets(items: list[dict]) -> dict:
     return out
 
 
+@torch.no_grad()
+def heldout_accuracy(feats: torch.Tensor, heads: TowerHeads, t: dict) -> dict:
+    """The heads' accuracy on held-out patches that a shape covers: its colour, its shape (12-way,
+    chance ~8%), in percent. Shape is the slow one (README, "Why it does not look yet")."""
+    f = feats.float()
+    on_shape = (t["kind"] > 0) & (t["kind"] <= len(SHAPES))
+    if not bool(on_shape.any()):
+        return {}
+    colour = heads.colour(f).argmax(-1)[on_shape] == t["colour"][on_shape]
+    shape = heads.kind(f).argmax(-1)[on_shape] == t["kind"][on_shape]
+    return {"colour": 100 * float(colour.float().mean()), "shape": 100 * float(shape.float().mean())}
+
+
 def tower_losses(feats: torch.Tensor, heads: TowerHeads, t: dict) -> dict:
     """feats: the tower's selected patch features (B, P, H), CLS dropped."""
     f = feats.float()

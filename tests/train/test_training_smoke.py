@@ -30,10 +30,17 @@ def trained(tmp_path_factory):
 
 def test_loss_falls(trained):
     rows = [json.loads(line) for line in (trained / "log.jsonl").read_text().splitlines()]
-    joint = [r["loss"] for r in rows if r["stage"] == "joint"]
+    joint = [r["loss"] for r in rows if r["stage"] == "joint" and "loss" in r]
     assert len(joint) == json.loads(MICRO.read_text())["stages"][-1]["steps"]
     first, last = sum(joint[:5]) / 5, sum(joint[-5:]) / 5
     assert last < 0.9 * first, (first, last)
+
+
+def test_tower_stage_logs_its_heldout_accuracy(trained):
+    rows = [json.loads(line) for line in (trained / "log.jsonl").read_text().splitlines()]
+    checks = [r["heldout"] for r in rows if r["stage"] == "tower" and "heldout" in r]
+    assert checks and set(checks[-1]) == {"colour", "shape"}
+    assert all(0 <= v <= 100 for v in checks[-1].values())
 
 
 def test_checkpoint_loads_and_answers_with_a_box(trained, tmp_path, images):
