@@ -10,6 +10,7 @@ from ..api import Image, Message, Text
 from .pages import Document
 from .passages import Passage
 from .render import render_page
+from .retrieve import best_lines
 
 NOT_FOUND = "The document does not seem to say."   # the app's answer when no passage clears the threshold
 # No "if the passages do not say, say so": a small model copies that sentence as its answer. The
@@ -17,6 +18,7 @@ NOT_FOUND = "The document does not seem to say."   # the app's answer when no pa
 # Nor "in the document's own words", nor the file's name: it answers with those.
 SYSTEM = "Answer the question in a few words, from the passages of a document below."
 MAX_TOKENS = 600          # passages in the prompt: prefill stays ~1-2 s for a small model on 2 cores
+FOCUS_LINES = 2           # the best-matching lines, repeated right before the question
 CHARS_PER_TOKEN = 3.0     # English prose is ~4 characters a token, code and numbers fewer: counted short
 
 
@@ -33,8 +35,9 @@ def build_messages(doc: Document, passages: Sequence[Passage], question: str, ca
                    max_tokens: int = MAX_TOKENS, image_width: int = 1024) -> list[Message]:
     """A system message and one user message: the passages, best first, each under its page
     header (the page's image before the first passage from it, for a model that sees), as many as
-    fit `max_tokens` (the first always, cut to fit), then the question."""
-    parts, left, shown = [], max_tokens, set()
+    fit `max_tokens` (the first always, cut to fit), then their lines that match the question best,
+    then the question."""
+    parts, left, shown, given = [], max_tokens, set(), []
     for i, p in enumerate(passages):
         head = header(doc, p)
         room = int((left - estimate_tokens(head)) * CHARS_PER_TOKEN)
@@ -47,6 +50,9 @@ def build_messages(doc: Document, passages: Sequence[Passage], question: str, ca
             shown.add(p.page)
             parts.append(Image(str(render_page(doc, p.page, image_width))))
         parts.append(Text(f"{head}\n{text}\n\n"))
+        given.append(p)
         left -= estimate_tokens(head + text)
-    parts.append(Text(f"Question: {question.strip()}\nAnswer briefly."))
+    focus = best_lines(question, given, FOCUS_LINES)
+    lead = "Most relevant lines:\n" + "\n".join(focus) + "\n\n" if focus else ""
+    parts.append(Text(f"{lead}Question: {question.strip()}\nAnswer briefly."))
     return [Message("system", [Text(SYSTEM)]), Message("user", parts)]

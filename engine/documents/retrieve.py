@@ -9,6 +9,7 @@ written here rather than taken from a package. Pages are scored the same way (sc
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from typing import NamedTuple
 
@@ -76,6 +77,40 @@ def retrieve(doc: Document, question: str, k: int = 3) -> list[Page]:
     ranked = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
     hits = [doc.pages[i] for i in ranked[:k] if scores[i] > 0]
     return hits or doc.pages[:k]
+
+
+FOCUS_FROM = 3         # best_lines reads the first passages given to the model
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+_CLOSED = re.compile(r"[.!?:;]$")
+
+
+def lines_of(text: str) -> list[str]:
+    """A passage as sentences and rows: a printed line that starts in lower case after one that
+    does not end a clause is the same sentence wrapped; any other line stands alone (a table row,
+    a list item, a heading); lines are then cut at sentence ends."""
+    rows: list[str] = []
+    for line in (ln.strip() for ln in text.split("\n")):
+        if rows and line[:1].islower() and not _CLOSED.search(rows[-1]):
+            rows[-1] += " " + line
+        elif line:
+            rows.append(line)
+    return [s.strip() for row in rows for s in _SENTENCE_END.split(row)]
+
+
+def best_lines(question: str, passages, n: int) -> list[str]:
+    """The n lines of the first passages that match the question best (same scoring as the
+    passages: embedding similarity plus a share of BM25), best first. A small model answers far
+    more often from a line put right before the question than from the same line inside 600
+    tokens of passages (measured: bench documents)."""
+    lines = [ln for p in passages[:FOCUS_FROM] for ln in lines_of(p.text)]
+    lines = list(dict.fromkeys(ln for ln in lines if len(ln.split()) >= 3))
+    if not lines or n <= 0:
+        return []
+    scores = BM25(lines).scores(question)
+    top = max(max(scores), 1e-9)
+    if rerank.available():
+        scores = [s + BM25_WEIGHT * b / top for s, b in zip(rerank.similarities(question, lines), scores)]
+    return [lines[i] for i in sorted(range(len(lines)), key=lambda i: (-scores[i], i))[:n]]
 
 
 class Hit(NamedTuple):

@@ -7,6 +7,7 @@ from reportlab.pdfgen import canvas
 
 from engine.documents import build_messages, open_document, passages, retrieve_passages, split_page
 from engine.documents import rerank
+from engine.documents.retrieve import best_lines, lines_of
 
 FILLER = ("The committee reviewed routine matters of logistics, audits and budgets in the {k}th session, "
           "and noted that the minutes of the previous meeting were approved without change.")
@@ -69,6 +70,48 @@ def test_a_fact_at_the_bottom_of_a_long_page_reaches_the_prompt(minutes):
     _, user = build_messages(minutes, [h.passage for h in hits], question, can_see_images=False)
     assert "blue cabinet beside the boiler room" in " ".join(user.text.split())
     assert len(user.text) < 600 * 3 + 200        # the token budget, not three whole pages
+
+
+def test_the_best_matching_line_is_repeated_right_before_the_question(minutes):
+    question = "Where is the spare key to the east archive kept?"
+    hits = retrieve_passages(minutes, question, use_reranker=False)
+    _, user = build_messages(minutes, [h.passage for h in hits], question, can_see_images=False)
+    text = user.text
+    focus = text[text.index("Most relevant lines:"):text.index("Question:")]
+    assert focus.splitlines()[1] == FACT and text.index("Question:") > text.rindex("[p")
+
+
+OPTIONS = ["-n, --name=NAME use NAME as array name", "-o, --output=FILE output file",
+           "-c, --check checks the syntax only", "-h, --help print help and exit"]
+
+
+@pytest.fixture(scope="module")
+def options_table(tmp_path_factory):
+    path = tmp_path_factory.mktemp("table") / "manual.pdf"
+    c = canvas.Canvas(str(path), pagesize=letter)
+    y = _write(c, 740, "Usage: parser [OPTION] FILE. Reads FILE and generates a C array from it.")
+    for row in OPTIONS:
+        c.setFont("Courier", 10)
+        c.drawString(60, y, row)
+        y -= 13
+    c.showPage()
+    c.save()
+    return open_document(path, cache_dir=tmp_path_factory.mktemp("index"))
+
+
+def test_lines_are_sentences_unwrapped_and_rows_whole():
+    text = ("3.1 Invoking the parser\nThe parser reads a single file with definitions and generates an\narray to "
+            "use with the library. It never writes\nthe input.\n-n, --name=NAME use NAME as array name\n"
+            "-o, --output=FILE output file")
+    assert lines_of(text) == ["3.1 Invoking the parser",
+                              "The parser reads a single file with definitions and generates an array to use with the library.",
+                              "It never writes the input.", OPTIONS[0], OPTIONS[1]]
+
+
+def test_a_table_row_is_a_line_of_its_own(options_table):
+    question = "Which option sets the array name?"
+    hits = retrieve_passages(options_table, question)
+    assert best_lines(question, [h.passage for h in hits], 1) == [OPTIONS[0]]
 
 
 def test_pages_are_cited_by_their_printed_labels(minutes):
