@@ -80,7 +80,7 @@ def stack_targets(items: list[dict]) -> dict:
 @torch.no_grad()
 def heldout_accuracy(feats: torch.Tensor, heads: TowerHeads, t: dict) -> dict:
     """The heads' accuracy on held-out patches that a shape covers: its colour, its shape (12-way,
-    chance ~8%), in percent. Shape is the slow one (README, "Why it does not look yet")."""
+    chance ~8%), in percent. Shape is the slow one (README, "Why it took so long to look")."""
     f = feats.float()
     on_shape = (t["kind"] > 0) & (t["kind"] <= len(SHAPES))
     if not bool(on_shape.any()):

@@ -31,11 +31,14 @@ def rows(own):
     return evaluate(own, N, skills=tuple(FLOORS), offset=5000)
 
 
-# The first shipped parts (one short CPU run, 450 joint steps) answer from the question's wording,
-# not the image: every floor is unmet (README: held-out table). Strict: a model that meets them
-# turns these into failures, so the marks go when the model improves.
-@pytest.mark.xfail(strict=True, reason="issue 20 open: the shipped own model is not yet at its floors")
-@pytest.mark.parametrize("skill", ["colour", "shape", "count", "relation", "refer", "region", "read", "chart"])
+# The shipped parts (second, 2026-12-03) see colour, shape and relations in part (README: held-out
+# table); the other floors are unmet. Strict: a skill that meets its floor less the margin turns its
+# mark into a failure, so the marks go as the model improves.
+BELOW_FLOOR = pytest.mark.xfail(strict=True, reason="issue 20 open: the shipped own model is not yet at this floor")
+
+
+@pytest.mark.parametrize("skill", [pytest.param(s, marks=BELOW_FLOOR) for s in
+                                   ("colour", "shape", "count", "refer", "region", "read", "chart")] + ["relation"])
 def test_heldout_skill_meets_its_floor(rows, skill):
     from engine.train.evaluate import FLOORS
     assert rows[skill]["accuracy"] >= FLOORS[skill] - MARGIN, rows[skill]
