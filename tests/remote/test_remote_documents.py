@@ -54,6 +54,6 @@ def test_question_about_a_pdf_through_the_server(server, tmp_path):
     assert {h.page for h in hits} == {2} and {"March", "2025"} <= {h.word.strip(".") for h in hits}
     for h in hits:
         word = h.word.strip(".")
-        x1, x2 = printed_at(PAGES[1], word)
+        x1, x2 = printed_at(PAGES[1], h.word)   # the word as printed, a full stop included
         assert h.box[0] == pytest.approx(x1, abs=2 / W) and h.box[2] == pytest.approx(x2, abs=3 / W)
         assert h.box[1] < 1 - BASELINE / H < h.box[3], f"{word} on the printed line"
