@@ -53,6 +53,14 @@ class Document:
     pages: list[Page]
     folder: Path                # <cache>/<sha256>/: source copy and page renders
     from_cache: bool = False    # True when the index was read back instead of rebuilt
+    derived: dict = field(default_factory=dict, repr=False, compare=False)   # see cached()
+
+    def cached(self, name: str, make):
+        """What is derived from the pages once per opened document (its passages, the BM25
+        indexes, the embedding vectors), made by `make()` on first use; never stored on disk."""
+        if name not in self.derived:
+            self.derived[name] = make()
+        return self.derived[name]
 
     def page(self, number: int) -> Page:
         if not 1 <= number <= len(self.pages):

@@ -94,7 +94,4 @@ def is_contents(p: Passage) -> bool:
 
 def passages(doc: Document) -> list[Passage]:
     """Every passage of the document, page by page (made once per opened document)."""
-    cached = getattr(doc, "_passages", None)
-    if cached is None:
-        cached = doc._passages = [p for page in doc.pages for p in split_page(page)]
-    return cached
+    return doc.cached("passages", lambda: [p for page in doc.pages for p in split_page(page)])

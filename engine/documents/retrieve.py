@@ -58,16 +58,15 @@ class BM25:
         return sum(self.idf(t) for t in query if t in self.counts[i]) / total if total else 0.0
 
 
-def _index(doc: Document, name: str, texts):
-    cached = getattr(doc, name, None)
-    if cached is None:
-        cached = BM25(texts())
-        setattr(doc, name, cached)
-    return cached
+def blend(similarities: list[float], bm25: list[float]) -> list[float]:
+    """The re-ranked score of each text: its embedding similarity plus BM25_WEIGHT x its BM25
+    score relative to the best of them."""
+    top = max(max(bm25, default=0.0), 1e-9)
+    return [s + BM25_WEIGHT * b / top for s, b in zip(similarities, bm25)]
 
 
 def score_pages(doc: Document, question: str) -> list[float]:
-    return _index(doc, "_bm25_pages", lambda: [p.text for p in doc.pages]).scores(question)
+    return doc.cached("bm25_pages", lambda: BM25([p.text for p in doc.pages])).scores(question)
 
 
 def retrieve(doc: Document, question: str, k: int = 3) -> list[Page]:
@@ -107,9 +106,8 @@ def best_lines(question: str, passages, n: int) -> list[str]:
     if not lines or n <= 0:
         return []
     scores = BM25(lines).scores(question)
-    top = max(max(scores), 1e-9)
     if rerank.available():
-        scores = [s + BM25_WEIGHT * b / top for s, b in zip(rerank.similarities(question, lines), scores)]
+        scores = blend(rerank.similarities(question, lines), scores)
     return [lines[i] for i in sorted(range(len(lines)), key=lambda i: (-scores[i], i))[:n]]
 
 
@@ -126,14 +124,13 @@ def retrieve_passages(doc: Document, question: str, k: int = 5, use_reranker: bo
     items = [p for p in passages(doc) if not is_contents(p)]
     if not items:
         return []
-    bm25 = _index(doc, "_bm25_passages", lambda: [p.text for p in items])
+    bm25 = doc.cached("bm25_passages", lambda: BM25([p.text for p in items]))
     scores = bm25.scores(question)
     ranked = sorted(range(len(items)), key=lambda i: (-scores[i], i))[:CANDIDATES]
     if use_reranker and rerank.available():
-        cache = doc.__dict__.setdefault("_vectors", {})
-        sims = rerank.similarities(question, [items[i].text for i in ranked], cache, [items[i].key for i in ranked])
-        top = max(scores[ranked[0]], 1e-9)
-        mixed = {i: s + BM25_WEIGHT * scores[i] / top for i, s in zip(ranked, sims)}
+        sims = rerank.similarities(question, [items[i].text for i in ranked], doc.cached("vectors", dict),
+                                   [items[i].key for i in ranked])
+        mixed = dict(zip(ranked, blend(sims, [scores[i] for i in ranked])))
         sim = dict(zip(ranked, sims))
         ranked.sort(key=lambda i: -mixed[i])
         return [Hit(items[i], mixed[i], sim[i], sim[i] >= MIN_SIMILARITY) for i in ranked[:k]]
