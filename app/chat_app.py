@@ -219,8 +219,12 @@ class ChatApp:
             return document_messages(doc, given, talk, system, bool(info.vision))
 
         def finish(answer):
-            shown = self.docs.evidence(ref, keys, question, answer.text, found)
-            return {"cards": shown["cards"], "figures": with_drawn(shown["figures"], self.blobs)}
+            # an answer the model finished that is not drawn from the passages gets their best line
+            quote = self.docs.quote(ref, keys, question, answer.text) if found and answer.status == "done" else None
+            said = answer.text + (f"\n{quote['line']}" if quote else "")
+            shown = self.docs.evidence(ref, keys, question, said, found)
+            return {"cards": shown["cards"], "figures": with_drawn(shown["figures"], self.blobs),
+                    **({"quote": quote} if quote else {})}
         return messages, finish, {"doc": {"sha": ref["sha"], "passages": keys, "found": found}}
 
     def stop(self, chat_id: int | None, owner: str | None = None) -> None:

@@ -60,11 +60,19 @@ def to_chatbot(branch: list[StoredMessage], blobs: BlobStore, live=None) -> list
                 out.append({"role": "assistant", "content": text})
                 continue
             text = answer_text(m.text, m.status, m.meta.get("error"), notes=m.meta.get("notes", ()),
-                               reason=m.meta.get("reason")) + cards_html(m.id, m.meta.get("cards", []))
+                               reason=m.meta.get("reason")) + quote_text(m.meta.get("quote")) + \
+                cards_html(m.id, m.meta.get("cards", []))
             drawn = [picture(blobs, f["drawn"], f"{f['label']} with the answer's boxes.png")
                      for f in m.meta.get("figures", []) if f.get("drawn")]
             out.append({"role": "assistant", "content": [text, *drawn] if drawn else text})
     return out
+
+
+def quote_text(quote: dict | None) -> str:
+    """The document's line the app quotes under an answer not drawn from the passages."""
+    if not quote:
+        return ""
+    return f"\n\n> From the document, {quote['label']}: “{_plain(quote['line'])}”"
 
 
 def cards_html(msg_id: int, cards: list[dict]) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.documents import (cite_passages, open_document, passages, read_document, render_page,
+from engine.documents import (cite_passages, open_document, passages, quote_for, read_document, render_page,
                               retrieve_passages, thumbnail)
 from engine.documents.text import STOPWORDS, normalize
 
@@ -60,6 +60,11 @@ class Documents:
     def passages_of(self, ref: dict, keys: list[list[int]]):
         by_key = {p.key: p for p in passages(self.get(ref))}
         return [by_key[tuple(k)] for k in keys if tuple(k) in by_key]
+
+    def quote(self, ref: dict, keys: list[list[int]], question: str, answer: str) -> dict | None:
+        """The passages' line that answers best, when the answer is not drawn from them (quote.py)."""
+        q = quote_for(self.get(ref), question, answer, self.passages_of(ref, keys))
+        return q and {"line": q.line, "label": q.label, "page": q.passage.page}
 
     def evidence(self, ref: dict, keys: list[list[int]], question: str, answer: str, found: bool) -> dict:
         """What the app shows under the answer: citation cards for the passages it draws on (all

@@ -8,7 +8,7 @@ import re
 
 from .blobs import BlobStore
 from .store import StoredMessage
-from .chat_view import answer_text, user_lines
+from .chat_view import answer_text, quote_text, user_lines
 
 SPEAKER = {"system": "System", "user": "You", "assistant": "Assistant"}
 NAME_CHARS = 60  # of the file name, before ".md"
@@ -36,7 +36,8 @@ def chat_markdown(title: str, branch: list[StoredMessage], blobs: BlobStore, sys
             n_images += 1
             parts.append(f"![image {n_images}]({data_uri(blobs, blob)})")
         if m.role == "assistant":
-            parts.append(answer_text(m.text, m.status, m.meta.get("error"), notes=m.meta.get("notes", ())))
+            parts.append(answer_text(m.text, m.status, m.meta.get("error"), notes=m.meta.get("notes", ()))
+                         + quote_text(m.meta.get("quote")))
             parts += _box_lines(m.meta.get("boxes", []))
         else:
             parts += user_lines(m)

@@ -5,7 +5,9 @@ the old pipeline (the 3 best pages by BM25, each cut to share 6,000 characters, 
 on whole pages) and the new one (passages by BM25 + MiniLM re-rank in a 600-token budget, the
 app's "does not seem to say" threshold, boxes only inside the cited passages), side by side:
 - recall: the passage (old: the page text as cut) holding the known answer reached the prompt;
-- correct: the greedy answer contains the known answer (whole words, case aside);
+- correct: the greedy answer as the app shows it contains the known answer (whole words, case
+  aside); under an answer not drawn from the passages the app quotes their best line (quote.py),
+  so the model's own words are counted apart as well;
 - first token: seconds from the question to the first token (retrieval, prompt, prefill);
 - stray boxes: words boxed outside the passages the app cites (old: outside the passage that
   holds the answer, the only one that should light up).
@@ -106,7 +108,7 @@ def ask_old(doc, q, model):
 
 
 def ask_new(doc, q, model, vision=False):
-    from ..documents import cite_passages
+    from ..documents import cite_passages, quote_for
     from ..documents.prompt import NOT_FOUND
     t0 = time.perf_counter()
     messages, passages, given, found = new_prompt(doc, q["question"], vision)
@@ -117,10 +119,13 @@ def ask_new(doc, q, model, vision=False):
         answer, first = run(model, messages, t0)
     else:
         answer, first = "", time.perf_counter() - t0
-    cited = cite_passages(doc, answer, passages)
+    quote = quote_for(doc, q["question"], answer, passages) if found and model else None
+    shown = answer + (f"\n{quote.line}" if quote else "")   # what the app shows: the answer, its quote
+    cited = cite_passages(doc, shown, passages)
     stray = sum(1 for _, hits in cited for h in hits if not any(_inside(doc, p, h) for p, _ in cited))
-    return {"recall": recall, "answer": answer, "correct": contains(answer, q["answer"]), "found": found,
-            "ttft": first, "stray": stray}
+    return {"recall": recall, "answer": answer, "quote": quote.line if quote else None,
+            "correct": contains(shown, q["answer"]), "model_correct": contains(answer, q["answer"]),
+            "found": found, "ttft": first, "stray": stray}
 
 
 def _inside(doc, passage, hit) -> bool:
@@ -207,6 +212,8 @@ def summarize(rows) -> dict:
     for side in ("old", "new"):
         r = [row[side] for row in rows]
         out[side] = {"recall": sum(x["recall"] for x in r) / len(r), "correct": sum(x["correct"] for x in r) / len(r),
+                     "model_correct": sum(x.get("model_correct", x["correct"]) for x in r) / len(r),
+                     "quoted": sum(bool(x.get("quote")) for x in r) / len(r),
                      "ttft_median": statistics.median(x["ttft"] for x in r), "ttft_max": max(x["ttft"] for x in r),
                      "stray": sum(x["stray"] for x in r) / len(r)}
         for kind in ("text", "table", "scan"):
@@ -226,8 +233,10 @@ def table(results: dict) -> str:
 
     rows = [("passage with the answer given to the model", lambda s: f"{s['recall']:.0%}"),
             ("  text / table / scan", by_kind("recall")),
-            ("answer correct (greedy)", lambda s: f"{s['correct']:.0%}"),
+            ("answer correct as shown (greedy; the app's quote included)", lambda s: f"{s['correct']:.0%}"),
             ("  text / table / scan", by_kind("correct")),
+            ("answer correct in the model's own words", lambda s: f"{s['model_correct']:.0%}"),
+            ("answers the app quoted a line under (not drawn from the passages)", lambda s: f"{s['quoted']:.0%}"),
             ("time to first token, median (s)", lambda s: f"{s['ttft_median']:.2f}"),
             ("time to first token, slowest (s)", lambda s: f"{s['ttft_max']:.2f}"),
             ("words boxed outside the cited passages, per answer", lambda s: f"{s['stray']:.1f}")]

@@ -96,19 +96,30 @@ def lines_of(text: str) -> list[str]:
     return [s.strip() for row in rows for s in _SENTENCE_END.split(row)]
 
 
-def best_lines(question: str, passages, n: int) -> list[str]:
-    """The n lines of the first passages that match the question best (same scoring as the
-    passages: embedding similarity plus a share of BM25), best first. A small model answers far
-    more often from a line put right before the question than from the same line inside 600
-    tokens of passages (measured: bench documents)."""
-    lines = [ln for p in passages[:FOCUS_FROM] for ln in lines_of(p.text)]
-    lines = list(dict.fromkeys(ln for ln in lines if len(ln.split()) >= 3))
-    if not lines or n <= 0:
+def ranked_lines(question: str, passages) -> list[tuple[str, Passage]]:
+    """The lines of the first passages (FOCUS_FROM) with the passage each comes from, best match
+    to the question first (same scoring as the passages: embedding similarity plus a share of
+    BM25); lines of fewer than 3 words are left out."""
+    pairs, seen = [], set()
+    for p in passages[:FOCUS_FROM]:
+        for ln in lines_of(p.text):
+            if len(ln.split()) >= 3 and ln not in seen:
+                seen.add(ln)
+                pairs.append((ln, p))
+    if not pairs:
         return []
+    lines = [ln for ln, _ in pairs]
     scores = BM25(lines).scores(question)
     if rerank.available():
         scores = blend(rerank.similarities(question, lines), scores)
-    return [lines[i] for i in sorted(range(len(lines)), key=lambda i: (-scores[i], i))[:n]]
+    return [pairs[i] for i in sorted(range(len(pairs)), key=lambda i: (-scores[i], i))]
+
+
+def best_lines(question: str, passages, n: int) -> list[str]:
+    """The n lines of the first passages that match the question best, best first. A small model
+    answers far more often from a line put right before the question than from the same line
+    inside 600 tokens of passages (measured: bench documents)."""
+    return [ln for ln, _ in ranked_lines(question, passages)[:n]] if n > 0 else []
 
 
 class Hit(NamedTuple):

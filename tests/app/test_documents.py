@@ -175,3 +175,29 @@ def test_a_document_whose_files_are_gone_gets_an_answer_that_says_so(tmp_path):
     finally:
         demo.close()
         app.store.close()
+
+
+ASN1_LINES = ["Libtasn1 is the ASN.1 library used by GnuTLS, p11-kit and some other packages.",
+              "It provides Abstract Syntax Notation One (ASN.1, as specified by the X.680 ITU-T",
+              "recommendation) parsing and structures management, and Distinguished Encoding",
+              "Rules (DER, as per X.690) encoding and decoding functions."]
+
+
+def test_an_answer_not_drawn_from_the_document_gets_its_best_line_quoted(served_smol, tmp_path):
+    """SmolLM2-135M answers this question with words the page does not hold ("Data Encryption
+    Standard", checked greedy): the app quotes the page's line that answers it, with its page,
+    under the answer, and marks its words on the citation card."""
+    from engine.documents import grounded
+    demo, app = served_smol
+    question = "Which recommendation defines the DER encoding?"
+    out = send(client(demo), question, [make_pdf(tmp_path / "asn1.pdf", lines=ASN1_LINES)],
+               temperature=0, max_tokens=24).result(timeout=120)
+    chat = app.store.chats()[0]
+    q, a = app.store.branch(chat.id)
+    given = app.docs.passages_of(q.meta["document"], a.meta["doc"]["passages"])
+    assert a.status == "done" and not grounded(a.text, question, given), a.text
+    quote = a.meta["quote"]
+    assert "X.690" in quote["line"] and quote["label"] == "page 1" and quote["page"] == 1
+    assert f"> From the document, page 1: “{quote['line']}”" in last_answer(out)
+    card, = a.meta["cards"]    # the quoted words are marked on the card
+    assert "X.690)" in {card["words"][i] for i in card["marks"]}

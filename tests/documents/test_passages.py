@@ -5,7 +5,7 @@ import pytest
 from reportlab.lib.pagesizes import letter
 from reportlab.pdfgen import canvas
 
-from engine.documents import build_messages, open_document, passages, retrieve_passages, split_page
+from engine.documents import build_messages, grounded, open_document, passages, quote_for, retrieve_passages, split_page
 from engine.documents import rerank
 from engine.documents.retrieve import best_lines, lines_of
 
@@ -154,3 +154,20 @@ def test_the_reranker_puts_a_paraphrased_question_first(paraphrase):
     assert bm25[0].passage.text.startswith("Staff parking")
     reranked = retrieve_passages(paraphrase, question)
     assert "1,250 people" in reranked[0].passage.text and reranked[0].found
+
+
+@pytest.mark.parametrize("answer", ["The option sets the array name.",          # restates the question
+                                    "The option that sets the array name is --verbose."])   # not in the document
+def test_an_answer_not_drawn_from_the_passages_gets_their_best_line_quoted(options_table, answer):
+    question = "Which option sets the array name?"
+    given = [h.passage for h in retrieve_passages(options_table, question)]
+    assert not grounded(answer, question, given)
+    quote = quote_for(options_table, question, answer, given)
+    assert quote.line == OPTIONS[0] and quote.label == "page 1" and quote.passage.page == 1
+
+
+@pytest.mark.parametrize("answer", ["In the blue cabinet.", "It is kept beside the boiler room [p3]."])
+def test_an_answer_drawn_from_the_passages_is_left_alone(minutes, answer):
+    question = "Where is the spare key to the east archive kept?"
+    given = [h.passage for h in retrieve_passages(minutes, question, use_reranker=False)]
+    assert grounded(answer, question, given) and quote_for(minutes, question, answer, given) is None

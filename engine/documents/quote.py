@@ -1,0 +1,45 @@
+"""The app's own answer when the model's is not drawn from the document: a small model often
+restates the question ("The option of asn1Parser sets the array name.") or names something the
+passages never mention ("... is 255."). Then the app quotes the passages' line that matches the
+question best, with its page, so the answer the user reads still carries the document's words.
+
+Grounded means: some word of the answer that the question does not already hold (stop words and
+the prompt's own vocabulary aside) is in the passages the model was given."""
+from __future__ import annotations
+
+from typing import NamedTuple, Sequence
+
+from .cite import CITATION
+from .pages import Document
+from .passages import Passage
+from .retrieve import ranked_lines
+from .text import content_tokens
+
+# Words a model takes from the prompt's frame, not from the passages: they show nothing was read.
+FRAME = frozenset(content_tokens("answer briefly document passage page pdf most relevant line question "
+                                 "text says state mention following"))
+
+
+class Quote(NamedTuple):
+    line: str
+    passage: Passage
+    label: str           # the page as printed ("page 20 (PDF page 23)")
+
+
+def grounded(answer: str, question: str, passages: Sequence[Passage]) -> bool:
+    """Whether the answer says something of its own that the passages hold."""
+    new = set(content_tokens(CITATION.sub(" ", answer))) - set(content_tokens(question)) - FRAME
+    held = {t for p in passages for t in content_tokens(p.text)}
+    return bool(new & held)
+
+
+def quote_for(doc: Document, question: str, answer: str, passages: Sequence[Passage]) -> Quote | None:
+    """The line to quote under an answer that is not grounded in `passages` (None when it is, or
+    when the passages have no line to quote)."""
+    if grounded(answer, question, passages):
+        return None
+    ranked = ranked_lines(question, passages)
+    if not ranked:
+        return None
+    line, passage = ranked[0]
+    return Quote(line, passage, doc.page(passage.page).cited_as)
