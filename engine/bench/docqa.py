@@ -11,8 +11,9 @@ app's "does not seem to say" threshold, boxes only inside the cited passages), s
 - first token: seconds from the question to the first token (retrieval, prompt, prefill);
 - stray boxes: words boxed outside the passages the app cites (old: outside the passage that
   holds the answer, the only one that should light up).
-The model is the default GGUF (SmolLM2-135M) in this process, one thread (THREADS); with --server also the
-same GGUF behind llama-cpp-python's OpenAI-compatible server on 127.0.0.1 (the openai backend)."""
+The model is the default GGUF (SmolLM2-135M) in this process, loaded as the app loads it (a thread
+per physical core); with --server also the same GGUF behind llama-cpp-python's OpenAI-compatible
+server on 127.0.0.1 (the openai backend), given the same threads for prefill and decode."""
 from __future__ import annotations
 
 import argparse
@@ -28,7 +29,6 @@ from pathlib import Path
 
 from ..api import GenParams, Message, Text, Token
 
-THREADS = 1   # on this shared 2-core machine one llama.cpp thread beats two that wait on each other
 GREEDY = GenParams(max_new_tokens=48, temperature=0.0, repetition_penalty=1.0)
 OLD_PAGES, OLD_CHARS = 3, 6000
 OLD_SYSTEM = ("You answer questions about the document \"{name}\" using only the pages given below. "
@@ -158,7 +158,7 @@ def open_docs(qa: dict, tmp: Path) -> dict:
 def local_model():
     import engine
     from ..catalog import default_model
-    return engine.load(default_model(), backend="gguf", threads=THREADS)
+    return engine.load(default_model(), backend="gguf")
 
 
 class Server:
@@ -170,6 +170,8 @@ class Server:
         import httpx
 
         from ..catalog import default_model
+        from ..gguf.cpu import physical_cores
+        threads = str(physical_cores())   # as the in-process engine (its server default: all CPUs for prefill)
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
@@ -177,7 +179,7 @@ class Server:
         self.log = open(tmp / "server.log", "wb")
         self.proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(default_model()),
                                       "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096",
-                                      "--n_threads", str(THREADS), "--verbose", "False"], stdout=self.log,
+                                      "--n_threads", threads, "--n_threads_batch", threads, "--verbose", "False"], stdout=self.log,
                                      stderr=subprocess.STDOUT)
         for _ in range(300):
             try:
