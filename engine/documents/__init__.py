@@ -13,6 +13,6 @@ from .retrieve import Hit, retrieve, retrieve_passages, score_pages
 index_file = open_document
 
 __all__ = ["open_document", "read_document", "index_file", "Document", "Page", "Word", "Passage", "passages",
-           "split_page", "quote_for", "grounded", "Quote", "retrieve", "retrieve_passages", "Hit", "score_pages", "build_messages", "render_page",
-           "thumbnail", "cite_boxes", "cite_events", "cite_passages", "citations", "CitedWord", "MAX_PAGES",
+           "split_page", "retrieve", "retrieve_passages", "Hit", "score_pages", "build_messages", "render_page",
+           "quote_for", "grounded", "Quote", "thumbnail", "cite_boxes", "cite_events", "cite_passages", "citations", "CitedWord", "MAX_PAGES",
            "MAX_BYTES"]
