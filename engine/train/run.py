@@ -171,7 +171,7 @@ class Trainer:
     def tower_check(self, st: dict):
         """The tower heads on held-out scenes (a split training never draws), logged beside the loss."""
         if self._heldout is None:
-            stream = (make_sample(i, "heldout", ("shape", "colour", "count")[i % 3]) for i in range(10**6))
+            stream = (make_sample(i, "heldout", ("shape", "colour", "count", "read")[i % 4]) for i in range(10**6))
             self._heldout = next(self.tower_batches(stream, HELDOUT_IMAGES))
         pixels, targets = self._heldout
         with torch.no_grad(), self.autocast():

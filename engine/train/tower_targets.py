@@ -79,15 +79,21 @@ def stack_targets(items: list[dict]) -> dict:
 
 @torch.no_grad()
 def heldout_accuracy(feats: torch.Tensor, heads: TowerHeads, t: dict) -> dict:
-    """The heads' accuracy on held-out patches that a shape covers: its colour, its shape (12-way,
-    chance ~8%), in percent. Shape is the slow one (README, "Why it took so long to look")."""
+    """The heads' accuracy on held-out patches, in percent: on those a shape covers, its colour and
+    its shape (12-way, chance ~8%; the slow one: README, "Why it took so long to look"); on those
+    under printed text, the characters (37-way)."""
     f = feats.float()
+    out = {}
     on_shape = (t["kind"] > 0) & (t["kind"] <= len(SHAPES))
-    if not bool(on_shape.any()):
-        return {}
-    colour = heads.colour(f).argmax(-1)[on_shape] == t["colour"][on_shape]
-    shape = heads.kind(f).argmax(-1)[on_shape] == t["kind"][on_shape]
-    return {"colour": 100 * float(colour.float().mean()), "shape": 100 * float(shape.float().mean())}
+    if bool(on_shape.any()):
+        colour = heads.colour(f).argmax(-1)[on_shape] == t["colour"][on_shape]
+        shape = heads.kind(f).argmax(-1)[on_shape] == t["kind"][on_shape]
+        out.update(colour=100 * float(colour.float().mean()), shape=100 * float(shape.float().mean()))
+    on_char = t["chars"] > 0   # the printed characters under a patch (37-way; what reading needs)
+    if bool(on_char.any()):
+        chars = heads.chars(f).reshape(*t["chars"].shape, len(CHARS)).argmax(-1)[on_char] == t["chars"][on_char]
+        out["chars"] = 100 * float(chars.float().mean())
+    return out
 
 
 def tower_losses(feats: torch.Tensor, heads: TowerHeads, t: dict) -> dict:

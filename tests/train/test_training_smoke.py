@@ -39,7 +39,7 @@ def test_loss_falls(trained):
 def test_tower_stage_logs_its_heldout_accuracy(trained):
     rows = [json.loads(line) for line in (trained / "log.jsonl").read_text().splitlines()]
     checks = [r["heldout"] for r in rows if r["stage"] == "tower" and "heldout" in r]
-    assert checks and set(checks[-1]) == {"colour", "shape"}
+    assert checks and set(checks[-1]) == {"colour", "shape", "chars"}
     assert all(0 <= v <= 100 for v in checks[-1].values())
 
 
