@@ -13,7 +13,7 @@ from pathlib import Path
 from PIL import Image as PILImage
 
 from engine.api import EngineError, GenParams, Message
-from engine.documents.prompt import NOT_FOUND
+from engine.documents.prompt import NOT_FOUND, shows_pages
 
 from .answer import Answer
 from .attachments import Limits, check_files
@@ -216,7 +216,7 @@ class ChatApp:
         given = self.docs.passages_of(ref, keys)
 
         def messages(info):  # page images only for a model that sees: known once it is loaded
-            return document_messages(doc, given, talk, system, bool(info.vision))
+            return document_messages(doc, given, talk, system, shows_pages(info))
 
         def finish(answer):
             # an answer the model finished that is not drawn from the passages gets their best line

@@ -127,6 +127,7 @@ class EngineInfo:
     context_length: int = 0
     notes: list[str] = field(default_factory=list)
     sees: str = ""  # what a model that sees was trained on, when that is narrow (the own model)
+    reads_pages: bool = True  # a document's page images help it (not a model that knows only scenes)
     sampling: Sampling | None = None  # the model's own defaults; None: the server decides (remote)
 
 

@@ -72,5 +72,7 @@ def load(path, backend: str = "auto", box_format: str | None = None, progress=No
         raise EngineError(f"Unknown backend {backend!r}; choose one of: auto, {', '.join(BACKENDS)}.")
     inner = BACKENDS[name](path, box_format=box_format or None, **kw)
     if own:
-        inner.info.name, inner.info.sees = OWN_NAME, OWN_SEES
+        # 192 px generated scenes: a page image is a picture of nothing it knows (it answered
+        # document questions with "It is a rectangle."), so documents reach it as text only
+        inner.info.name, inner.info.sees, inner.info.reads_pages = OWN_NAME, OWN_SEES, False
     return Grounded(inner, inner.box_format, inner.emits_boxes)

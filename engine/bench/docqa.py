@@ -1,4 +1,4 @@
-"""`python -m engine bench documents --qa tests/data/docqa.json [--server] [--limit N] [--json]`
+"""`python -m engine bench documents --qa tests/data/docqa.json [--server] [--model M] [--limit N] [--json]`
 
 A document QA set (questions with short known answers on known pages of real PDFs) asked through
 the old pipeline (the 3 best pages by BM25, each cut to share 6,000 characters, cited words boxed
@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 from ..api import GenParams, Message, Text, Token
+from ..documents.prompt import shows_pages
 
 GREEDY = GenParams(max_new_tokens=48, temperature=0.0, repetition_penalty=1.0)
 OLD_PAGES, OLD_CHARS = 3, 6000
@@ -202,7 +203,8 @@ def measure(docs, questions, model, label: str, log=print) -> dict:
     rows = []
     for i, q in enumerate(questions):
         doc = docs[q["doc"]]
-        old, new = ask_old(doc, q, model), ask_new(doc, q, model)
+        # a model that reads pages gets the passages' page images, as the app gives them
+        old, new = ask_old(doc, q, model), ask_new(doc, q, model, bool(model) and shows_pages(model.info))
         rows.append({"q": q, "old": old, "new": new})
         log(f"[{label} {i + 1}/{len(questions)}] {q['kind']:5} old {'ok' if old['correct'] else '--'} "
             f"new {'ok' if new['correct'] else '--'} | {q['question'][:60]} -> {new['answer'].strip()[:60]!r}", flush=True)
@@ -252,6 +254,7 @@ def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="python -m engine bench documents --qa", description=__doc__)
     ap.add_argument("--qa", required=True)
     ap.add_argument("--server", action="store_true", help="also through a llama.cpp server on 127.0.0.1")
+    ap.add_argument("--model", help="in process, this model instead of the default GGUF (e.g. own:ee-mllm)")
     ap.add_argument("--no-model", action="store_true", help="retrieval figures only")
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--json", default=None, help="write every answer and figure to this file")
@@ -267,8 +270,10 @@ def main(argv: list[str]) -> int:
         if args.no_model:
             results["retrieval only"] = measure(docs, questions, None, "retrieval")
         else:
-            model = local_model()
-            results["in process (gguf)"] = measure(docs, questions, model, "gguf")
+            import engine
+            model = engine.load(args.model) if args.model else local_model()
+            label = f"in process ({args.model})" if args.model else "in process (gguf)"
+            results[label] = measure(docs, questions, model, args.model or "gguf")
             model.close()
             if args.server:
                 server = Server(tmp)

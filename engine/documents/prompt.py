@@ -22,6 +22,12 @@ FOCUS_LINES = 2           # the best-matching lines, repeated right before the q
 CHARS_PER_TOKEN = 3.0     # English prose is ~4 characters a token, code and numbers fewer: counted short
 
 
+def shows_pages(info) -> bool:
+    """Whether a model (its EngineInfo) is given the passages' page images: it sees, and pages
+    are something it can read."""
+    return bool(info.vision and info.reads_pages)
+
+
 def estimate_tokens(text: str) -> int:
     """Tokens `text` takes, estimated on the high side (the engine seam has no tokenizer)."""
     return int(len(text) / CHARS_PER_TOKEN) + 1

@@ -92,3 +92,38 @@ def test_the_default_model_answers_greedy_as_its_generation_config_says(own_app,
         assert wait_until(lambda: app.store.branch(chat.id)[-1].status == "done", timeout=120, every=0.2)
         page.screenshot(path=str(tmp_path / "greedy.png"), full_page=True)
     assert app.store.branch(chat.id)[-1].meta["sampling"]["temperature"] == 0.0
+
+
+def _ask_about_a_report(demo, app, tmp_path):
+    from reportlab.pdfgen import canvas
+
+    from app_testfiles import client, send
+    pdf = tmp_path / "report.pdf"
+    c = canvas.Canvas(str(pdf))
+    c.setFont("Helvetica", 14)
+    for i, line in enumerate(["Annual Report 2023", "The Northwind Company builds sailing boats in Lisbon."]):
+        c.drawString(72, 700 - 30 * i, line)
+    c.showPage()
+    c.save()
+    send(client(demo), "Where does Northwind build boats?", [pdf], temperature=0, max_tokens=24).result(timeout=180)
+    chat = max(app.store.chats(), key=lambda c: c.id)
+    return app.store.branch(chat.id)[-1], app.answers[chat.id].messages
+
+
+def test_a_document_reaches_the_own_model_as_text_not_page_images(own_app, tmp_path):
+    """The own model knows 192 px generated scenes: given a page image it answered a document
+    question with "It is a rectangle.". Its documents come as the passages alone."""
+    from engine.api import Image
+    demo, app = own_app
+    assert app.slot.info.vision and not app.slot.info.reads_pages
+    answer, prompt = _ask_about_a_report(demo, app, tmp_path)
+    assert answer.status == "done" and "Northwind Company builds sailing boats" in prompt[-1].text
+    assert not [p for m in prompt for p in m.parts if isinstance(p, Image)]
+
+
+@pytest.mark.xfail(strict=True, reason="issues 15 and 20 open: the own model's LoRA answers a 'where' question "
+                                       "with its referring template ('It is here.'), even from text")
+def test_the_own_model_answers_a_document_question_from_its_passage(own_app, tmp_path):
+    demo, app = own_app
+    answer, _ = _ask_about_a_report(demo, app, tmp_path)
+    assert "Lisbon" in answer.text, answer.text
