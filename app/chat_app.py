@@ -13,6 +13,7 @@ from pathlib import Path
 from PIL import Image as PILImage
 
 from engine.api import EngineError, GenParams, Message
+from engine.documents import as_shown
 from engine.documents.prompt import NOT_FOUND, shows_pages
 
 from .answer import Answer
@@ -221,10 +222,10 @@ class ChatApp:
         def finish(answer):
             # an answer the model finished that is not drawn from the passages gets their best line
             quote = self.docs.quote(ref, keys, question, answer.text) if found and answer.status == "done" else None
-            said = answer.text + (f"\n{quote['line']}" if quote else "")
-            shown = self.docs.evidence(ref, keys, question, said, found)
+            shown = self.docs.evidence(ref, keys, question, as_shown(answer.text, quote), found)
             return {"cards": shown["cards"], "figures": with_drawn(shown["figures"], self.blobs),
-                    **({"quote": quote} if quote else {})}
+                    **({"quote": {"line": quote.line, "label": quote.label, "page": quote.passage.page}}
+                       if quote else {})}
         return messages, finish, {"doc": {"sha": ref["sha"], "passages": keys, "found": found}}
 
     def stop(self, chat_id: int | None, owner: str | None = None) -> None:

@@ -61,10 +61,9 @@ class Documents:
         by_key = {p.key: p for p in passages(self.get(ref))}
         return [by_key[tuple(k)] for k in keys if tuple(k) in by_key]
 
-    def quote(self, ref: dict, keys: list[list[int]], question: str, answer: str) -> dict | None:
+    def quote(self, ref: dict, keys: list[list[int]], question: str, answer: str):
         """The passages' line that answers best, when the answer is not drawn from them (quote.py)."""
-        q = quote_for(self.get(ref), question, answer, self.passages_of(ref, keys))
-        return q and {"line": q.line, "label": q.label, "page": q.passage.page}
+        return quote_for(self.get(ref), question, answer, self.passages_of(ref, keys))
 
     def evidence(self, ref: dict, keys: list[list[int]], question: str, answer: str, found: bool) -> dict:
         """What the app shows under the answer: citation cards for the passages it draws on (all

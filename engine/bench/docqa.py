@@ -109,7 +109,7 @@ def ask_old(doc, q, model):
 
 
 def ask_new(doc, q, model, vision=False):
-    from ..documents import cite_passages, quote_for
+    from ..documents import as_shown, cite_passages, quote_for
     from ..documents.prompt import NOT_FOUND
     t0 = time.perf_counter()
     messages, passages, given, found = new_prompt(doc, q["question"], vision)
@@ -121,7 +121,7 @@ def ask_new(doc, q, model, vision=False):
     else:
         answer, first = "", time.perf_counter() - t0
     quote = quote_for(doc, q["question"], answer, passages) if found and model else None
-    shown = answer + (f"\n{quote.line}" if quote else "")   # what the app shows: the answer, its quote
+    shown = as_shown(answer, quote)
     cited = cite_passages(doc, shown, passages)
     stray = sum(1 for _, hits in cited for h in hits if not any(_inside(doc, p, h) for p, _ in cited))
     return {"recall": recall, "answer": answer, "quote": quote.line if quote else None,
@@ -180,8 +180,8 @@ class Server:
         self.log = open(tmp / "server.log", "wb")
         self.proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(default_model()),
                                       "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096",
-                                      "--n_threads", threads, "--n_threads_batch", threads, "--verbose", "False"], stdout=self.log,
-                                     stderr=subprocess.STDOUT)
+                                      "--n_threads", threads, "--n_threads_batch", threads, "--verbose", "False"],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
         for _ in range(300):
             try:
                 if httpx.get(f"{self.url}/models", timeout=1).status_code == 200:

@@ -6,7 +6,7 @@ from .index import MAX_BYTES, MAX_PAGES, open_document, read_document
 from .pages import Document, Page, Word
 from .passages import Passage, passages, split_page
 from .prompt import build_messages
-from .quote import Quote, grounded, quote_for
+from .quote import Quote, as_shown, grounded, quote_for
 from .render import render_page, thumbnail
 from .retrieve import Hit, retrieve, retrieve_passages, score_pages
 
@@ -14,5 +14,5 @@ index_file = open_document
 
 __all__ = ["open_document", "read_document", "index_file", "Document", "Page", "Word", "Passage", "passages",
            "split_page", "retrieve", "retrieve_passages", "Hit", "score_pages", "build_messages", "render_page",
-           "quote_for", "grounded", "Quote", "thumbnail", "cite_boxes", "cite_events", "cite_passages", "citations", "CitedWord", "MAX_PAGES",
+           "quote_for", "grounded", "as_shown", "Quote", "thumbnail", "cite_boxes", "cite_events", "cite_passages", "citations", "CitedWord", "MAX_PAGES",
            "MAX_BYTES"]

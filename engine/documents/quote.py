@@ -43,3 +43,9 @@ def quote_for(doc: Document, question: str, answer: str, passages: Sequence[Pass
         return None
     line, passage = ranked[0]
     return Quote(line, passage, doc.page(passage.page).cited_as)
+
+
+def as_shown(answer: str, quote: Quote | None) -> str:
+    """The answer as the app shows it, the quoted line under the model's words: what its words
+    are cited (boxed, marked) from and what the bench grades."""
+    return answer + (f"\n{quote.line}" if quote else "")
