@@ -14,5 +14,5 @@ index_file = open_document
 
 __all__ = ["open_document", "read_document", "index_file", "Document", "Page", "Word", "Passage", "passages",
            "split_page", "retrieve", "retrieve_passages", "Hit", "score_pages", "build_messages", "render_page",
-           "quote_for", "grounded", "as_shown", "Quote", "thumbnail", "cite_boxes", "cite_events", "cite_passages", "citations", "CitedWord", "MAX_PAGES",
-           "MAX_BYTES"]
+           "quote_for", "grounded", "as_shown", "Quote", "thumbnail", "cite_boxes", "cite_events", "cite_passages",
+           "citations", "CitedWord", "MAX_PAGES", "MAX_BYTES"]

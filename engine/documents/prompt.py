@@ -58,7 +58,7 @@ def build_messages(doc: Document, passages: Sequence[Passage], question: str, ca
         parts.append(Text(f"{head}\n{text}\n\n"))
         given.append(p)
         left -= estimate_tokens(head + text)
-    focus = best_lines(question, given, FOCUS_LINES)
+    focus = best_lines(question, given, FOCUS_LINES, doc.cached("line_vectors", dict))
     lead = "Most relevant lines:\n" + "\n".join(focus) + "\n\n" if focus else ""
     parts.append(Text(f"{lead}Question: {question.strip()}\nAnswer briefly."))
     return [Message("system", [Text(SYSTEM)]), Message("user", parts)]

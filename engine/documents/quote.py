@@ -38,7 +38,7 @@ def quote_for(doc: Document, question: str, answer: str, passages: Sequence[Pass
     when the passages have no line to quote)."""
     if grounded(answer, question, passages):
         return None
-    ranked = ranked_lines(question, passages)
+    ranked = ranked_lines(question, passages, doc.cached("line_vectors", dict))
     if not ranked:
         return None
     line, passage = ranked[0]

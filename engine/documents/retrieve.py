@@ -96,10 +96,11 @@ def lines_of(text: str) -> list[str]:
     return [s.strip() for row in rows for s in _SENTENCE_END.split(row)]
 
 
-def ranked_lines(question: str, passages) -> list[tuple[str, Passage]]:
+def ranked_lines(question: str, passages, vectors: dict | None = None) -> list[tuple[str, Passage]]:
     """The lines of the first passages (FOCUS_FROM) with the passage each comes from, best match
     to the question first (same scoring as the passages: embedding similarity plus a share of
-    BM25); lines of fewer than 3 words are left out."""
+    BM25); lines of fewer than 3 words are left out. `vectors` (line -> embedding, kept on the
+    document) spares embedding a line again: the prompt ranks them, then the quote after the answer."""
     pairs, seen = [], set()
     for p in passages[:FOCUS_FROM]:
         for ln in lines_of(p.text):
@@ -111,15 +112,15 @@ def ranked_lines(question: str, passages) -> list[tuple[str, Passage]]:
     lines = [ln for ln, _ in pairs]
     scores = BM25(lines).scores(question)
     if rerank.available():
-        scores = blend(rerank.similarities(question, lines), scores)
+        scores = blend(rerank.similarities(question, lines, vectors), scores)
     return [pairs[i] for i in sorted(range(len(pairs)), key=lambda i: (-scores[i], i))]
 
 
-def best_lines(question: str, passages, n: int) -> list[str]:
+def best_lines(question: str, passages, n: int, vectors: dict | None = None) -> list[str]:
     """The n lines of the first passages that match the question best, best first. A small model
     answers far more often from a line put right before the question than from the same line
     inside 600 tokens of passages (measured: bench documents)."""
-    return [ln for ln, _ in ranked_lines(question, passages)[:n]] if n > 0 else []
+    return [ln for ln, _ in ranked_lines(question, passages, vectors)[:n]] if n > 0 else []
 
 
 class Hit(NamedTuple):
