@@ -199,12 +199,15 @@ class Server:
 
 
 # ---- the report -----------------------------------------------------------------------------------
-def measure(docs, questions, model, label: str, log=print) -> dict:
+def measure(docs, questions, model, label: str, log=print, pages: bool | None = None) -> dict:
+    """pages: whether the model gets the passages' page images; None: as the app decides
+    (shows_pages). The server's is False: it serves the text-only default GGUF, while a remote
+    engine says it sees (whether it does is up to the server)."""
+    pages = bool(model) and shows_pages(model.info) if pages is None else pages
     rows = []
     for i, q in enumerate(questions):
         doc = docs[q["doc"]]
-        # a model that reads pages gets the passages' page images, as the app gives them
-        old, new = ask_old(doc, q, model), ask_new(doc, q, model, bool(model) and shows_pages(model.info))
+        old, new = ask_old(doc, q, model), ask_new(doc, q, model, pages)
         rows.append({"q": q, "old": old, "new": new})
         log(f"[{label} {i + 1}/{len(questions)}] {q['kind']:5} old {'ok' if old['correct'] else '--'} "
             f"new {'ok' if new['correct'] else '--'} | {q['question'][:60]} -> {new['answer'].strip()[:60]!r}", flush=True)
@@ -278,7 +281,7 @@ def main(argv: list[str]) -> int:
             if args.server:
                 server = Server(tmp)
                 try:
-                    results["llama.cpp server"] = measure(docs, questions, server.model, "server")
+                    results["llama.cpp server"] = measure(docs, questions, server.model, "server", pages=False)
                 finally:
                     server.close()
     print(f"\n{len(questions)} questions over {len(qa['documents'])} documents\n")
