@@ -21,7 +21,7 @@ def tokenize():
     return Tokenize(Prompter(folder, read_config(folder)))
 
 
-@pytest.mark.parametrize("skill,index", [("colour", 3), ("followup", 5), ("refer", 7), ("text", 1)])
+@pytest.mark.parametrize("skill,index", [("colour", 3), ("followup", 5), ("refer", 7), ("text", 1), ("multi", 4)])
 def test_labels_are_the_answers_each_closed_by_end_of_turn(tokenize, skill, index):
     from engine.api import Text
     from engine.train.data import make_sample

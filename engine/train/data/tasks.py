@@ -15,12 +15,12 @@ from .text_chat import one_prompt
 from .wording import FOLLOW_LEAD, question, reply
 
 SKILLS = ("colour", "shape", "count", "relation", "refer", "region", "read", "chart", "describe",
-          "exists", "size", "two_images", "followup", "blank", "text")
+          "exists", "size", "two_images", "followup", "blank", "text", "multi")
 # Training mix (percent). Grounding (refer, region, describe) and reading get the most: they are
 # what a from-scratch tower learns slowest; text keeps the base model's chat, blank teaches "none".
 MIX = {"colour": 8, "shape": 8, "count": 9, "relation": 8, "refer": 10, "region": 7, "read": 9,
        "chart": 5, "describe": 7, "exists": 7, "size": 6, "two_images": 5, "followup": 3,
-       "blank": 3, "text": 5}
+       "blank": 3, "text": 5, "multi": 5}
 _TRIES = 40
 
 
@@ -233,6 +233,31 @@ def _followup(rng):
     raise RuntimeError("no followup sample")
 
 
+MULTI_ASK = ("colour", "shape", "count", "exists", "relation", "size", "refer")
+
+
+def _multi(rng, max_objects=None):
+    """Three or four questions of different kinds about one scene, each answer a target (LLaVA's
+    multi-turn conversations): one image and one pass of the tower teach several skills, and the
+    later questions cost only their own text. A training skill; the eval asks one at a time."""
+    for _ in range(_TRIES):
+        scene = random_scene(rng, rng.randint(1, max(1, min(6, max_objects or 6))))
+        if scene is None:
+            continue
+        qas = [qa for k in rng.sample(MULTI_ASK, rng.randint(3, 4)) if (qa := ASKERS[k](rng, scene.objects))]
+        if len(qas) < 2:
+            continue
+        msgs = [Message("user", [Image(png_bytes(scene.image)), *qas[0].q]), Message("assistant", qas[0].a)]
+        for qa in qas[1:]:
+            msgs += [Message("user", list(qa.q)), Message("assistant", qa.a)]
+        last = qas[-1]
+        return Sample("multi", msgs, last.answer, last.box, [scene], last.options, last.ask)
+    raise RuntimeError("no multi sample")
+
+
+_multi.takes_max_objects = True
+
+
 def _blank(rng):
     """The same question types about an empty image; the reply says there is nothing."""
     scene = Canvas(rng, kinds=("plain", "gradient")).scene("blank")
@@ -264,7 +289,7 @@ def _text(rng):
 
 BUILDERS = {**{k: _generic(k) for k in _N}, "count": _count, "size": _size, "exists": _exists,
             "read": _read, "chart": _chart, "two_images": _two_images, "followup": _followup,
-            "blank": _blank, "text": _text}
+            "blank": _blank, "text": _text, "multi": _multi}
 assert set(BUILDERS) == set(SKILLS) == set(MIX)
 
 
