@@ -49,17 +49,20 @@ ON_EVENT = {Token: _token, Box: _box, Stats: _stats, Done: _done}
 class Answer:
     def __init__(self, store: Store, slot: ModelSlot, chat_id: int, parent_id: int,
                  messages, params, finish=None, extra: dict | None = None, owner: str | None = None,
-                 resume: StoredMessage | None = None, fixed: str | None = None):
+                 resume: StoredMessage | None = None, fixed: str | None = None, fallback=None):
         """`messages`: a list, or a function of the model's EngineInfo that makes it once the model
         is loaded (a document prompt holds page images only for a model that sees).
         `params`: GenParams, or a function of EngineInfo (the model's own sampling, known once loaded).
         `finish(answer) -> dict`: more meta once the text is complete (figures with boxes).
         `resume`: an answer cut at the token limit, written on (Continue) instead of a new one.
         `fixed`: the app's own answer, given without running the model (a document that does not
-        seem to say)."""
+        seem to say).
+        `fallback(info) -> (messages, note) | None`: a plainer prompt tried once when the model
+        failed before writing anything (a server whose model takes no page images); the note is
+        shown under the answer it gave."""
         self.store, self.slot, self.chat_id = store, slot, chat_id
         self.messages, self.params, self.fixed = messages, params, fixed
-        self.finish, self.extra = finish, dict(extra or {})
+        self.finish, self.extra, self.fallback = finish, dict(extra or {}), fallback
         self.cancel = threading.Event()
         self.text, self.boxes, self.stats = "", [], None
         self.box_at: list[int] = []  # offset in text of each box's [k]
@@ -127,15 +130,30 @@ class Answer:
                 self.messages = self.messages(engine.info)
             if callable(self.params):
                 self.params = self.params(engine.info)
-            for ev in engine.stream(self.messages, self.params, self.cancel):
-                ON_EVENT[type(ev)](self, ev)
-                self._changed()
+            self._generate(engine)
+            retry = self._plainer(engine.info)
+            if retry is not None:
+                self.messages, note = retry
+                self.status, self.reason, self.error, self.notes, self.stats = "streaming", None, None, [], None
+                self._generate(engine)
+                if self.status != "error":
+                    self.notes.append(note)
             if self.stats is not None:
                 self.slot.last_stats = self.stats
             if self.status != "error":
                 self.slot.error = None  # a failed load's message goes once the model answers
         finally:
             self.slot.use.release()
+
+    def _generate(self, engine) -> None:
+        for ev in engine.stream(self.messages, self.params, self.cancel):
+            ON_EVENT[type(ev)](self, ev)
+            self._changed()
+
+    def _plainer(self, info):
+        """The fallback's prompt, when there is one and the model failed before writing anything."""
+        failed = self.status == "error" and not (self.text or self.boxes) and not self.cancel.is_set()
+        return self.fallback(info) if failed and self.fallback is not None else None
 
     def _finish(self) -> None:
         if self.finish is None or not (self.text or self.boxes):

@@ -30,6 +30,9 @@ from .sampling import chosen, greedy
 from .snapshot import ChatSnapshot
 from .store import Store, StoredMessage
 
+PAGES_REFUSED = ("The server did not take the document's page images (a text-only model?): its passages "
+                 "were sent as text, and will be from now on.")
+
 log = logging.getLogger(__name__)
 CARD = re.compile(r"c(\d+)-(\d+)")   # a citation card, as a click on it names it
 
@@ -158,7 +161,7 @@ class ChatApp:
         cut = self.snapshot(chat_id).last("assistant")
         if cut is None or cut.meta.get("reason") != "length" or cut.status != "done":
             return None
-        messages, finish, _ = self._prompt(chat_id, cut.parent_id, system)
+        messages, finish, _, _ = self._prompt(chat_id, cut.parent_id, system)
         so_far = Message("assistant", answer_regions(cut.text, cut.meta.get("boxes", []),
                                                      len(images_of(self.store.branch(chat_id, cut.id)))))
         if callable(messages):
@@ -184,7 +187,7 @@ class ChatApp:
     def _start_answer(self, chat_id, user_id, params, owner, system) -> Answer:
         self.store.set_sampling(chat_id, chosen(params))  # the chat's own: the page shows it when reopened
         params = self._biased(params)
-        messages, finish, extra = self._prompt(chat_id, user_id, system)
+        messages, finish, extra, fallback = self._prompt(chat_id, user_id, system)
         if system.strip():
             extra["system"] = system
         self.store.set_system(chat_id, system)  # the chat's own from now on: reopened with it
@@ -192,12 +195,12 @@ class ChatApp:
         if doc is not None and callable(params):   # following the model: a document answer is greedy
             params = greedy(params)
         answer = Answer(self.store, self.slot, chat_id, user_id, messages, params, finish, extra, owner,
-                        fixed=NOT_FOUND if doc is not None and not doc["found"] else None)
+                        fixed=NOT_FOUND if doc is not None and not doc["found"] else None, fallback=fallback)
         self.answers[chat_id] = answer
         return answer
 
     def _prompt(self, chat_id: int, user_id: int, system: str):
-        """(messages, finish, extra) for an answer to the question `user_id`."""
+        """(messages, finish, extra, fallback) for an answer to the question `user_id`."""
         branch = self.store.branch(chat_id, user_id)
         ref, talk = latest_document(branch)
         if ref is not None:
@@ -206,7 +209,7 @@ class ChatApp:
         if branch[-1].meta.get("notes", []) != notes:
             self.store.update(user_id, meta={**branch[-1].meta, "notes": notes})
         images = images_of(branch)
-        return messages, (lambda a: {"figures": with_drawn(box_figures(a.boxes, images), self.blobs)}), {}
+        return messages, (lambda a: {"figures": with_drawn(box_figures(a.boxes, images), self.blobs)}), {}, None
 
     def _document_answer(self, ref: dict, talk: list[StoredMessage], system: str = ""):
         """The question is answered from the document's best passages; the passages it draws on
@@ -219,6 +222,15 @@ class ChatApp:
         def messages(info):  # page images only for a model that sees: known once it is loaded
             return document_messages(doc, given, talk, system, shows_pages(info))
 
+        def as_text(info):
+            """A server says it sees whatever it serves; a text-only model behind it fails on the
+            page images (llama.cpp: 500). Then the passages alone, and from now on for this model."""
+            if not shows_pages(info):
+                return None
+            info.reads_pages = False
+            info.notes.append(PAGES_REFUSED)
+            return document_messages(doc, given, talk, system, False), PAGES_REFUSED
+
         def finish(answer):
             # an answer the model finished that is not drawn from the passages gets their best line
             quote = self.docs.quote(ref, keys, question, answer.text) if found and answer.status == "done" else None
@@ -226,7 +238,7 @@ class ChatApp:
             return {"cards": shown["cards"], "figures": with_drawn(shown["figures"], self.blobs),
                     **({"quote": {"line": quote.line, "label": quote.label, "page": quote.passage.page}}
                        if quote else {})}
-        return messages, finish, {"doc": {"sha": ref["sha"], "passages": keys, "found": found}}
+        return messages, finish, {"doc": {"sha": ref["sha"], "passages": keys, "found": found}}, as_text
 
     def stop(self, chat_id: int | None, owner: str | None = None) -> None:
         """Stop the answer in `chat_id`, or, for a page that has no chat yet (its first answer has

@@ -57,3 +57,29 @@ def test_question_about_a_pdf_through_the_server(server, tmp_path):
         x1, x2 = printed_at(PAGES[1], h.word)   # the word as printed, a full stop included
         assert h.box[0] == pytest.approx(x1, abs=2 / W) and h.box[2] == pytest.approx(x2, abs=3 / W)
         assert h.box[1] < 1 - BASELINE / H < h.box[3], f"{word} on the printed line"
+
+
+def test_the_app_sends_a_text_only_server_the_passages_when_it_refuses_page_images(server, tmp_path):
+    """A remote engine cannot know whether the served model sees, so the app first sends the
+    passages with their page images; llama.cpp serving the text-only SmolLM2 fails on them (500).
+    The app asks once more with the passages as text, says so under the answer, and sends the
+    next document question (here in a new chat) as text straight away."""
+    from app.chat_app import PAGES_REFUSED
+    from app.cli import make_app, parse
+    app = make_app(parse(["--base-url", server.url, "--no-browser", "--data-dir", str(tmp_path / "data")]))
+    assert app.slot.wait(timeout=60) and app.slot.state == "ready", app.slot.error
+    assert app.slot.info.vision and app.slot.info.reads_pages  # what a server is taken to do at first
+    pdf = make_pdf(tmp_path / "facts.pdf")
+    params = GenParams(max_new_tokens=40, temperature=0)
+    first = list(app.ask(None, "When does the Lisbon factory open?", [str(pdf)], params))[-1]
+    first.answer.join(timeout=180)
+    got = app.store.get(first.answer.msg_id)
+    assert got.status == "done", got.meta.get("error")
+    assert "March 2025" in got.text, got.text
+    assert got.meta["notes"] == [PAGES_REFUSED]
+    assert not app.slot.info.reads_pages and PAGES_REFUSED in app.slot.info.notes
+    second = list(app.ask(None, "What is on the Monday lunch menu?", [str(pdf)], params))[-1]
+    second.answer.join(timeout=180)
+    got = app.store.get(second.answer.msg_id)
+    assert got.status == "done" and "notes" not in got.meta, got.meta
+    assert "soup" in got.text, got.text
