@@ -75,4 +75,7 @@ def load(path, backend: str = "auto", box_format: str | None = None, progress=No
         # 192 px generated scenes: a page image is a picture of nothing it knows (it answered
         # document questions with "It is a rectangle."), so documents reach it as text only
         inner.info.name, inner.info.sees, inner.info.reads_pages = OWN_NAME, OWN_SEES, False
+        from .own.build import base_gguf
+        from .own.engine import OwnEngine
+        inner = OwnEngine(inner, _gguf(base_gguf()))  # a chat without an image: the base decoder
     return Grounded(inner, inner.box_format, inner.emits_boxes)

@@ -121,9 +121,9 @@ def test_a_document_reaches_the_own_model_as_text_not_page_images(own_app, tmp_p
     assert not [p for m in prompt for p in m.parts if isinstance(p, Image)]
 
 
-@pytest.mark.xfail(strict=True, reason="issues 15 and 20 open: the own model's LoRA answers a 'where' question "
-                                       "with its referring template ('It is here.'), even from text")
 def test_the_own_model_answers_a_document_question_from_its_passage(own_app, tmp_path):
+    """With its LoRA the own model answered this "where" with its referring template ("It is
+    here ."); a prompt without an image goes to its base decoder (engine/own/engine.py)."""
     demo, app = own_app
     answer, _ = _ask_about_a_report(demo, app, tmp_path)
     assert "Lisbon" in answer.text, answer.text

@@ -53,6 +53,28 @@ def test_text_chat_is_kept(rows):
     assert rows["text: What is the capital of France?"]["accuracy"] == 100, rows
 
 
+def test_a_chat_without_an_image_is_the_base_models_and_one_with_an_image_the_trained(own):
+    """Text goes to the base decoder as it ships (the SmolLM2 GGUF, no LoRA): its answer is the
+    plain GGUF engine's, word for word; an image question goes to the trained model, which reads
+    the scene (a held-out colour question with one object, answered right)."""
+    from engine.own.build import base_gguf
+    from engine.train.data import make_sample
+    params = GenParams(max_new_tokens=24, temperature=0)
+    chat = [Message("user", [Text("Name three fruits.")])]
+    base = engine.load(base_gguf())
+    try:
+        want, _ = engine.collect(base.stream(chat, params))
+    finally:
+        base.close()
+    got, rest = engine.collect(own.stream(chat, params))
+    assert got == want and got.strip()
+    assert rest[-2].extra.get("visual_tokens", 0) == 0
+    s = next(s for i in range(5000, 5100) if len((s := make_sample(i, "heldout", "colour")).scenes[0].objects) == 1)
+    got, rest = engine.collect(own.stream(s.messages[:-1], params))
+    assert s.answer in got.lower(), (got, s.answer)
+    assert any(e.extra.get("visual_tokens") == 64 for e in rest if hasattr(e, "extra")), rest
+
+
 def test_second_question_reuses_the_image_and_answers_as_fresh(own, tmp_path):
     from engine.train.data import make_sample
     s = make_sample(7, "heldout", "colour")
