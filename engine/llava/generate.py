@@ -50,13 +50,21 @@ def decode_one(model, token: int, pos: int, cache: KVCache, run: RunConfig) -> t
     return model.head(decode_hidden(model, x, pos, cache, run))
 
 
+def cached_values(cache: KVCache, visual_pos: torch.Tensor) -> torch.Tensor:
+    """The visual rows' first-layer values as the cache holds them -> (N, kv heads * head dim)."""
+    v = cache.v[0][0][:, visual_pos]          # (kv heads, N, head dim)
+    return v.transpose(0, 1).reshape(len(visual_pos), -1)
+
+
 @torch.inference_mode()
-def decode_box(model, at_token: int, pos: int, cache: KVCache, run: RunConfig):
+def decode_box(model, at_token: int, pos: int, cache: KVCache, run: RunConfig, visual_pos=None):
     """pix2emb: feed <at>, decode its hidden state into a box, feed loc_encoder(box).
+    visual_pos: the cache positions of the visual rows (a pointer box head points into them).
     -> (box in padded-square coordinates, logits of the next token)."""
     x = model.decoder.embed_tokens(torch.tensor([at_token], device=cache.k[0].device))
     h_at = decode_hidden(model, x, pos, cache, run)
-    box = model.box_from_hidden(h_at).float()
+    values = cached_values(cache, visual_pos) if model.has_pointer and visual_pos is not None else None
+    box = model.box_from_hidden(h_at, values).float()
     # A NaN/inf box is reported as it is (and dropped, with a note); the cache gets a finite one,
     # or the rest of the answer would be NaN too.
     finite = torch.nan_to_num(box, nan=0.0, posinf=1.0, neginf=0.0)
@@ -79,6 +87,7 @@ def decode_loop(model, logits, seen: torch.Tensor, cache: KVCache, run: RunConfi
     yields ("box", x1, y1, x2, y2) instead (padded-square coordinates). `fed` collects what entered
     the cache, position by position (for reuse by the next turn)."""
     at = model.cfg.grounding["at_token_id"] if model.has_box_head else None
+    visual_pos = (seen == model.cfg.image_token_id).nonzero()[:, 0] if model.sees_images else None
     gen = torch.Generator(device="cpu")
     gen.manual_seed(seed if seed is not None else torch.seed())
     pos = len(seen)
@@ -95,7 +104,7 @@ def decode_loop(model, logits, seen: torch.Tensor, cache: KVCache, run: RunConfi
         seen = torch.cat([seen, torch.tensor([tok], device=seen.device)])
         if tok == at:
             cache.ensure(pos + 2 + max_new_tokens - i)
-            box, logits = decode_box(model, tok, pos, cache, run)
+            box, logits = decode_box(model, tok, pos, cache, run, visual_pos)
             yield ("box",) + box
             pos += 2
             if fed is not None:

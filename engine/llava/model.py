@@ -28,12 +28,21 @@ class Projector(nn.Module):
 
 class BoxHead(nn.Module):
     """pix2emb (NExT-Chat): a box is decoded from the hidden state of the trigger token <at>, and
-    a box enters the model as one embedding. Boxes are x1y1x2y2 normalized to the padded square."""
+    a box enters the model as one embedding. Boxes are x1y1x2y2 normalized to the padded square.
 
-    def __init__(self, hidden: int):
+    With a pointer (`"pointer": true` in the grounding block; value_dim > 0), <at> does not
+    regress the box from its hidden state alone: it points at visual tokens (softmax of
+    point_q(h) . v over the visual rows' values in the first decoder layer, as the KV cache holds
+    them) and each token reads its own object's box (patch_box(v)); the box is the weighted sum.
+    The location then stays where the vision tower put it, in the visual tokens."""
+
+    def __init__(self, hidden: int, value_dim: int = 0):
         super().__init__()
         self.loc_encoder = nn.Sequential(nn.Linear(4, hidden // 2), nn.ReLU(), nn.Linear(hidden // 2, hidden))
         self.loc_decoder = nn.Sequential(nn.Linear(hidden, hidden // 2), nn.ReLU(), nn.Linear(hidden // 2, 4))
+        if value_dim:
+            self.point_q = nn.Linear(hidden, value_dim)
+            self.patch_box = nn.Linear(value_dim, 4)
 
 
 class LlavaModel(nn.Module):
@@ -49,7 +58,7 @@ class LlavaModel(nn.Module):
                 self.image_newline = nn.Parameter(torch.zeros(d.hidden))
         self.decoder = Decoder(d)
         if cfg.grounding is not None:
-            self.grounding = BoxHead(d.hidden)
+            self.grounding = BoxHead(d.hidden, d.n_kv_heads * d.head_dim if cfg.grounding.get("pointer") else 0)
         if not d.tie_embeddings:
             self.lm_head = nn.Linear(d.hidden, d.vocab_size, bias=False)
 
@@ -107,11 +116,38 @@ class LlavaModel(nn.Module):
         boxes = torch.as_tensor(boxes, dtype=w.dtype, device=w.device) if not torch.is_tensor(boxes) else boxes.to(w)
         return self.grounding.loc_encoder(boxes.reshape(-1, 4))
 
-    def box_from_hidden(self, h: torch.Tensor) -> torch.Tensor:
+    @property
+    def has_pointer(self) -> bool:
+        return self.has_box_head and hasattr(self.grounding, "point_q")
+
+    def visual_values(self, x: torch.Tensor) -> torch.Tensor:
+        """Visual rows' embeddings (..., D) -> their values in the first decoder layer
+        (..., kv heads * head dim), head-major as the KV cache holds them (the same in full and
+        composite attention: the first layer's input is the embedding itself)."""
+        first = self.decoder.layers[0]
+        return first.self_attn.v_proj(first.input_layernorm(x))
+
+    def box_from_hidden(self, h: torch.Tensor, values: torch.Tensor | None = None) -> torch.Tensor:
         """pix2emb: the box (padded-square x1y1x2y2) that <at>'s final hidden state points at, read
-        after the decoder's final norm, as NExT-Chat reads transformers' last hidden state."""
+        after the decoder's final norm, as NExT-Chat reads transformers' last hidden state.
+        values: the visual rows' first-layer values, (N, V) or per box (M, N, V) (the pointer)."""
+        if self.has_pointer:
+            return self.point(h, values)[0]
         w = self.grounding.loc_decoder[0].weight
         return self.grounding.loc_decoder(self.decoder.norm(h).to(w.dtype))
+
+    def point(self, h: torch.Tensor, values: torch.Tensor | None):
+        """The pointer: (boxes (..., 4), the attention logits over the visual rows (..., N))."""
+        if values is None or values.shape[-2] == 0:
+            raise EngineError("A box was asked for with no image in the conversation to point into.")
+        g = self.grounding
+        q = g.point_q(self.decoder.norm(h).to(g.point_q.weight.dtype))
+        v = values.to(q.dtype)
+        if v.dim() == 2 and q.dim() == 2:  # one set of visual rows for every box
+            v = v.expand(q.shape[0], *v.shape)
+        logits = (v @ q.unsqueeze(-1)).squeeze(-1) / v.shape[-1] ** 0.5
+        boxes = (logits.softmax(-1).unsqueeze(-1) * g.patch_box(v)).sum(-2)
+        return boxes, logits
 
     def head(self, h: torch.Tensor) -> torch.Tensor:
         h = self.decoder.norm(h)

@@ -131,7 +131,8 @@ def assemble(parts_meta: tuple[dict, dict], gguf: Path, out: Path, progress=None
     c = json.loads((out / "config.json").read_text())
     c["ee_mllm"] = spec["ee_mllm"]
     c["grounding"] = {"at_token": spec["new_tokens"][1], "at_token_id": ids[1], "boxes_token": spec["new_tokens"][2],
-                      "boxes_token_id": ids[2], "box_space": "pad"}
+                      "boxes_token_id": ids[2], "box_space": "pad",
+                      **({"pointer": True} if spec.get("pointer") else {})}
     c["own_model"] = {"sees": spec.get("sees", ""), "trained": spec.get("trained", {})}
     (out / "config.json").write_text(json.dumps(c, indent=2))
     size = vc["image_size"]

@@ -13,6 +13,12 @@ VISION = dict(model_type="clip_vision_model", hidden_size=256, intermediate_size
 # SmolLM2-135M's width, and the rows appended to its 49,152-token vocabulary for the new tokens
 # (3 used, padded to a multiple of 64 as LLaVA checkpoints pad theirs).
 DECODER_HIDDEN, NEW_ROWS = 576, 64
+# Its K/V width (3 KV heads x 64): a pointer box head reads the visual rows' first-layer values.
+DECODER_KV = 192
+
+# The box head points into the visual tokens (engine/llava/model.py BoxHead): the regressing head
+# alone stayed at a constant box's loss through ~2,000 box samples (README).
+POINTER = True
 
 # LoRA on every linear of the decoder (peft while training; merged into the weights at build).
 LORA = dict(rank=16, alpha=32, targets=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
@@ -36,4 +42,5 @@ IMAGE_STD = [0.26862954, 0.26130258, 0.27577711]
 
 def spec() -> dict:
     return dict(vision=VISION, lora=LORA, ee_mllm=EE_MLLM, new_tokens=NEW_TOKENS, chat_template=CHAT_TEMPLATE,
-                image_mean=IMAGE_MEAN, image_std=IMAGE_STD, vision_feature_layer=-1, new_rows=NEW_ROWS)
+                image_mean=IMAGE_MEAN, image_std=IMAGE_STD, vision_feature_layer=-1, new_rows=NEW_ROWS,
+                pointer=POINTER)

@@ -3,6 +3,7 @@ model is trained on is exactly what the app will send it), grouped into batches 
 their visual layout (composite attention runs the visual rows of a batch as one pass)."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -21,6 +22,9 @@ class Example:
     box_targets: list          # (position of <at>, box): the box head's targets
     skill: str = ""
     layout: tuple = ()         # where its images start: rows of a batch share it
+    patch_boxes: torch.Tensor | None = None   # (P, 4) the box of the object over each patch of its one image
+    patch_has: torch.Tensor | None = None     # (P,) whether an object covers the patch
+    focus: list = ()           # per box target: (P,) the patches of the object it names (pointer target)
 
 
 class Tokenize:
@@ -58,7 +62,20 @@ class Tokenize:
                 b += 1
         img = self.p.cfg.image_token_id
         layout = tuple(k for k, t in enumerate(lst) if t == img and (k == 0 or lst[k - 1] != img))
-        return Example(ids, labels, prompt.pixels, list(prompt.boxes), box_targets, sample.skill, layout)
+        ex = Example(ids, labels, prompt.pixels, list(prompt.boxes), box_targets, sample.skill, layout)
+        if len(sample.scenes) == 1 and len(layout) == 1:
+            _patches(ex, sample.scenes[0], math.isqrt(sum(t == img for t in lst)))
+        return ex
+
+
+def _patches(ex: Example, scene, side: int) -> None:
+    """What a pointer box head learns from besides the box: each patch's object box (patch_box),
+    and for each box target the patches of the object it names (where <at> should point)."""
+    from .tower_targets import patch_targets
+    t = patch_targets(scene, side)
+    ex.patch_boxes, ex.patch_has = torch.as_tensor(t["box"]), torch.as_tensor(t["has_box"])
+    ex.focus = [ex.patch_has & (ex.patch_boxes - torch.tensor(box)).abs().amax(-1).lt(1e-3)
+                for _, box in ex.box_targets]
 
 
 @dataclass
@@ -71,11 +88,15 @@ class Batch:
     at_pos: torch.Tensor       # (M,) position of its <at>
     at_boxes: torch.Tensor     # (M, 4)
     skills: list
+    patch_boxes: torch.Tensor | None = None  # (B, P, 4) rows of one image each: the box over each patch
+    patch_has: torch.Tensor | None = None    # (B, P) bool
+    at_focus: torch.Tensor | None = None     # (M, P) bool: the named object's patches (all False: unknown)
 
     def to(self, device) -> "Batch":
         return Batch(*(v.to(device) if torch.is_tensor(v) else v for v in
                        (self.ids, self.labels, self.pixels, self.boxes, self.at_rows, self.at_pos, self.at_boxes)),
-                     self.skills)
+                     self.skills, *(v.to(device) if v is not None else None
+                                    for v in (self.patch_boxes, self.patch_has, self.at_focus)))
 
 
 def collate(examples: list[Example], pad_id: int) -> Batch:
@@ -87,12 +108,22 @@ def collate(examples: list[Example], pad_id: int) -> Batch:
     pix = [e.pixels for e in examples if e.pixels is not None]
     boxes = [b for e in examples for b in e.boxes]
     rows = [(r, p, b) for r, e in enumerate(examples) for p, b in e.box_targets]
-    return Batch(ids, labels, torch.cat(pix) if pix else None,
-                 torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
-                 torch.tensor([r for r, _, _ in rows], dtype=torch.long),
-                 torch.tensor([p for _, p, _ in rows], dtype=torch.long),
-                 torch.tensor([b for _, _, b in rows], dtype=torch.float32).reshape(-1, 4),
-                 [e.skill for e in examples])
+    batch = Batch(ids, labels, torch.cat(pix) if pix else None,
+                  torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
+                  torch.tensor([r for r, _, _ in rows], dtype=torch.long),
+                  torch.tensor([p for _, p, _ in rows], dtype=torch.long),
+                  torch.tensor([b for _, _, b in rows], dtype=torch.float32).reshape(-1, 4),
+                  [e.skill for e in examples])
+    known = [e for e in examples if e.patch_boxes is not None]
+    if known:  # rows of one image each share its patch count (a batch shares its visual layout)
+        p = known[0].patch_has.shape[0]
+        batch.patch_boxes = torch.stack([e.patch_boxes if e.patch_boxes is not None else torch.zeros(p, 4)
+                                         for e in examples])
+        batch.patch_has = torch.stack([e.patch_has if e.patch_has is not None else torch.zeros(p, dtype=torch.bool)
+                                       for e in examples])
+        batch.at_focus = torch.stack([f for e in examples for f in (e.focus or [torch.zeros(p, dtype=torch.bool)]
+                                                                    * len(e.box_targets))]) if rows else None
+    return batch
 
 
 def batches(samples, tokenize: Tokenize, batch_size: int, pad_id: int):

@@ -37,9 +37,26 @@ def batch_losses(model, batch: Batch, run: RunConfig, box_weight: float = 1.0) -
         mask = tok_skill == i
         if mask.any():
             out[f"lm.{skill}"] = tok.detach()[mask].mean()
+    values = model.visual_values(x[:, is_visual]) if model.has_pointer and bool(is_visual.any()) else None
     if len(batch.at_pos):
-        pred = model.box_from_hidden(h[batch.at_rows, batch.at_pos]).float()
+        h_at = h[batch.at_rows, batch.at_pos]
+        if values is not None:
+            pred, logits = model.point(h_at, values[batch.at_rows])
+        else:
+            pred, logits = model.box_from_hidden(h_at), None
+        pred = pred.float()
         l1 = (pred - batch.at_boxes).abs().mean()
         g = (1 - giou(pred, batch.at_boxes)).mean()
-        out.update(box_l1=l1, box_giou=g, loss=lm + box_weight * (l1 * 2 + g))
+        out.update(box_l1=l1, box_giou=g, loss=out["loss"] + box_weight * (l1 * 2 + g))
+        if logits is not None and batch.at_focus is not None and bool(batch.at_focus.any()):
+            # where to point: the named object's patches, shared evenly (cross-entropy to them)
+            known = batch.at_focus.any(-1)
+            target = batch.at_focus[known].float()
+            ce = -(target / target.sum(-1, keepdim=True) * logits[known].float().log_softmax(-1)).sum(-1).mean()
+            out.update(point_ce=ce, loss=out["loss"] + 0.5 * box_weight * ce)
+    if values is not None and batch.patch_has is not None and bool(batch.patch_has.any()):
+        # each patch reads the box of the object over it (as the tower's own box head does)
+        per_patch = model.grounding.patch_box(values.to(model.grounding.patch_box.weight.dtype)).float()
+        pl1 = (per_patch[batch.patch_has] - batch.patch_boxes[batch.patch_has]).abs().mean()
+        out.update(patch_l1=pl1, loss=out["loss"] + 2 * pl1)
     return out

