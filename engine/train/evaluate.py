@@ -4,7 +4,10 @@ text-only questions, printed as a table.
 
 The blank-image control asks the held-out "is there a ...?" questions with the image replaced by
 an empty one and grades against the real scene's answers: a model that looks scores chance (50%);
-one that answers from the wording alone does not."""
+one that answers from the wording alone does not.
+
+The text-only row asks the trained model itself (its decoder with the LoRA); the app sends a chat
+without an image to the base decoder instead (engine/own/engine.py)."""
 from __future__ import annotations
 
 import argparse
