@@ -6,8 +6,9 @@ The blank-image control asks the held-out "is there a ...?" questions with the i
 an empty one and grades against the real scene's answers: a model that looks scores chance (50%);
 one that answers from the wording alone does not.
 
-The text-only row asks the trained model itself (its decoder with the LoRA); the app sends a chat
-without an image to the base decoder instead (engine/own/engine.py)."""
+The text-only row is asked with the app's sampling for a small model (greedy, the usual repetition
+penalty). Given a folder or parts file it asks the trained decoder itself (with its LoRA); the app,
+loading `own:ee-mllm`, sends a chat without an image to the base decoder (engine/own/engine.py)."""
 from __future__ import annotations
 
 import argparse
@@ -27,9 +28,9 @@ FLOORS = {"colour": 90, "shape": 90, "count": 80, "relation": 80, "refer": 70, "
 TEXT_CHECKS = [("What is the capital of France?", "Paris")]
 
 
-def _answer(eng, messages, max_tokens=48):
+def _answer(eng, messages, max_tokens=48, repetition_penalty=1.0):
     text, rest = collect(eng.stream(messages, GenParams(max_new_tokens=max_tokens, temperature=0,
-                                                        repetition_penalty=1.0)))
+                                                        repetition_penalty=repetition_penalty)))
     boxes = [(e.x1, e.y1, e.x2, e.y2) for e in rest if isinstance(e, Box)]
     return text, boxes
 
@@ -64,7 +65,9 @@ def evaluate(eng, n: int, skills=EVAL_SKILLS, offset: int = 0, log=None) -> dict
         right += grade(s, text, boxes)
     rows["blank_control"] = {"n": n, "accuracy": 100 * right / n, "chance": 50.0}
     for q, want in TEXT_CHECKS:
-        text, _ = _answer(eng, [Message("user", [Text(q)])], 40)
+        # as the app asks a small model: greedy, with its usual repetition penalty (without it the
+        # base SmolLM2 GGUF answers this one "L'Étoile, la Marseillaise, la femme, ...")
+        text, _ = _answer(eng, [Message("user", [Text(q)])], 40, GenParams().repetition_penalty)
         rows[f"text: {q}"] = {"n": 1, "accuracy": 100.0 * (want.lower() in text.lower()), "answer": text.strip()}
     return rows
 

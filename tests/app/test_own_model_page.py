@@ -33,7 +33,6 @@ def own_app(tmp_path_factory):
     demo.close()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 20 open: the shipped own model does not yet point where asked")
 def test_default_page_boxes_the_red_circle(own_app, tmp_path):
     from engine.train.data import iou
     from app.draw import DARK, to_pixels
