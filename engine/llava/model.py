@@ -132,14 +132,14 @@ class LlavaModel(nn.Module):
         after the decoder's final norm, as NExT-Chat reads transformers' last hidden state.
         values: the visual rows' first-layer values, (N, V) or per box (M, N, V) (the pointer)."""
         if self.has_pointer:
+            if values is None or values.shape[-2] == 0:  # nothing to point into: no box (dropped, said)
+                return torch.full((*h.shape[:-1], 4), float("nan"), device=h.device)
             return self.point(h, values)[0]
         w = self.grounding.loc_decoder[0].weight
         return self.grounding.loc_decoder(self.decoder.norm(h).to(w.dtype))
 
     def point(self, h: torch.Tensor, values: torch.Tensor | None):
         """The pointer: (boxes (..., 4), the attention logits over the visual rows (..., N))."""
-        if values is None or values.shape[-2] == 0:
-            raise EngineError("A box was asked for with no image in the conversation to point into.")
         g = self.grounding
         q = g.point_q(self.decoder.norm(h).to(g.point_q.weight.dtype))
         v = values.to(q.dtype)

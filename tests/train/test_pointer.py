@@ -81,3 +81,13 @@ def test_training_box_is_the_engines_box(folder, attention):
     visual_pos = (ids == cfg.image_token_id).nonzero()[:, 0]
     box, _ = decode_box(model, cfg.grounding["at_token_id"], len(ids), cache, run, visual_pos)
     assert torch.allclose(torch.tensor(box), trained[0], atol=1e-4), (box, trained[0])
+
+
+def test_no_image_to_point_into_gives_no_box(folder):
+    """An <at> in a chat without an image: NaN, which the engine drops with a note (a box there
+    would be made up)."""
+    from engine.llava.config import read_config
+    from engine.llava.model import load_model
+    model = load_model(folder, dtype=torch.float32, cfg=read_config(folder))
+    assert torch.isnan(model.box_from_hidden(torch.randn(576), None)).all()
+    assert torch.isnan(model.box_from_hidden(torch.randn(576), torch.zeros(0, 192))).all()
