@@ -59,11 +59,11 @@ def cached_values(cache: KVCache, visual_pos: torch.Tensor) -> torch.Tensor:
 @torch.inference_mode()
 def decode_box(model, at_token: int, pos: int, cache: KVCache, run: RunConfig, visual_pos=None):
     """pix2emb: feed <at>, decode its hidden state into a box, feed loc_encoder(box).
-    visual_pos: the cache positions of the visual rows (a pointer box head points into them).
+    visual_pos: the cache positions of the visual rows, for a pointer box head (None: no pointer).
     -> (box in padded-square coordinates, logits of the next token)."""
     x = model.decoder.embed_tokens(torch.tensor([at_token], device=cache.k[0].device))
     h_at = decode_hidden(model, x, pos, cache, run)
-    values = cached_values(cache, visual_pos) if model.has_pointer and visual_pos is not None else None
+    values = cached_values(cache, visual_pos) if visual_pos is not None else None
     box = model.box_from_hidden(h_at, values).float()
     # A NaN/inf box is reported as it is (and dropped, with a note); the cache gets a finite one,
     # or the rest of the answer would be NaN too.
@@ -87,7 +87,7 @@ def decode_loop(model, logits, seen: torch.Tensor, cache: KVCache, run: RunConfi
     yields ("box", x1, y1, x2, y2) instead (padded-square coordinates). `fed` collects what entered
     the cache, position by position (for reuse by the next turn)."""
     at = model.cfg.grounding["at_token_id"] if model.has_box_head else None
-    visual_pos = (seen == model.cfg.image_token_id).nonzero()[:, 0] if model.sees_images else None
+    visual_pos = (seen == model.cfg.image_token_id).nonzero()[:, 0] if model.has_pointer else None
     gen = torch.Generator(device="cpu")
     gen.manual_seed(seed if seed is not None else torch.seed())
     pos = len(seen)

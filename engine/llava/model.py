@@ -138,7 +138,7 @@ class LlavaModel(nn.Module):
         w = self.grounding.loc_decoder[0].weight
         return self.grounding.loc_decoder(self.decoder.norm(h).to(w.dtype))
 
-    def point(self, h: torch.Tensor, values: torch.Tensor | None):
+    def point(self, h: torch.Tensor, values: torch.Tensor):
         """The pointer: (boxes (..., 4), the attention logits over the visual rows (..., N))."""
         g = self.grounding
         q = g.point_q(self.decoder.norm(h).to(g.point_q.weight.dtype))
