@@ -81,17 +81,24 @@ def retrieve(doc: Document, question: str, k: int = 3) -> list[Page]:
 FOCUS_FROM = 3         # best_lines reads the first passages given to the model
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
 _CLOSED = re.compile(r"[.!?:;]$")
+_ITEM = re.compile(r"[-\u2022*\u2013]|\(?\w{1,3}[.)]\s")   # "- x", "• x", "1. x", "(a) x"
+WRAPPED = 0.85      # a line this share of the passage's longest is full width: wrapped
 
 
 def lines_of(text: str) -> list[str]:
-    """A passage as sentences and rows: a printed line that starts in lower case after one that
-    does not end a clause is the same sentence wrapped; any other line stands alone (a table row,
-    a list item, a heading); lines are then cut at sentence ends."""
+    """A passage as sentences and rows. A printed line that does not end a clause runs on into the
+    next one when that starts in lower case, or when it fills the passage's width (a wrapped
+    sentence: "... the application" / "MUST run the update-mime-database command") and the next
+    is not a list item; any other line stands alone (a table row, a list item, a heading). Lines
+    are then cut at sentence ends."""
+    printed = [ln.strip() for ln in text.split("\n") if ln.strip()]
+    width = max((len(ln) for ln in printed), default=0)
     rows: list[str] = []
-    for line in (ln.strip() for ln in text.split("\n")):
-        if rows and line[:1].islower() and not _CLOSED.search(rows[-1]):
+    for prev, line in zip([""] + printed, printed):
+        open_end = rows and not _CLOSED.search(rows[-1])
+        if open_end and (line[:1].islower() or (len(prev) >= WRAPPED * width and not _ITEM.match(line))):
             rows[-1] += " " + line
-        elif line:
+        else:
             rows.append(line)
     return [s.strip() for row in rows for s in _SENTENCE_END.split(row)]
 

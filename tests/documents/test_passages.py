@@ -108,6 +108,17 @@ def test_lines_are_sentences_unwrapped_and_rows_whole():
                               "It never writes the input.", OPTIONS[0], OPTIONS[1]]
 
 
+def test_a_full_width_line_runs_on_into_the_next_even_in_capitals():
+    # a printed sentence wrapped before a capitalised word ("MUST", a name) is still one sentence;
+    # short rows and list items stay lines of their own
+    text = ("After installing, uninstalling or modifying this file, the application\n"
+            "MUST run the update-mime-database command, which is provided here.\n"
+            "Options\n- n sets the name\n- o sets the output")
+    assert lines_of(text) == ["After installing, uninstalling or modifying this file, the application MUST run "
+                              "the update-mime-database command, which is provided here.",
+                              "Options", "- n sets the name", "- o sets the output"]
+
+
 def test_a_table_row_is_a_line_of_its_own(options_table):
     question = "Which option sets the array name?"
     hits = retrieve_passages(options_table, question)
