@@ -142,6 +142,13 @@ def wait_until(cond, timeout=60.0, every=0.05):
     return False
 
 
+def answered(store, chat_id) -> bool:
+    """The chat's last message is a finished answer: the question is stored "done" before its
+    answer is appended, so a check of the last message's status alone can pass too early."""
+    last = store.branch(chat_id)[-1]
+    return last.role == "assistant" and last.status == "done"
+
+
 # ---- driving the served page with gradio_client -------------------------------------------
 def client(demo):
     from gradio_client import Client

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from app_testfiles import PausesMidAnswer, chromium_page, client, free_port, send, start_app, wait_until
+from app_testfiles import PausesMidAnswer, answered, chromium_page, client, free_port, send, start_app, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -236,7 +236,7 @@ def test_screens_accessibility_and_names(served, pictures, tmp_path, size):
         img = page.locator("#chatbot .message.user img").last
         img.wait_for(timeout=15_000)
         assert wait_until(lambda: img.get_attribute("alt") == "red.png", timeout=5)
-        assert wait_until(lambda: app.store.branch(app.store.chats()[0].id)[-1].status == "done", timeout=60)
+        assert wait_until(lambda: answered(app.store, app.store.chats()[0].id), timeout=60)
         assert page.locator("#chatbot label:visible, #chatbot [data-testid=block-label]:visible").count() == 0
         cdp = page.context.new_cdp_session(page)
         nodes = cdp.send("Accessibility.getFullAXTree")["nodes"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from app_testfiles import ask_about_image_in_browser, chromium_page, start_app, wait_until
+from app_testfiles import answered, ask_about_image_in_browser, chromium_page, start_app, wait_until
 from engine.catalog import OWN_NAME, own_model_available
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not own_model_available(),
@@ -64,7 +64,7 @@ def test_an_example_is_asked_in_one_click(own_app, tmp_path):
         page.locator("#examples button, #examples tr, #examples .gallery-item").first.click()
         assert wait_until(lambda: len(app.store.chats()) > before, timeout=60, every=0.2)
         chat = max(app.store.chats(), key=lambda c: c.id)
-        done = wait_until(lambda: app.store.branch(chat.id)[-1].status == "done", timeout=120, every=0.2)
+        done = wait_until(lambda: answered(app.store, chat.id), timeout=120, every=0.2)
         assert done, [(m.role, m.status, m.text[:80], m.meta) for m in app.store.branch(chat.id)]
     question, answer = app.store.branch(chat.id)[-2:]
     assert question.text and len(question.blobs) == 1 and answer.text.strip()
@@ -88,7 +88,7 @@ def test_the_default_model_answers_greedy_as_its_generation_config_says(own_app,
         page.press("#message textarea", "Enter")
         assert wait_until(lambda: len(app.store.chats()) > before, timeout=60, every=0.2)
         chat = max(app.store.chats(), key=lambda c: c.id)
-        assert wait_until(lambda: app.store.branch(chat.id)[-1].status == "done", timeout=120, every=0.2)
+        assert wait_until(lambda: answered(app.store, chat.id), timeout=120, every=0.2)
         page.screenshot(path=str(tmp_path / "greedy.png"), full_page=True)
     assert app.store.branch(chat.id)[-1].meta["sampling"]["temperature"] == 0.0
 
