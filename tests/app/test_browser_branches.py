@@ -2,14 +2,9 @@
 branch in SQLite and keeps the old one; the status line shows the answer's speed."""
 import pytest
 
-from app_testfiles import chromium_page, wait_until
+from app_testfiles import answered, chromium_page, wait_until
 
 pytestmark = pytest.mark.slow
-
-
-def done(app, chat_id) -> bool:
-    last = app.store.branch(chat_id)[-1]
-    return last.role == "assistant" and last.status == "done"
 
 
 def ask_in_browser(page, app, text, image=None) -> int:
@@ -21,7 +16,7 @@ def ask_in_browser(page, app, text, image=None) -> int:
     page.press("#message textarea", "Enter")
     assert wait_until(lambda: app.store.chats() and app.store.chats()[0].title == text, timeout=30)
     chat = app.store.chats()[0].id
-    assert wait_until(lambda: done(app, chat), timeout=60)
+    assert wait_until(lambda: answered(app.store, chat), timeout=60)
     return chat
 
 
@@ -44,12 +39,12 @@ def test_retry_and_edit_in_the_browser_make_branches(served, pictures, tmp_path)
             assert words in status.inner_text()
 
         page.locator("#chatbot button[aria-label='Retry']").last.click()
-        assert wait_until(lambda: len(app.store.children(q.id)) == 2 and done(app, chat), timeout=60)
+        assert wait_until(lambda: len(app.store.children(q.id)) == 2 and answered(app.store, chat), timeout=60)
         a2 = app.store.children(q.id)[1]
         assert [m.id for m in app.store.branch(chat)] == [q.id, a2.id] and a1.id != a2.id
 
         edit_first_message(page, "edited in the browser")
-        assert wait_until(lambda: app.store.branch(chat)[0].text == "edited in the browser" and done(app, chat),
+        assert wait_until(lambda: app.store.branch(chat)[0].text == "edited in the browser" and answered(app.store, chat),
                           timeout=60)
         q2, a3 = app.store.branch(chat)
         assert q2.id != q.id and q2.parent_id is None
@@ -66,7 +61,7 @@ def test_retry_on_a_message_with_an_image(served, pictures, tmp_path):
         chat = ask_in_browser(page, app, "what colour is it?", pictures["red"])
         q, a1 = app.store.branch(chat)
         page.locator("#chatbot button[aria-label='Retry']").last.click()
-        assert wait_until(lambda: len(app.store.children(q.id)) == 2 and done(app, chat), timeout=60)
+        assert wait_until(lambda: len(app.store.children(q.id)) == 2 and answered(app.store, chat), timeout=60)
         assert app.store.branch(chat)[-1].id != a1.id and len(q.blobs) == 1
 
 
