@@ -4,7 +4,10 @@ passages never mention ("... is 255."). Then the app quotes the passages' line t
 question best, with its page, so the answer the user reads still carries the document's words.
 
 Grounded means: some word of the answer that the question does not already hold (stop words and
-the prompt's own vocabulary aside) is in the passages the model was given."""
+the prompt's own vocabulary aside) is in the line the app found best (the first of the focus lines
+the prompt puts before the question). An answer that draws on other words of the passages is often a wrong
+table row or a name from the next paragraph ("The author of XLConnect is Brian Ripley."), so the
+best line is quoted under it as well: the user sees what the document says beside the guess."""
 from __future__ import annotations
 
 from typing import NamedTuple, Sequence
@@ -26,20 +29,18 @@ class Quote(NamedTuple):
     label: str           # the page as printed ("page 20 (PDF page 23)")
 
 
-def grounded(answer: str, question: str, passages: Sequence[Passage]) -> bool:
-    """Whether the answer says something of its own that the passages hold."""
+def grounded(answer: str, question: str, texts: Sequence[str]) -> bool:
+    """Whether the answer says something of its own that `texts` hold."""
     new = set(content_tokens(CITATION.sub(" ", answer))) - set(content_tokens(question)) - FRAME
-    held = {t for p in passages for t in content_tokens(p.text)}
+    held = {t for x in texts for t in content_tokens(x)}
     return bool(new & held)
 
 
 def quote_for(doc: Document, question: str, answer: str, passages: Sequence[Passage]) -> Quote | None:
-    """The line to quote under an answer that is not grounded in `passages` (None when it is, or
-    when the passages have no line to quote)."""
-    if grounded(answer, question, passages):
-        return None
+    """The best line of `passages` to quote under an answer that does not draw on it (None when
+    it does, or when the passages have no line to quote)."""
     ranked = ranked_lines(question, passages, doc.cached("line_vectors", dict))
-    if not ranked:
+    if not ranked or grounded(answer, question, [ranked[0][0]]):
         return None
     line, passage = ranked[0]
     return Quote(line, passage, doc.page(passage.page).cited_as)

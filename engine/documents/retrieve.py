@@ -83,20 +83,26 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
 _CLOSED = re.compile(r"[.!?:;]$")
 _ITEM = re.compile(r"[-\u2022*\u2013]|\(?\w{1,3}[.)]\s")   # "- x", "• x", "1. x", "(a) x"
 WRAPPED = 0.85      # a line this share of the passage's longest is full width: wrapped
+WRAPPED_LOWER = 0.7  # ... or this share when the next starts in lower case (ragged-right prose)
+LABEL = 60          # a line of at most this many characters ending in ":" labels the next one
 
 
 def lines_of(text: str) -> list[str]:
     """A passage as sentences and rows. A printed line that does not end a clause runs on into the
-    next one when that starts in lower case, or when it fills the passage's width (a wrapped
-    sentence: "... the application" / "MUST run the update-mime-database command") and the next
-    is not a list item; any other line stands alone (a table row, a list item, a heading). Lines
-    are then cut at sentence ends."""
+    next one when it fills the passage's width (a wrapped sentence: "... the application" / "MUST
+    run the update-mime-database command"), or nearly so and the next starts in lower case, and
+    the next is not a list item; a short line ending in ":" takes the next line as its value
+    ("XLConnect:" / "Mirai Solutions GmbH"); any other line stands alone (a table row, a list
+    item, a heading: a short row "x + y addition" is not a wrapped one). Lines are then cut at
+    sentence ends."""
     printed = [ln.strip() for ln in text.split("\n") if ln.strip()]
     width = max((len(ln) for ln in printed), default=0)
     rows: list[str] = []
     for prev, line in zip([""] + printed, printed):
         open_end = rows and not _CLOSED.search(rows[-1])
-        if open_end and (line[:1].islower() or (len(prev) >= WRAPPED * width and not _ITEM.match(line))):
+        full = len(prev) >= (WRAPPED_LOWER if line[:1].islower() else WRAPPED) * width
+        label = rows and rows[-1] == prev and prev.endswith(":") and len(prev) <= LABEL
+        if (open_end and full or label) and not _ITEM.match(line):
             rows[-1] += " " + line
         else:
             rows.append(line)
@@ -106,12 +112,13 @@ def lines_of(text: str) -> list[str]:
 def ranked_lines(question: str, passages, vectors: dict | None = None) -> list[tuple[str, Passage]]:
     """The lines of the first passages (FOCUS_FROM) with the passage each comes from, best match
     to the question first (same scoring as the passages: embedding similarity plus a share of
-    BM25); lines of fewer than 3 words are left out. `vectors` (line -> embedding, kept on the
+    BM25); lines of fewer than 3 words, and lead-ins ending in ":" (they announce what follows
+    rather than state it), are left out. `vectors` (line -> embedding, kept on the
     document) spares embedding a line again: the prompt ranks them, then the quote after the answer."""
     pairs, seen = [], set()
     for p in passages[:FOCUS_FROM]:
         for ln in lines_of(p.text):
-            if len(ln.split()) >= 3 and ln not in seen:
+            if len(ln.split()) >= 3 and not ln.endswith(":") and ln not in seen:
                 seen.add(ln)
                 pairs.append((ln, p))
     if not pairs:

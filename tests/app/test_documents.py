@@ -195,7 +195,7 @@ def test_an_answer_not_drawn_from_the_document_gets_its_best_line_quoted(served_
     chat = app.store.chats()[0]
     q, a = app.store.branch(chat.id)
     given = app.docs.passages_of(q.meta["document"], a.meta["doc"]["passages"])
-    assert a.status == "done" and not grounded(a.text, question, given), a.text
+    assert a.status == "done" and not grounded(a.text, question, [p.text for p in given]), a.text
     quote = a.meta["quote"]
     assert "X.690" in quote["line"] and quote["label"] == "page 1" and quote["page"] == 1
     assert f"> From the document, page 1: “{quote['line']}”" in last_answer(out)

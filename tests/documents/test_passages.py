@@ -7,6 +7,7 @@ from reportlab.pdfgen import canvas
 
 from engine.documents import build_messages, grounded, open_document, passages, quote_for, retrieve_passages, split_page
 from engine.documents import rerank
+from engine.documents.passages import Passage
 from engine.documents.retrieve import best_lines, lines_of
 
 FILLER = ("The committee reviewed routine matters of logistics, audits and budgets in the {k}th session, "
@@ -119,6 +120,28 @@ def test_a_full_width_line_runs_on_into_the_next_even_in_capitals():
                               "Options", "- n sets the name", "- o sets the output"]
 
 
+def test_short_rows_in_lower_case_stay_apart_and_a_label_takes_its_value():
+    # an operator table: rows start in lower case but are far shorter than the passage's prose,
+    # so none is a wrapped line; "Name (url):" over its value is one line, as printed side by side
+    text = ("In this language there exist the following arithmetic operators, which may be used in numeric\n"
+            "expressions:\nx + y addition\nx less y positive difference\nx mod y remainder of exact division\n"
+            "XLConnect (https://cran.example/XLConnect):\nMirai Solutions GmbH")
+    assert lines_of(text) == ["In this language there exist the following arithmetic operators, which may be used "
+                              "in numeric expressions:", "x + y addition", "x less y positive difference",
+                              "x mod y remainder of exact division",
+                              "XLConnect (https://cran.example/XLConnect): Mirai Solutions GmbH"]
+
+
+def test_a_lead_in_ending_in_a_colon_is_not_a_best_line():
+    # "The hierarchy of operations is as follows:" restates the question's words but states nothing
+    text = ("3.1 Hierarchy of operations\nThe following list shows the hierarchy of operations in numeric "
+            "expressions, from the first to the last:\nEvaluation of functions (abs, ceil) 1st\n"
+            "Exponentiation (**, ^) 2nd\nUnary plus and minus (+, -) 3rd")
+    question = "Where does exponentiation come in the hierarchy of operations in numeric expressions?"
+    lines = best_lines(question, [Passage(1, 0, 0, text, (0, 0, 1, 1))], 3)
+    assert "Exponentiation (**, ^) 2nd" in lines and not any(ln.endswith(":") for ln in lines)
+
+
 def test_a_table_row_is_a_line_of_its_own(options_table):
     question = "Which option sets the array name?"
     hits = retrieve_passages(options_table, question)
@@ -168,11 +191,12 @@ def test_the_reranker_puts_a_paraphrased_question_first(paraphrase):
 
 
 @pytest.mark.parametrize("answer", ["The option sets the array name.",          # restates the question
-                                    "The option that sets the array name is --verbose."])   # not in the document
-def test_an_answer_not_drawn_from_the_passages_gets_their_best_line_quoted(options_table, answer):
+                                    "The option that sets the array name is --verbose.",   # not in the document
+                                    "The option is --help."])       # another row of the table: a wrong guess
+def test_an_answer_not_drawn_from_the_best_line_gets_it_quoted(options_table, answer):
     question = "Which option sets the array name?"
     given = [h.passage for h in retrieve_passages(options_table, question)]
-    assert not grounded(answer, question, given)
+    assert not grounded(answer, question, [OPTIONS[0]])
     quote = quote_for(options_table, question, answer, given)
     assert quote.line == OPTIONS[0] and quote.label == "page 1" and quote.passage.page == 1
 
@@ -181,4 +205,4 @@ def test_an_answer_not_drawn_from_the_passages_gets_their_best_line_quoted(optio
 def test_an_answer_drawn_from_the_passages_is_left_alone(minutes, answer):
     question = "Where is the spare key to the east archive kept?"
     given = [h.passage for h in retrieve_passages(minutes, question, use_reranker=False)]
-    assert grounded(answer, question, given) and quote_for(minutes, question, answer, given) is None
+    assert grounded(answer, question, [p.text for p in given]) and quote_for(minutes, question, answer, given) is None
