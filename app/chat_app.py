@@ -232,7 +232,7 @@ class ChatApp:
             return document_messages(doc, given, talk, system, False), PAGES_REFUSED
 
         def finish(answer):
-            # an answer the model finished that is not drawn from the passages gets their best line
+            # an answer the model finished that does not draw on the passages' best line gets that line
             quote = self.docs.quote(ref, keys, question, answer.text) if found and answer.status == "done" else None
             shown = self.docs.evidence(ref, keys, question, as_shown(answer.text, quote), found)
             return {"cards": shown["cards"], "figures": with_drawn(shown["figures"], self.blobs),

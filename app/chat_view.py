@@ -69,7 +69,7 @@ def to_chatbot(branch: list[StoredMessage], blobs: BlobStore, live=None) -> list
 
 
 def quote_text(quote: dict | None) -> str:
-    """The document's line the app quotes under an answer not drawn from the passages."""
+    """The document's line the app quotes under an answer that does not draw on it."""
     if not quote:
         return ""
     return f"\n\n> From the document, {quote['label']}: “{_plain(quote['line'])}”"

@@ -62,7 +62,7 @@ class Documents:
         return [by_key[tuple(k)] for k in keys if tuple(k) in by_key]
 
     def quote(self, ref: dict, keys: list[list[int]], question: str, answer: str):
-        """The passages' line that answers best, when the answer is not drawn from them (quote.py)."""
+        """The passages' line that answers best, when the answer does not draw on it (quote.py)."""
         return quote_for(self.get(ref), question, answer, self.passages_of(ref, keys))
 
     def evidence(self, ref: dict, keys: list[list[int]], question: str, answer: str, found: bool) -> dict:

@@ -6,7 +6,7 @@ on whole pages) and the new one (passages by BM25 + MiniLM re-rank in a 600-toke
 app's "does not seem to say" threshold, boxes only inside the cited passages), side by side:
 - recall: the passage (old: the page text as cut) holding the known answer reached the prompt;
 - correct: the greedy answer as the app shows it contains the known answer (whole words, case
-  aside); under an answer not drawn from the passages the app quotes their best line (quote.py),
+  aside); under an answer that does not draw on the passages' best line the app quotes it (quote.py),
   so the model's own words are counted apart as well;
 - first token: seconds from the question to the first token (retrieval, prompt, prefill);
 - stray boxes: words boxed outside the passages the app cites (old: outside the passage that
@@ -243,7 +243,7 @@ def table(results: dict) -> str:
             ("answer correct as shown (greedy; the app's quote included)", lambda s: f"{s['correct']:.0%}"),
             ("  text / table / scan", by_kind("correct")),
             ("answer correct in the model's own words", lambda s: f"{s['model_correct']:.0%}"),
-            ("answers the app quoted a line under (not drawn from the passages)", lambda s: f"{s['quoted']:.0%}"),
+            ("answers the app quoted a line under (not drawn from the best line)", lambda s: f"{s['quoted']:.0%}"),
             ("time to first token, median (s)", lambda s: f"{s['ttft_median']:.2f}"),
             ("time to first token, slowest (s)", lambda s: f"{s['ttft_max']:.2f}"),
             ("words boxed outside the cited passages, per answer", lambda s: f"{s['stray']:.1f}")]
