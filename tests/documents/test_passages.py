@@ -202,7 +202,7 @@ def test_an_answer_not_drawn_from_the_best_line_gets_it_quoted(options_table, an
 
 
 @pytest.mark.parametrize("answer", ["In the blue cabinet.", "It is kept beside the boiler room [p3]."])
-def test_an_answer_drawn_from_the_passages_is_left_alone(minutes, answer):
+def test_an_answer_drawn_from_the_best_line_is_left_alone(minutes, answer):
     question = "Where is the spare key to the east archive kept?"
     given = [h.passage for h in retrieve_passages(minutes, question, use_reranker=False)]
     assert grounded(answer, question, [p.text for p in given]) and quote_for(minutes, question, answer, given) is None
