@@ -4,10 +4,11 @@ passages never mention ("... is 255."). Then the app quotes the passages' line t
 question best, with its page, so the answer the user reads still carries the document's words.
 
 Grounded means: some word of the answer that the question does not already hold (stop words and
-the prompt's own vocabulary aside) is in the line the app found best (the first of the focus lines
-the prompt puts before the question). An answer that draws on other words of the passages is often a wrong
-table row or a name from the next paragraph ("The author of XLConnect is Brian Ripley."), so the
-best line is quoted under it as well: the user sees what the document says beside the guess."""
+the prompt's own vocabulary aside) is in the line the app found best (the first of the focus
+lines the prompt puts before the question). An answer that draws on other words of the passages
+is often a wrong table row or a name from the next paragraph ("The author of XLConnect is Brian
+Ripley."), so the best line is quoted under it as well: the user sees what the document says
+beside the guess."""
 from __future__ import annotations
 
 from typing import NamedTuple, Sequence
