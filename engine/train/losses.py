@@ -24,7 +24,7 @@ def giou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 def batch_losses(model, batch: Batch, run: RunConfig, box_weight: float = 1.0) -> dict:
     feats = model.image_features(batch.pixels) if batch.pixels is not None else None
     x, is_visual = model.embed(batch.ids, feats, batch.boxes if model.has_box_head else None)
-    h = forward(model.decoder, x, torch.arange(batch.ids.shape[1]), is_visual, None, run)
+    h = forward(model.decoder, x, torch.arange(batch.ids.shape[1], device=batch.ids.device), is_visual, None, run)
     sel = batch.labels != IGNORE
     tok = F.cross_entropy(model.head(h[sel]).float(), batch.labels[sel], reduction="none")
     lm = tok.mean()

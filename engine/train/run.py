@@ -25,6 +25,7 @@ from ..own.build import base_gguf, read_parts
 from ..own.spec import spec as own_spec
 from . import checkpoint as ckpt
 from .examples import Tokenize, batches
+from .loader import parallel_batches
 from .losses import batch_losses
 from .model import base_folder, get_parts, standardize_projector, load_for_training, lora_modules, save_parts, set_parts
 from .samples import sample_stream, text_answers
@@ -39,12 +40,24 @@ def read_config(path: str) -> dict:
     return cfg
 
 
+def learning_rate(st: dict, step: int, seconds: float) -> float | None:
+    """The stage's learning rate at this step (warm-up, then cosine or constant); None once it is
+    done. A stage gives "steps", or "seconds": a time budget (a lent GPU), where the schedule
+    follows the clock because the step rate is not known in advance."""
+    budget, total, warmup = st.get("seconds"), st.get("steps", 0), st.get("warmup", 0.03)
+    done = seconds / budget if budget else step / total
+    if done >= 1:
+        return None
+    ramp = min(1.0, done / warmup if budget else (step + 1) / max(1, int(total * warmup)))
+    return st["lr"] * ramp * (1.0 if st.get("schedule", "cosine") == "constant" else 0.5 * (1 + math.cos(math.pi * done)))
+
+
 HELDOUT_IMAGES = 96   # the tower stage's held-out check: a few thousand shape-covered patches
 
 
 class Trainer:
-    def __init__(self, cfg: dict, work: Path, device: str):
-        self.cfg, self.work, self.device = cfg, work, device
+    def __init__(self, cfg: dict, work: Path, device: str, workers: int = 0):
+        self.cfg, self.work, self.device, self.workers = cfg, work, device, workers
         work.mkdir(parents=True, exist_ok=True)
         self.spec = {**own_spec(), **cfg.get("spec", {})}
         self.dtype = getattr(torch, cfg.get("dtype", "bfloat16"))
@@ -95,7 +108,7 @@ class Trainer:
                 self.cfg["stages"] = read_config(self.cfg["path"])["stages"]
             st = self.cfg["stages"][self.state["stage"]]
             self.stage(st)
-            self.state.update(stage=self.state["stage"] + 1, step=0)
+            self.state.update(stage=self.state["stage"] + 1, step=0, stage_seconds=0.0)
             self.opt_state = None
             self.save()
         self.save(final=True)
@@ -111,16 +124,22 @@ class Trainer:
         if st.get("standardize_projector") and self.state["step"] == 0:
             self._standardize_projector()
         run = RunConfig(self.spec["ee_mllm"]["attention"], self.spec["ee_mllm"]["visual_mlp"])
-        stream = sample_stream(self.state["samples"], self.cfg.get("seed", 0), st.get("skills"),
-                               text_answers(self.work, self.cfg.get("text_answers", 300)), st.get("max_objects"))
-        data = self.tower_batches(stream, st["batch"]) if tower else batches(
-            stream, Tokenize(self.prompter), st["batch"], self.prompter.tokenizer.pad_token_id or 0)
-        total, warm = st["steps"], max(1, int(st["steps"] * st.get("warmup", 0.03)))
+        stream_args = (self.state["samples"], self.cfg.get("seed", 0), st.get("skills"),
+                       text_answers(self.work, self.cfg.get("text_answers", 300)), st.get("max_objects"))
+        pad = self.prompter.tokenizer.pad_token_id or 0
+        if tower:
+            data = self.tower_batches(sample_stream(*stream_args), st["batch"])
+        elif self.workers:
+            data = parallel_batches(*stream_args, Tokenize(self.prompter), st["batch"], pad, self.workers)
+        else:
+            data = batches(sample_stream(*stream_args), Tokenize(self.prompter), st["batch"], pad)
+        budget, total = st.get("seconds"), st.get("steps", 0)
         last_save, t_start, ema = time.time(), time.time() - self.state["seconds"], {}
-        while self.state["step"] < total:
+        while True:
             s = self.state["step"]
-            lr = st["lr"] * (min(1.0, (s + 1) / warm) if st.get("schedule", "cosine") == "constant" else
-                             min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * s / total)))
+            lr = learning_rate(st, s, self.state.get("stage_seconds", 0.0))
+            if lr is None:
+                break
             for g in opt.param_groups:
                 g["lr"] = lr * g["lr_scale"]
             t0 = time.time()
@@ -144,12 +163,14 @@ class Trainer:
             self.state["step"] += 1
             self.state["samples"] += n
             self.state["seconds"] = time.time() - t_start
+            self.state["stage_seconds"] = self.state.get("stage_seconds", 0.0) + time.time() - t0
             vals = {k: float(v.detach()) for k, v in losses.items()}
             for k, v in vals.items():  # a per-skill loss keeps its average through batches without it
                 ema[k] = 0.95 * ema.get(k, v) + 0.05 * v
             dt = time.time() - t0
-            eta = (total - s - 1) * self.state["seconds"] / max(1, s + 1) if s else 0
-            self.progress(st, s + 1, total, ema, n / dt, tokens / dt, eta, lr)
+            eta = (max(0.0, budget - self.state["stage_seconds"]) if budget else
+                   (total - s - 1) * self.state["seconds"] / max(1, s + 1) if s else 0)
+            self.progress(st, s + 1, total or f"{budget}s", ema, n / dt, tokens / dt, eta, lr)
             self.log.write(json.dumps({"stage": st["name"], "step": s + 1, **vals, "lr": lr, "s": dt,
                                        "samples": self.state["samples"], "t": time.time()}) + "\n")
             self.log.flush()
@@ -234,13 +255,15 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--work-dir", help="checkpoints and logs (default: <data dir>/train/<config name>)")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--threads", type=int, default=0, help="CPU threads (default: torch's choice)")
+    ap.add_argument("--workers", type=int, default=0,
+                    help="processes that generate the samples (a GPU host: its cores less one; default: none)")
     a = ap.parse_args(argv)
     cfg = read_config(a.config)
     if a.threads:
         torch.set_num_threads(a.threads)
     device = ("cuda" if torch.cuda.is_available() else "cpu") if a.device == "auto" else a.device
     work = Path(a.work_dir) if a.work_dir else data_dir() / "train" / cfg["name"]
-    t = Trainer(cfg, work, device)
+    t = Trainer(cfg, work, device, a.workers)
     t.run()
     print(f"done: {work / 'final.safetensors'}", file=sys.stderr)
     return 0

@@ -2,6 +2,7 @@
 itself (SmolLM2 through llama.cpp, greedy, once per training directory), so LoRA keeps its chat."""
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -33,11 +34,14 @@ def text_answers(work: Path, n: int) -> dict:
 def sample_stream(start: int, seed: int, skills: list | None, answers: dict, max_objects: int | None = None):
     """Samples from index `start` on; skills: restrict to these (cycled), else the training mix;
     max_objects: cap the scenes' object count (see make_sample)."""
-    i = start
-    while True:
+    return samples_at(itertools.count(start), seed, skills, answers, max_objects)
+
+
+def samples_at(indices, seed: int, skills: list | None, answers: dict, max_objects: int | None = None):
+    """The samples at these indices of the stream (a worker process takes its share of them)."""
+    for i in indices:
         skill = skills[i % len(skills)] if skills else None
         s = make_sample(seed * 10_000_000 + i, "train", skill, max_objects)
-        i += 1
         if s.skill == "text":
             q = s.messages[-2].text
             if q not in answers:

