@@ -144,6 +144,7 @@ class Trainer:
                 g["lr"] = lr * g["lr_scale"]
             t0 = time.time()
             batch = next(data)
+            waited = time.time() - t0  # the generator's share of the step (workers too few?)
             if tower:
                 pixels, targets = batch
                 with self.autocast():
@@ -172,7 +173,7 @@ class Trainer:
                    (total - s - 1) * self.state["seconds"] / max(1, s + 1) if s else 0)
             self.progress(st, s + 1, total or f"{budget}s", ema, n / dt, tokens / dt, eta, lr)
             self.log.write(json.dumps({"stage": st["name"], "step": s + 1, **vals, "lr": lr, "s": dt,
-                                       "samples": self.state["samples"], "t": time.time()}) + "\n")
+                                       "data_s": waited, "samples": self.state["samples"], "t": time.time()}) + "\n")
             self.log.flush()
             if time.time() - last_save > self.cfg.get("checkpoint_every_s", 300):
                 if tower:
