@@ -1,12 +1,13 @@
 #!/bin/bash
-# The device side of a training run on a lent GPU (run there from the repository root, $OUT set).
-# Nothing can be downloaded there and one call carries at most 64 MiB, so the caller first carries
-# the SmolLM2 GGUF as xz halves (part1 with the wheels in one call, copied to /root/stash; part2,
-# the shipped parts as asset.safetensors and text_answers.json with this script in the next, while
-# the machine is still warm). It checks the GGUF, installs gguf and platformdirs (the image lacks
-# them; transformers/peft wheels as the fallback), trains engine/train/configs/gpu.json from the
-# shipped parts for the time left under LIMIT seconds with 14 sample workers, and returns the parts
-# (bf16) split in 15 MB pieces: cat parts.* > parts.safetensors.
+# The device side of a training run on a lent GPU (run there from the repository root, $OUT set;
+# lent_gpu_prepare.sh fills the carry folders and says the calls). Nothing can be downloaded there
+# and one call carries at most 64 MiB, so the SmolLM2 GGUF comes as two xz halves: part1 with the
+# wheels in a first call (copied to /root/stash), part2 with the shipped parts (asset.safetensors),
+# text_answers.json and this script in the next, while the machine is still warm. It checks the
+# GGUF, installs gguf and platformdirs (the image lacks them; transformers/peft wheels as the
+# fallback), trains engine/train/configs/gpu.json from the shipped parts for the time left under
+# LIMIT seconds with 14 sample workers, and returns the parts (bf16) in 15 MB pieces
+# (cat parts.* > parts.safetensors).
 set -u
 T0=$(date +%s); LIMIT=${LIMIT:-560}
 export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
