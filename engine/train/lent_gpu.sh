@@ -20,7 +20,7 @@ python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --tar
 nvidia-smi --query-gpu=name,memory.used,memory.total,clocks.sm --format=csv
 cp $S/asset.safetensors $W/parts.safetensors; cp $S/text_answers.json $W/
 base() { python3 -c "
-from pathlib import Path; import sys
+from pathlib import Path
 from engine.own.spec import spec; from engine.train.model import base_folder
 print(base_folder(Path('$W'), spec(), Path('$S/SmolLM2-135M-Instruct.Q4_1.gguf')))"; }
 export PYTHONPATH=/tmp/site1

@@ -164,11 +164,11 @@ class Trainer:
             self.state["step"] += 1
             self.state["samples"] += n
             self.state["seconds"] = time.time() - t_start
-            self.state["stage_seconds"] = self.state.get("stage_seconds", 0.0) + time.time() - t0
-            vals = {k: float(v.detach()) for k, v in losses.items()}
+            vals = {k: float(v.detach()) for k, v in losses.items()}  # (waits for the device)
             for k, v in vals.items():  # a per-skill loss keeps its average through batches without it
                 ema[k] = 0.95 * ema.get(k, v) + 0.05 * v
             dt = time.time() - t0
+            self.state["stage_seconds"] = self.state.get("stage_seconds", 0.0) + dt
             eta = (max(0.0, budget - self.state["stage_seconds"]) if budget else
                    (total - s - 1) * self.state["seconds"] / max(1, s + 1) if s else 0)
             self.progress(st, s + 1, total or f"{budget}s", ema, n / dt, tokens / dt, eta, lr)
