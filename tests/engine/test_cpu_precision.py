@@ -91,6 +91,31 @@ def test_greedy_answers_equal_where_the_tolerance_allows(tiny_llava, images, set
     assert compared >= 6  # the check has teeth: enough steps were outside the tolerance band
 
 
+@pytest.mark.parametrize("setting,ckpt", [("bf16", {"tie": True}), ("bf16", {}), ("int8+bf16", {"tie": True})],
+                         ids=["bf16-tied", "bf16-untied", "int8-tied"])
+def test_top_logits_are_exact_at_inference(make_tiny_ckpt, setting, ckpt):
+    """bf16 rounds each logit (a step of 1/16 at 8-16), and a small model's greedy answers turn on
+    smaller margins: at inference the top candidates are float32 dot products of the hidden state
+    with the float table; training keeps the rounded logits."""
+    m = _load(make_tiny_ckpt(**ckpt), **LOAD, **TOL[setting][0]).model
+    table = m.decoder.embed_tokens.weight if m.cfg.decoder.tie_embeddings else m.lm_head.weight
+    assert table.dtype == torch.bfloat16
+    h = torch.randn(6, m.cfg.decoder.hidden, generator=torch.Generator().manual_seed(0)).bfloat16() * 4
+    exact = torch.nn.functional.linear(m.decoder.norm(h).float(), table.float())
+    with torch.inference_mode():
+        got = m.head(h)
+    assert got.dtype == torch.float32
+    top = got.topk(4, -1).indices  # well inside the 16 recomputed
+    assert torch.allclose(got.gather(-1, top), exact.gather(-1, top), rtol=0, atol=1e-4)
+    assert torch.equal(got.argmax(-1), exact.argmax(-1))
+    with torch.no_grad():
+        plain = (m.lm_head(m.decoder.norm(h)) if hasattr(m, "lm_head") else
+                 torch.nn.functional.linear(m.decoder.norm(h), table)).float()
+    assert (plain.gather(-1, top) - exact.gather(-1, top)).abs().max() > 1e-3  # the rounding it removes
+    with torch.enable_grad():
+        assert m.head(h).dtype == torch.bfloat16  # training: the plain logits
+
+
 def test_cpu_without_bf16_falls_back_to_float32_with_a_note(tiny_llava, monkeypatch):
     monkeypatch.setattr(cpu, "FORCE_NATIVE_BF16", False)
     e = _load(tiny_llava, dtype="bfloat16", **LOAD)
