@@ -107,7 +107,7 @@ def test_export_through_the_api(served, pictures):
 
     path = Path(c.predict(api_name="/export_chat"))  # downloaded by gradio_client, as a caller gets it
     assert path.name == "Red_ a test.md"
-    md = path.read_text(encoding="utf-8")
+    md = path.read_bytes().decode("utf-8")  # as written: read_text() would turn a "\r" in the answer into "\n"
     q1, a1, q2, a2 = app.store.branch(chat)
     assert md.startswith("# Red: a test?\n")
     assert in_order(md, "**You**", "![image 1](", q1.text, "**Assistant**", a1.text,
@@ -126,7 +126,7 @@ def test_export_lists_a_box_head_answers_boxes(grounded, pictures):
     send(c, "Where is the square?", [pictures["red"]]).result(timeout=60)
     answer = app.store.branch(app.store.chats()[0].id)[-1]
     assert answer.meta["boxes"]  # the forced <at> gave boxes
-    md = Path(c.predict(api_name="/export_chat")).read_text(encoding="utf-8")
+    md = Path(c.predict(api_name="/export_chat")).read_bytes().decode("utf-8")
     lines = [f"- [{b['ref']}] image 1: {b['x1']:.3f}, {b['y1']:.3f}, {b['x2']:.3f}, {b['y2']:.3f}"
              for b in answer.meta["boxes"]]
     assert in_order(md, "**Assistant**", answer.text, "Boxes:", *lines)
