@@ -91,3 +91,13 @@ def test_no_image_to_point_into_gives_no_box(folder):
     model = load_model(folder, dtype=torch.float32, cfg=read_config(folder))
     assert torch.isnan(model.box_from_hidden(torch.randn(576), None)).all()
     assert torch.isnan(model.box_from_hidden(torch.randn(576), torch.zeros(0, 192))).all()
+    # the engine's own path: a chat without an image whose answer reaches <at> (no visual rows)
+    from engine.llava.forward import RunConfig, new_cache
+    from engine.llava.generate import Timings, decode_box, prefill
+    run, ids = RunConfig("composite", False), torch.tensor([1, 2, 3, 4])
+    cache = new_cache(model.cfg.decoder, len(ids) + 4, torch.float32, "cpu", run)
+    with torch.no_grad():
+        prefill(model, ids, None, cache, run, Timings())
+        box, logits = decode_box(model, model.cfg.grounding["at_token_id"], len(ids), cache, run,
+                                 (ids == model.cfg.image_token_id).nonzero()[:, 0])
+    assert all(b != b for b in box) and torch.isfinite(logits).all()  # no box (NaN), the answer goes on
