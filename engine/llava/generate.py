@@ -53,7 +53,7 @@ def decode_one(model, token: int, pos: int, cache: KVCache, run: RunConfig) -> t
 def cached_values(cache: KVCache, visual_pos: torch.Tensor) -> torch.Tensor:
     """The visual rows' first-layer values as the cache holds them -> (N, kv heads * head dim)."""
     v = cache.v[0][0][:, visual_pos]          # (kv heads, N, head dim)
-    return v.transpose(0, 1).reshape(len(visual_pos), -1)
+    return v.transpose(0, 1).flatten(1)  # (N, kv heads * head dim); N may be 0: no image
 
 
 @torch.inference_mode()
@@ -63,7 +63,7 @@ def decode_box(model, at_token: int, pos: int, cache: KVCache, run: RunConfig, v
     -> (box in padded-square coordinates, logits of the next token)."""
     x = model.decoder.embed_tokens(torch.tensor([at_token], device=cache.k[0].device))
     h_at = decode_hidden(model, x, pos, cache, run)
-    values = cached_values(cache, visual_pos) if visual_pos is not None and len(visual_pos) else None
+    values = cached_values(cache, visual_pos) if visual_pos is not None else None
     box = model.box_from_hidden(h_at, values).float()
     # A NaN/inf box is reported as it is (and dropped, with a note); the cache gets a finite one,
     # or the rest of the answer would be NaN too.
