@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import torch
 from safetensors import safe_open
 
 from ..api import EngineError
@@ -55,8 +56,9 @@ def safetensors_files(folder: str | Path) -> list[Path]:
     return files
 
 
-def read_weights(folder: str | Path, dtype=None, progress=None) -> dict:
-    """All tensors, keyed by canonical name, optionally cast to dtype (float tensors only).
+def read_weights(folder: str | Path, dtype=None, progress=None, float32: tuple[str, ...] = ()) -> dict:
+    """All tensors, keyed by canonical name, optionally cast to dtype (float tensors only); those
+    whose name starts with one of `float32` are read as float32 instead.
     progress(done, total): bytes of the shards read so far, of their total size on disk; called
     after each tensor, so a multi-GB checkpoint shows real progress while it loads."""
     files = safetensors_files(folder)
@@ -69,7 +71,9 @@ def read_weights(folder: str | Path, dtype=None, progress=None) -> dict:
         done = start
         for key, t in _tensors(f):
             done += t.nbytes  # as stored: counted before the cast to dtype
-            out[canonical(key)] = t.to(dtype) if dtype is not None and t.is_floating_point() else t
+            name = canonical(key)
+            to = torch.float32 if float32 and name.startswith(float32) else dtype
+            out[name] = t.to(to) if to is not None and t.is_floating_point() else t
             report(done, total)
         start += size
         report(start, total)  # the shard's header counts once the whole shard is read

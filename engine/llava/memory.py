@@ -88,8 +88,11 @@ def estimate(cfg: ModelConfig, dtype_bytes: int, quant: str | None = None, conte
              visual_tokens: int = 0, views: int = 0) -> Estimate:
     """visual_tokens: the most decoder tokens one image can take (LLaVA-NeXT: thousands); views:
     the most views the tower runs on for one image (anyres.most_views)."""
+    from .model import small_tower, vision_params
     d = cfg.decoder
     linear, other = param_count(cfg)
+    vision = vision_params(cfg)
+    vision_bytes = 4 if small_tower(cfg) else dtype_bytes  # model.tower_dtype
     if quant is None:
         weights = (linear + other) * dtype_bytes
     elif quant in CPU_QUANT:
@@ -98,11 +101,12 @@ def estimate(cfg: ModelConfig, dtype_bytes: int, quant: str | None = None, conte
     else:
         rows = sum(o for o, _ in decoder_linear_shapes(cfg))
         weights = int(linear * QUANT_BYTES[quant]) + (4 * rows if quant == "8bit" else 0) + other * dtype_bytes
+    weights += vision * (vision_bytes - dtype_bytes)
     kv = 2 * d.n_layers * d.n_kv_heads * d.head_dim * context * dtype_bytes
     # Prefill peak: a few hidden-size buffers and the MLP's two intermediate ones for every token,
     # one layer's attention scores (SDPA's math path materializes them), and fp32 last-row logits.
     acts = context * (4 * d.hidden + 2 * d.intermediate) * dtype_bytes + d.n_heads * context * context * dtype_bytes \
-        + 4 * d.vocab_size + vision_activations(cfg, dtype_bytes, views)
+        + 4 * d.vocab_size + vision_activations(cfg, vision_bytes, views)
     return Estimate(int(weights), kv, acts, context, visual_tokens)
 
 

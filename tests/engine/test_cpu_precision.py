@@ -12,6 +12,9 @@ import torch
 import engine
 from engine import Message
 from engine.llava import cpu
+from engine.llava import model as model_module
+
+SMALL_TOWER = model_module.SMALL_TOWER
 from engine.llava.decoder import KVCache
 from engine.llava.generate import Timings, decode_one, generate, prefill
 
@@ -32,6 +35,9 @@ PROMPTS = [("Describe the picture in detail.", True), ("What colour is the box?"
 @pytest.fixture(autouse=True)
 def native_bf16(monkeypatch):
     monkeypatch.setattr(cpu, "FORCE_NATIVE_BF16", True)  # the same path on any CPU that runs the tests
+    # The tiny towers are small enough to run in float32 (model.tower_dtype); held to the bounds
+    # here in bf16 throughout, as a large tower runs.
+    monkeypatch.setattr(model_module, "SMALL_TOWER", 0)
 
 
 def _inputs(eng, images, text, with_image):
@@ -129,10 +135,19 @@ def test_cpu_without_bf16_falls_back_to_float32_with_a_note(tiny_llava, monkeypa
 def test_bf16_default_is_one_switch(tiny_llava, monkeypatch):
     assert _load(tiny_llava, **LOAD).info.dtype == "float32"  # off until measured on the own model
     monkeypatch.setattr(cpu, "BF16_DEFAULT_ON_CPU", True)
+    monkeypatch.setattr(model_module, "SMALL_TOWER", SMALL_TOWER)
     e = _load(tiny_llava, **LOAD)
-    assert e.info.dtype == "bfloat16" and e.model.vision.embeddings.patch_embedding.weight.dtype == torch.bfloat16
-    assert e.model.projector.linear_1.weight.dtype == torch.bfloat16
+    assert e.info.dtype == "bfloat16" and e.model.decoder.embed_tokens.weight.dtype == torch.bfloat16
     assert e.model.decoder.inv_freq.dtype == torch.float32  # RoPE frequencies stay exact
+    # The tiny tower is small (model.SMALL_TOWER): it runs in float32, said in the notes
+    assert e.model.vision.embeddings.patch_embedding.weight.dtype == torch.float32
+    assert e.model.projector.linear_1.weight.dtype == torch.float32
+    assert any("vision tower and projector in float32" in n for n in e.info.notes)
+    monkeypatch.setattr(model_module, "SMALL_TOWER", 0)  # a large tower runs in the compute dtype
+    e = _load(tiny_llava, **LOAD)
+    assert e.model.vision.embeddings.patch_embedding.weight.dtype == torch.bfloat16
+    assert e.model.projector.linear_1.weight.dtype == torch.bfloat16
+    assert not any("vision tower" in n for n in e.info.notes)
 
 
 def test_detection_reads_the_cpu_flags(monkeypatch):

@@ -13,9 +13,10 @@ import engine
 from engine import EngineError, Message
 from engine.llava.config import read_config
 from engine.llava.memory import GiB, check_fits, estimate, param_count
+from engine.llava.model import vision_params
 
 
-def test_estimate_matches_hand_computed_numbers(tiny_llava, load_engine):
+def test_estimate_matches_hand_computed_numbers(tiny_llava, load_engine, monkeypatch):
     cfg = read_config(tiny_llava)
     # Tiny: hidden 64, intermediate 128, 2 layers, 4 heads, 2 KV heads, head_dim 16.
     # Per layer: q 64*64 + k 32*64 + v 32*64 + o 64*64 + gate/up/down 3 * 128*64 = 36,864.
@@ -27,10 +28,17 @@ def test_estimate_matches_hand_computed_numbers(tiny_llava, load_engine):
     assert est.weights == (linear + other) * 4
     assert est.kv_cache == 2 * 2 * 2 * 16 * 1024 * 4          # K and V, layers, KV heads, head_dim, tokens, fp32
     assert est.activations == 1024 * (4 * 64 + 2 * 128) * 4 + 4 * 1024 * 1024 * 4 + 4 * cfg.decoder.vocab_size
+    # At 2 bytes the tiny tower and projector still count 4 (small: they run in float32)
+    vision = vision_params(cfg)
+    assert 0 < vision < other
+    from engine.llava import cpu
+    monkeypatch.setattr(cpu, "FORCE_NATIVE_BF16", True)  # bf16 on any CPU that runs the tests
+    bf16 = load_engine(tiny_llava, backend="torch", device="cpu", dtype="bfloat16").inner.model
+    assert estimate(cfg, 2, None, context=1024).weights == sum(p.nbytes for p in bf16.parameters())
     q4 = estimate(cfg, 2, "4bit", context=1024)
-    assert q4.weights == int(linear * (0.5 + 1 / 64 + 4 / 16384)) + other * 2
+    assert q4.weights == int(linear * (0.5 + 1 / 64 + 4 / 16384)) + other * 2 + vision * 2
     q8 = estimate(cfg, 2, "8bit", context=1024)
-    assert q8.weights == linear + 4 * 2 * (64 + 32 + 32 + 64 + 128 + 128 + 64) + other * 2
+    assert q8.weights == linear + 4 * 2 * (64 + 32 + 32 + 64 + 128 + 128 + 64) + other * 2 + vision * 2
 
 
 def test_refusal_names_the_numbers_and_the_options(tiny_llava):
