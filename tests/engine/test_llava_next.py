@@ -125,6 +125,31 @@ def test_two_images_full_and_composite(make_tiny_ckpt, sized, load_engine, decod
 
 
 @pytest.mark.slow
+def test_a_tiled_image_in_bf16_with_the_small_tower_in_float32(make_tiny_ckpt, sized, load_engine, monkeypatch):
+    """The tiny tower is small (model.tower_dtype): under bf16 it, the projector and the row-end
+    vector stay float32 and the packed features reach the bf16 decoder; the logits stay within
+    bf16's bound of float32's (test_cpu_precision: 2% of the row's largest logit)."""
+    from engine.llava import cpu
+    monkeypatch.setattr(cpu, "FORCE_NATIVE_BF16", True)
+    folder = tiny_next(make_tiny_ckpt, "vicuna")
+    # composite: the visual rows go through their own layers, not through the embedding's cast
+    f32 = load_engine(folder, backend="torch", dtype="float32", attention="composite")
+    bf16 = load_engine(folder, backend="torch", dtype="bfloat16", attention="composite")
+    m = bf16.inner.model
+    assert m.image_newline.dtype == m.projector.linear_1.weight.dtype == torch.float32
+    assert m.decoder.embed_tokens.weight.dtype == torch.bfloat16
+    prompt = f32.inner.build(ask(sized[750, 1000]))
+    want = f32.inner.logits(prompt.ids[None], prompt.pixels)
+    got = bf16.inner.logits(prompt.ids[None], prompt.pixels).float()
+    assert ((got - want).abs().amax(-1) / want.abs().amax(-1)).max().item() <= 0.02
+    # and the app's path (the prefiller runs the image's visual rows from its cached features)
+    from engine import Done, GenParams, collect
+    _, rest = collect(bf16.stream(ask(sized[750, 1000]), GenParams(max_new_tokens=3, temperature=0)))
+    done = [e for e in rest if isinstance(e, Done)]
+    assert done and done[0].reason != "error", done
+
+
+@pytest.mark.slow
 def test_streamed_greedy_answer_matches_transformers_generate(make_tiny_ckpt, sized, load_engine):
     """What a user gets (prefill, decode loop, text streaming) after a tiled image, composite-free."""
     from transformers import LlavaNextForConditionalGeneration
