@@ -183,7 +183,7 @@ def _unused(key: str) -> bool:
 VISION_PARTS = ("vision.", "projector.", "image_newline")
 # A tower this small runs in float32 whatever the compute dtype: beside the decoder it costs little
 # (the own model's, 5.7M parameters), and its bf16 rounding moved the own model's answers
-# (`bench precision --n 100`: bf16 within 1 point of float32 on 9 of 14 skills, 13 with the tower
+# (`bench precision --n 100`: bf16 within 1 point of float32 on 10 of 15 rows, 14 with the tower
 # in float32). A large tower (CLIP ViT-L, 300M) is most of a CPU's first token: it keeps the dtype.
 SMALL_TOWER = 20_000_000
 
