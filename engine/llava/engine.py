@@ -109,8 +109,9 @@ class TorchEngine:
         if compile and not device.startswith("cuda") and self.model.sees_images:
             self.model.vision.compile_layers()  # the tower's share of the first token, fused
         notes += quant_notes(self.model, quant, device)
-        tower = self.model.vision.embeddings.patch_embedding.weight.dtype if self.model.sees_images else None
-        if tower is not None and tower != DTYPES[dtype]:
+        float32_tower = (self.model.sees_images  # model.small_tower
+                         and self.model.vision.embeddings.patch_embedding.weight.dtype != DTYPES[dtype])
+        if float32_tower:
             notes.append("vision tower and projector in float32 (small beside the decoder)")
         ee = cfg.ee_mllm or {}
         # An EE-MLLM checkpoint brings its own attention mode and visual_mlp switch.
@@ -129,7 +130,7 @@ class TorchEngine:
         namespace = VisualKVStore.key(fingerprint(folder), prep.decode(errors="replace"),
                                       str(self.run.visual_mlp), dtype, kv_cache_dtype or dtype,
                                       *([quant] if quant else []),  # other weights, other K/V
-                                      *([str(tower)] if tower is not None and tower != DTYPES[dtype] else []))
+                                      *(["float32 tower"] if float32_tower else []))
         store = None
         if visual_cache and attention == "composite" and self.model.sees_images:
             disk = None if kv_cache_dir is False else (kv_cache_dir or data_dir() / "kvcache")

@@ -42,12 +42,11 @@ def decoder_linear_shapes(cfg: ModelConfig) -> list[tuple[int, int]]:
     return per_layer * d.n_layers
 
 
-def param_count(cfg: ModelConfig) -> tuple[int, int]:
-    """(parameters in quantizable decoder linears, all other parameters)."""
-    from .model import LlavaModel
-    import torch
-    with torch.device("meta"):
-        model = LlavaModel(cfg)
+def param_count(cfg: ModelConfig, model=None) -> tuple[int, int]:
+    """(parameters in quantizable decoder linears, all other parameters); model: its meta_model,
+    when the caller has one."""
+    from .model import meta_model
+    model = meta_model(cfg) if model is None else model
     total = sum(p.numel() for p in model.parameters())
     linear = sum(o * i for o, i in decoder_linear_shapes(cfg))
     return linear, total - linear
@@ -88,11 +87,12 @@ def estimate(cfg: ModelConfig, dtype_bytes: int, quant: str | None = None, conte
              visual_tokens: int = 0, views: int = 0) -> Estimate:
     """visual_tokens: the most decoder tokens one image can take (LLaVA-NeXT: thousands); views:
     the most views the tower runs on for one image (anyres.most_views)."""
-    from .model import small_tower, vision_params
+    from .model import meta_model, small_tower, vision_params
     d = cfg.decoder
-    linear, other = param_count(cfg)
-    vision = vision_params(cfg)
-    vision_bytes = 4 if small_tower(cfg) else dtype_bytes  # model.tower_dtype
+    model = meta_model(cfg)
+    linear, other = param_count(cfg, model)
+    vision = vision_params(model)
+    vision_bytes = 4 if small_tower(model) else dtype_bytes  # a small tower runs in float32
     if quant is None:
         weights = (linear + other) * dtype_bytes
     elif quant in CPU_QUANT:

@@ -74,7 +74,7 @@ class LlavaModel(nn.Module):
         if self.cfg.select_strategy == "default":
             feats = feats[:, 1:]
         feats = self.projector(feats)
-        to = self.decoder.embed_tokens.weight.dtype  # a small tower runs in float32 (tower_dtype)
+        to = self.decoder.embed_tokens.weight.dtype  # a small tower runs in float32 (small_tower)
         if not tiled:
             return feats.to(to)
         return [anyres.pack(f, g, self.image_newline).to(to)
@@ -188,21 +188,19 @@ VISION_PARTS = ("vision.", "projector.", "image_newline")
 SMALL_TOWER = 20_000_000
 
 
-def vision_params(cfg: ModelConfig) -> int:
-    if cfg.vision is None:
-        return 0
+def meta_model(cfg: ModelConfig) -> LlavaModel:
+    """The model's shapes, no memory: for counting parameters before any weight is read."""
     with torch.device("meta"):
-        model = LlavaModel(cfg)
+        return LlavaModel(cfg)
+
+
+def vision_params(model: LlavaModel) -> int:
     return sum(p.numel() for n, p in model.named_parameters() if n.startswith(VISION_PARTS))
 
 
-def small_tower(cfg: ModelConfig) -> bool:
-    return 0 < vision_params(cfg) <= SMALL_TOWER
-
-
-def tower_dtype(cfg: ModelConfig, dtype: torch.dtype) -> torch.dtype:
-    """The dtype the image's side runs in when the decoder runs in dtype."""
-    return torch.float32 if small_tower(cfg) else dtype
+def small_tower(model: LlavaModel) -> bool:
+    """Whether the image's side runs in float32 whatever the compute dtype."""
+    return 0 < vision_params(model) <= SMALL_TOWER
 
 
 def load_model(folder, dtype=torch.float32, device="cpu", quant: str | None = None,
@@ -213,10 +211,8 @@ def load_model(folder, dtype=torch.float32, device="cpu", quant: str | None = No
     cfg = cfg or read_config(folder)
     # Read at the compute dtype even when quantizing: reading a float32 checkpoint as stored would
     # double the peak memory of a bf16 load, and int8's step is several times bf16's rounding.
-    weights = read_weights(folder, dtype, progress,
-                           float32=VISION_PARTS if tower_dtype(cfg, dtype) == torch.float32 else ())
-    with torch.device("meta"):
-        model = LlavaModel(cfg)
+    model = meta_model(cfg)
+    weights = read_weights(folder, dtype, progress, float32=VISION_PARTS if small_tower(model) else ())
     done = ()
     if cfg.quantization:  # a bitsandbytes checkpoint: its quantized linears load as saved
         from .quant import load_prequantized, prequantized_modules

@@ -40,7 +40,7 @@ def reference():
 # greedy answers (read #5000; `bench precision`: 119/168 identical), and so did bf16 until the top
 # logits were recomputed in float32 (LlavaModel.head): half of the own model's answers turn on a
 # margin under 0.1, finer than bf16's rounding of a logit. With its small tower in float32 as well
-# (model.tower_dtype) bf16 is within 1 point of float32 on 14 of 15 rows (`bench precision
+# (model.small_tower) bf16 is within 1 point of float32 on 14 of 15 rows (`bench precision
 # --n 100`), but flips read #5001 here (a wrong word either way); int8 flips two (count #5001 in
 # other words, read #5001). The per-skill bar (issue 19) is met by neither: float32 stays default.
 FLIPS = pytest.mark.xfail(strict=True, reason="the shipped own model's greedy answers differ (issue 19 open)")

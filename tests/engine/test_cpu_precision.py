@@ -13,10 +13,10 @@ import engine
 from engine import Message
 from engine.llava import cpu
 from engine.llava import model as model_module
-
-SMALL_TOWER = model_module.SMALL_TOWER
 from engine.llava.decoder import KVCache
 from engine.llava.generate import Timings, decode_one, generate, prefill
+
+SMALL_TOWER = model_module.SMALL_TOWER
 
 
 def _load(*args, **kw):
@@ -35,7 +35,7 @@ PROMPTS = [("Describe the picture in detail.", True), ("What colour is the box?"
 @pytest.fixture(autouse=True)
 def native_bf16(monkeypatch):
     monkeypatch.setattr(cpu, "FORCE_NATIVE_BF16", True)  # the same path on any CPU that runs the tests
-    # The tiny towers are small enough to run in float32 (model.tower_dtype); held to the bounds
+    # The tiny towers are small enough to run in float32 (model.small_tower); held to the bounds
     # here in bf16 throughout, as a large tower runs.
     monkeypatch.setattr(model_module, "SMALL_TOWER", 0)
 

@@ -126,7 +126,7 @@ def test_two_images_full_and_composite(make_tiny_ckpt, sized, load_engine, decod
 
 @pytest.mark.slow
 def test_a_tiled_image_in_bf16_with_the_small_tower_in_float32(make_tiny_ckpt, sized, load_engine, monkeypatch):
-    """The tiny tower is small (model.tower_dtype): under bf16 it, the projector and the row-end
+    """The tiny tower is small (model.small_tower): under bf16 it, the projector and the row-end
     vector stay float32 and the packed features reach the bf16 decoder; the logits stay within
     bf16's bound of float32's (test_cpu_precision: 2% of the row's largest logit)."""
     from engine.llava import cpu

@@ -13,7 +13,7 @@ import engine
 from engine import EngineError, Message
 from engine.llava.config import read_config
 from engine.llava.memory import GiB, check_fits, estimate, param_count
-from engine.llava.model import vision_params
+from engine.llava.model import meta_model, vision_params
 
 
 def test_estimate_matches_hand_computed_numbers(tiny_llava, load_engine, monkeypatch):
@@ -29,7 +29,7 @@ def test_estimate_matches_hand_computed_numbers(tiny_llava, load_engine, monkeyp
     assert est.kv_cache == 2 * 2 * 2 * 16 * 1024 * 4          # K and V, layers, KV heads, head_dim, tokens, fp32
     assert est.activations == 1024 * (4 * 64 + 2 * 128) * 4 + 4 * 1024 * 1024 * 4 + 4 * cfg.decoder.vocab_size
     # At 2 bytes the tiny tower and projector still count 4 (small: they run in float32)
-    vision = vision_params(cfg)
+    vision = vision_params(meta_model(cfg))
     assert 0 < vision < other
     from engine.llava import cpu
     monkeypatch.setattr(cpu, "FORCE_NATIVE_BF16", True)  # bf16 on any CPU that runs the tests
