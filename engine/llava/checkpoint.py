@@ -19,6 +19,7 @@ PREFIXES = [
     ("model.loc_encoder.", "grounding.loc_encoder."), ("model.loc_decoder.", "grounding.loc_decoder."),
     ("loc_encoder.", "grounding.loc_encoder."), ("loc_decoder.", "grounding.loc_decoder."),
     ("point_q.", "grounding.point_q."), ("patch_box.", "grounding.patch_box."),  # the own model's pointer
+    ("region_read.", "grounding.region_read."),  # and its region reading
     ("model.vision_tower.vision_model.", "vision."), ("model.vision_tower.", "vision."),
     ("vision_tower.vision_model.", "vision."), ("vision_tower.", "vision."),
     ("model.multi_modal_projector.", "projector."), ("multi_modal_projector.", "projector."),

@@ -50,6 +50,15 @@ def decode_one(model, token: int, pos: int, cache: KVCache, run: RunConfig) -> t
     return model.head(decode_hidden(model, x, pos, cache, run))
 
 
+def last_image(visual_pos: torch.Tensor) -> torch.Tensor:
+    """The positions of the last image's rows (the last run of consecutive visual positions):
+    the image a box the model gives is on."""
+    if len(visual_pos) == 0:
+        return visual_pos
+    gaps = (visual_pos[1:] - visual_pos[:-1] != 1).nonzero()[:, 0]
+    return visual_pos[int(gaps[-1]) + 1:] if len(gaps) else visual_pos
+
+
 def cached_values(cache: KVCache, visual_pos: torch.Tensor) -> torch.Tensor:
     """The visual rows' first-layer values as the cache holds them -> (N, kv heads * head dim)."""
     v = cache.v[0][0][:, visual_pos]          # (kv heads, N, head dim)
@@ -68,7 +77,8 @@ def decode_box(model, at_token: int, pos: int, cache: KVCache, run: RunConfig, v
     # A NaN/inf box is reported as it is (and dropped, with a note); the cache gets a finite one,
     # or the rest of the answer would be NaN too.
     finite = torch.nan_to_num(box, nan=0.0, posinf=1.0, neginf=0.0)
-    h = decode_hidden(model, model.box_embeddings([finite.tolist()])[0], pos + 1, cache, run)
+    image = [cached_values(cache, last_image(visual_pos))] if model.has_region_read and visual_pos is not None else None
+    h = decode_hidden(model, model.box_embeddings([finite.tolist()], image)[0], pos + 1, cache, run)
     return tuple(box.tolist()), model.head(h)
 
 

@@ -2,6 +2,8 @@
 when the checkpoint has no vision tower."""
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -34,15 +36,37 @@ class BoxHead(nn.Module):
     regress the box from its hidden state alone: it points at visual tokens (softmax of
     point_q(h) . v over the visual rows' values in the first decoder layer, as the KV cache holds
     them) and each token reads its own object's box (patch_box(v)); the box is the weighted sum.
-    The location then stays where the vision tower put it, in the visual tokens."""
+    The location then stays where the vision tower put it, in the visual tokens.
 
-    def __init__(self, hidden: int, value_dim: int = 0):
+    With region reading (`"region_read": true`, a pointer's), a box also carries what it covers:
+    its embedding adds region_read(the mean of the first-layer values of the patches under it,
+    weighted by how much of each patch it covers), of the last image before it. A region's
+    colour and shape then reach the tokens after it directly, as GPT4RoI and Ferret feed region
+    features, instead of through attention that must find the object's patches by content (the
+    own model named another object's colour in 34 of 43 wrong answers while its pointer found the
+    named object in 78 of 100)."""
+
+    def __init__(self, hidden: int, value_dim: int = 0, region_read: bool = False):
         super().__init__()
         self.loc_encoder = nn.Sequential(nn.Linear(4, hidden // 2), nn.ReLU(), nn.Linear(hidden // 2, hidden))
         self.loc_decoder = nn.Sequential(nn.Linear(hidden, hidden // 2), nn.ReLU(), nn.Linear(hidden // 2, 4))
         if value_dim:
             self.point_q = nn.Linear(hidden, value_dim)
             self.patch_box = nn.Linear(value_dim, 4)
+        if region_read:
+            if not value_dim:
+                raise EngineError("region_read needs the pointer box head (grounding: pointer).")
+            self.region_read = nn.Linear(value_dim, hidden, bias=False)
+            nn.init.zeros_(self.region_read.weight)  # added to trained parts: starts as if absent
+
+
+def cover(boxes: torch.Tensor, side: int) -> torch.Tensor:
+    """(M, 4) boxes x1y1x2y2 in 0..1 -> (M, side*side): the share of each patch of a side x side
+    grid (row-major, as the tower's tokens) that the box covers."""
+    edges = torch.arange(side + 1, device=boxes.device, dtype=boxes.dtype) / side
+    lo, hi = edges[:-1], edges[1:]
+    along = lambda a, b: (torch.minimum(boxes[:, b:b + 1], hi) - torch.maximum(boxes[:, a:a + 1], lo)).clamp(min=0) * side
+    return (along(1, 3)[:, :, None] * along(0, 2)[:, None, :]).flatten(1)
 
 
 class LlavaModel(nn.Module):
@@ -58,7 +82,8 @@ class LlavaModel(nn.Module):
                 self.image_newline = nn.Parameter(torch.zeros(d.hidden))
         self.decoder = Decoder(d)
         if cfg.grounding is not None:
-            self.grounding = BoxHead(d.hidden, d.n_kv_heads * d.head_dim if cfg.grounding.get("pointer") else 0)
+            self.grounding = BoxHead(d.hidden, d.n_kv_heads * d.head_dim if cfg.grounding.get("pointer") else 0,
+                                     bool(cfg.grounding.get("region_read")))
         if not d.tie_embeddings:
             self.lm_head = nn.Linear(d.hidden, d.vocab_size, bias=False)
 
@@ -84,10 +109,13 @@ class LlavaModel(nn.Module):
     def has_box_head(self) -> bool:
         return self.cfg.grounding is not None
 
-    def embed(self, input_ids: torch.Tensor, features: torch.Tensor | None, boxes=None):
+    def embed(self, input_ids: torch.Tensor, features: torch.Tensor | None, boxes=None, image_values=None):
         """input_ids (T,) or (B,T) -> embeddings (B,T,D) with image features placed at the image
-        tokens in order (row by row), loc_encoder(box) at the <boxes> tokens, and the visual-row
-        mask (T,): every row of a batch must have its images at the same positions."""
+        tokens in order (row by row), the box embeddings at the <boxes> tokens, and the visual-row
+        mask (T,): every row of a batch must have its images at the same positions.
+        image_values (region reading): the first-layer values (N, V) of each image a box may read,
+        in order, this call's images last (a prefill that reuses a cached prefix, or whose visual
+        rows are placeholders); by default those of this call's images, from their features."""
         ids2 = input_ids if input_ids.dim() == 2 else input_ids[None]
         is_visual = ids2 == self.cfg.image_token_id if self.sees_images else torch.zeros_like(ids2, dtype=torch.bool)
         if not bool((is_visual == is_visual[:1]).all()):
@@ -108,14 +136,50 @@ class LlavaModel(nn.Module):
                 raise EngineError(f"The prompt has {int(at.sum())} region placeholders but "
                                   f"{len(boxes if boxes is not None else [])} regions.")
             if int(at.sum()):
-                x = x.masked_scatter(at[..., None], self.box_embeddings(boxes).to(x.dtype))
+                values = self._box_images(x, is_visual, at, image_values) if self.has_region_read else None
+                x = x.masked_scatter(at[..., None], self.box_embeddings(boxes, values).to(x.dtype))
         return x, is_visual[0]
 
-    def box_embeddings(self, boxes) -> torch.Tensor:
-        """boxes: a list of 4-tuples, or a (N,4) tensor (training: ground-truth boxes)."""
+    def _box_images(self, x, is_visual, at, image_values) -> list:
+        """Each <boxes> token's image values (row-major order): the last image starting before it
+        in its row; None where there is none."""
+        starts = is_visual & ~F.pad(is_visual[:, :-1], (1, 0))
+        per_row = int(starts[0].sum())
+        if image_values is None:
+            first = starts[0].nonzero()[:, 0].tolist()
+            ends = (is_visual[0] & ~F.pad(is_visual[0, 1:], (0, 1))).nonzero()[:, 0].tolist()
+            sizes = [e + 1 - s for s, e in zip(first, ends)] * x.shape[0]
+            image_values = list(self.visual_values(x[is_visual]).split(sizes)) if per_row else []
+        prior = len(image_values) - per_row * x.shape[0]  # images before this call (one row then)
+        out = []
+        for b, t in at.nonzero().tolist():
+            k = int(starts[b, :t].sum())
+            idx = prior + b * per_row + k - 1
+            out.append(image_values[idx] if idx >= 0 else None)
+        return out
+
+    def box_embeddings(self, boxes, values=None) -> torch.Tensor:
+        """boxes: a list of 4-tuples, or a (N,4) tensor (training: ground-truth boxes). values
+        (region reading): per box, the first-layer values (P, V) of the image it is on, or None."""
         w = self.grounding.loc_encoder[0].weight
         boxes = torch.as_tensor(boxes, dtype=w.dtype, device=w.device) if not torch.is_tensor(boxes) else boxes.to(w)
-        return self.grounding.loc_encoder(boxes.reshape(-1, 4))
+        boxes = boxes.reshape(-1, 4)
+        emb = self.grounding.loc_encoder(boxes)
+        if values is None or not self.has_region_read:
+            return emb
+        r = self.grounding.region_read
+        read = []
+        for box, v in zip(boxes, values):
+            if v is None or v.shape[0] == 0:
+                read.append(torch.zeros(r.in_features, dtype=r.weight.dtype, device=w.device))
+                continue
+            c = cover(box[None].float(), math.isqrt(v.shape[0]))[0]
+            read.append((c / c.sum().clamp(min=1e-6)).to(v.dtype) @ v)
+        return emb + r(torch.stack(read).to(r.weight.dtype)).to(emb.dtype)
+
+    @property
+    def has_region_read(self) -> bool:
+        return self.has_box_head and hasattr(self.grounding, "region_read")
 
     @property
     def has_pointer(self) -> bool:

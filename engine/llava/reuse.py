@@ -12,7 +12,7 @@ import torch
 
 from .decoder import KVCache
 from .forward import RunConfig, forward, new_cache, visual_layers
-from .generate import Timings, box_key
+from .generate import Timings, box_key, cached_values
 from .kvstore import VisualKVStore
 from .prompt import Prompt
 
@@ -99,13 +99,33 @@ class Prefiller:
             feats = m.image_features(prompt.pixels[[img for _, img in todo]].to(dev))
             vision_s = time.perf_counter() - tv
             stats["images_encoded"] = len(todo)
-        x, is_visual = m.embed(ids[p:], feats, later_boxes)
+        values = (self._image_values(prompt, starts, p, cache, todo, visual_kv, feats)
+                  if m.has_region_read and later_boxes else None)
+        x, is_visual = m.embed(ids[p:], feats, later_boxes, values)
         h = forward(m.decoder, x, pos[p:], is_visual, cache, self.run, visual_kv)
         logits = m.head(h[0, -1])
         timings.vision_ms = vision_s * 1e3
         timings.prefill_ms = (time.perf_counter() - t0 - vision_s) * 1e3
         timings.extra.update(stats, visual_tokens=sum(prompt.image_tokens))
         return logits, cache, keys
+
+    def _image_values(self, prompt: Prompt, starts: list, p: int, cache: KVCache, todo: list, visual_kv, feats):
+        """Region reading: every image's first-layer values (N, V), from where they are: the cached
+        prefix, the visual KV store's layers, or this prefill's features."""
+        out, done = [], 0
+        for img, start in enumerate(starts):
+            n = prompt.image_tokens[img]
+            if start < p:
+                out.append(cached_values(cache, torch.arange(start, start + n, device=prompt.ids.device)))
+            elif visual_kv is not None:
+                out.append(visual_kv[0][1][0, :, done:done + n].transpose(0, 1).flatten(1))
+                done += n
+            else:
+                f = torch.cat(list(feats)) if isinstance(feats, (list, tuple)) else feats.reshape(-1, feats.shape[-1])
+                dtype = self.model.decoder.embed_tokens.weight.dtype
+                out.append(self.model.visual_values(f[done:done + n].to(dtype)))
+                done += n
+        return out
 
     def _visual_kv(self, prompt: Prompt, img: int, stats: dict):
         """One image's per-layer (K before RoPE, V): from the store, or computed and stored."""

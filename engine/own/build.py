@@ -132,7 +132,9 @@ def assemble(parts_meta: tuple[dict, dict], gguf: Path, out: Path, progress=None
     c["ee_mllm"] = spec["ee_mllm"]
     c["grounding"] = {"at_token": spec["new_tokens"][1], "at_token_id": ids[1], "boxes_token": spec["new_tokens"][2],
                       "boxes_token_id": ids[2], "box_space": "pad",
-                      **({"pointer": True} if spec.get("pointer") else {})}
+                      **({"pointer": True} if spec.get("pointer") else {}),
+                      # parts trained before region reading lack its weight: the parts decide
+                      **({"region_read": True} if "grounding.region_read.weight" in parts else {})}
     c["own_model"] = {"sees": spec.get("sees", ""), "trained": spec.get("trained", {})}
     (out / "config.json").write_text(json.dumps(c, indent=2))
     size = vc["image_size"]

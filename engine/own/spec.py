@@ -19,6 +19,9 @@ DECODER_KV = 192
 # The box head points into the visual tokens (engine/llava/model.py BoxHead): the regressing head
 # alone stayed at a constant box's loss through ~2,000 box samples (README).
 POINTER = True
+# A box also carries what it covers (BoxHead's region reading): answers name the object, point at
+# it, then say its colour or shape, read from the box ("The star [0] is red.").
+REGION_READ = True
 
 # LoRA on every linear of the decoder (peft while training; merged into the weights at build).
 LORA = dict(rank=16, alpha=32, targets=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
@@ -43,4 +46,4 @@ IMAGE_STD = [0.26862954, 0.26130258, 0.27577711]
 def spec() -> dict:
     return dict(vision=VISION, lora=LORA, ee_mllm=EE_MLLM, new_tokens=NEW_TOKENS, chat_template=CHAT_TEMPLATE,
                 image_mean=IMAGE_MEAN, image_std=IMAGE_STD, vision_feature_layer=-1, new_rows=NEW_ROWS,
-                pointer=POINTER)
+                pointer=POINTER, region_read=REGION_READ)

@@ -27,7 +27,8 @@ def fresh_parts(spec: dict, hidden: int = DECODER_HIDDEN) -> dict:
     torch.manual_seed(0)
     mods = {"vision": VisionTower(vc, [spec["vision_feature_layer"]]),
             "projector": Projector(vc.hidden, hidden, "gelu", True),
-            "grounding": BoxHead(hidden, DECODER_KV if spec.get("pointer") else 0)}
+            "grounding": BoxHead(hidden, DECODER_KV if spec.get("pointer") else 0,
+                                 bool(spec.get("pointer") and spec.get("region_read")))}
     with torch.no_grad():  # visual embeddings start small beside the token embeddings: no shock
         mods["projector"].linear_2.weight.mul_(0.2)
     parts = {f"{name}.{k}": v.detach().clone() for name, m in mods.items() for k, v in m.state_dict().items()}

@@ -1,7 +1,9 @@
 """The pointer box head (engine/llava/model.py BoxHead): the box training computes for an <at> is
 the box the engine decodes at that <at> (the same function on the same values: the engine reads
-them from its KV cache, training from the embeddings), in both attention modes; and its training
-targets name the patches of the object the question names."""
+them from its KV cache, training from the embeddings), in both attention modes; its training
+targets name the patches of the object the question names; and region reading (a box's embedding
+carries the values of the patches it covers) is the same in training, a prefill, a reused prefix,
+the visual KV store and a box the model gives."""
 from __future__ import annotations
 
 import pytest
@@ -23,8 +25,11 @@ def folder(tmp_path_factory):
     parts = fresh_parts(s)
     torch.manual_seed(1)  # a pointer that is not uniform: random query and box weights
     for k in parts:
-        if k.startswith(("grounding.point_q.", "grounding.patch_box.")):
+        if k.startswith(("grounding.point_q.", "grounding.patch_box.", "grounding.region_read.")):
             parts[k] = torch.randn_like(parts[k])
+    # boxes that vary with the patches but stay boxes (a box with its corners crossed is dropped)
+    parts["grounding.patch_box.weight"] *= 0.02
+    parts["grounding.patch_box.bias"] = torch.tensor([0.2, 0.2, 0.7, 0.7])
     save_parts(work / "parts.safetensors", parts, s, dtype=torch.float32)
     return own_model_folder(parts=work / "parts.safetensors", cache_dir=work / "built")
 
@@ -101,3 +106,61 @@ def test_no_image_to_point_into_gives_no_box(folder):
         box, logits = decode_box(model, model.cfg.grounding["at_token_id"], len(ids), cache, run,
                                  (ids == model.cfg.image_token_id).nonzero()[:, 0])
     assert all(b != b for b in box) and torch.isfinite(logits).all()  # no box (NaN), the answer goes on
+
+
+def test_cover_is_the_share_of_each_patch_under_the_box():
+    from engine.llava.model import cover
+    c = cover(torch.tensor([[0.0, 0.0, 0.125, 0.125], [1 / 16, 0.0, 3 / 16, 0.125], [0.9, 0.9, 1.2, 1.2]]), 8)
+    assert c.shape == (3, 64)
+    assert c[0, 0] == 1 and c[0].sum() == 1                       # exactly the first patch
+    assert torch.allclose(c[1, :2], torch.tensor([0.5, 0.5])) and c[1].sum() == 1  # half of two
+    assert torch.allclose(c[2, 63], torch.tensor(0.64)) and c[2, :63].sum() == 0  # 0.8 x 0.8 of the last; past the edge: nothing
+
+
+def test_a_box_reads_the_patches_it_covers(folder):
+    """<boxes>' embedding = loc_encoder(box) + region_read(mean of the covered patches' first-layer
+    values): a box on exactly patches 9, 10, 17 and 18 of the image before it."""
+    from engine.llava.config import read_config
+    from engine.llava.model import load_model
+    cfg = read_config(folder)
+    assert cfg.grounding.get("region_read")
+    model = load_model(folder, dtype=torch.float32, cfg=cfg)
+    g = cfg.grounding
+    ids = torch.tensor([5] + [cfg.image_token_id] * 64 + [7, g["boxes_token_id"], 8])
+    feats = torch.randn(1, 64, 576)
+    box = (1 / 8, 1 / 8, 3 / 8, 3 / 8)
+    with torch.no_grad():
+        x, _ = model.embed(ids, feats, [box])
+        values = model.visual_values(feats[0])
+        want = model.grounding.loc_encoder(torch.tensor(box)) + \
+            model.grounding.region_read(values[[9, 10, 17, 18]].mean(0))
+        other, _ = model.embed(ids, torch.randn(1, 64, 576), [box])   # another image: another region
+    assert torch.allclose(x[0, 66], want, atol=1e-4)
+    assert (other[0, 66] - want).abs().max() > 0.1
+
+
+@pytest.mark.parametrize("attention", ["composite", "full"])
+def test_region_reading_agrees_on_every_path(folder, tmp_path, images, attention, load_engine):
+    """The reusing prefill (a region after a cached image; the image's K/V from the visual store;
+    a box the model gave, fed back in the next turn) gives the logits of a prefill from scratch."""
+    from engine import Box, GenParams, Image, Message, Region, Text, collect
+
+    def check(e, msgs):
+        got, extra = e.inner.first_logits(msgs)
+        p = e.inner.build(msgs)
+        assert (got - e.inner.logits(p.ids[None], p.pixels, p.boxes)[0, -1]).abs().max().item() <= 1e-3
+        return extra
+
+    e = load_engine(folder, backend="torch", attention=attention, kv_cache_dir=str(tmp_path))
+    at = e.inner.model.cfg.grounding["at_token_id"]
+    turn1 = [Message("user", [Image(images[0]), Text("What colour is "), Region(0, (0.1, 0.2, 0.5, 0.9)), Text("?")])]
+    check(e, turn1)
+    text, rest = collect(e.stream(turn1, GenParams(max_new_tokens=2, temperature=0, logit_bias={at: 1e4})))
+    boxes = [b for b in rest if isinstance(b, Box)]
+    assert text == "[0][1]" and len(boxes) == 2  # boxes the model gave: fed with what they cover
+    said = Message("assistant", [Region(b.image_index, (b.x1, b.y1, b.x2, b.y2)) for b in boxes])
+    turn2 = turn1 + [said, Message("user", [Text("And "), Region(0, (0.3, 0.1, 0.8, 0.4)), Text("?")])]
+    assert check(e, turn2)["reused_prefix_tokens"] >= len(e.inner.build(turn1 + [said]).ids) - 2  # the fed boxes
+    if attention == "composite":  # a fresh engine: the image's K/V from the store, no features
+        e2 = load_engine(folder, backend="torch", attention=attention, kv_cache_dir=str(tmp_path))
+        assert check(e2, turn2)["visual_cache_hits"] == 1

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from ...api import Region, Text
 from .palette import COLOURS, PLURAL, SHAPES, article
-from .wording import DESCRIBE_LEAD, NUMBER_WORDS, Q, REFER_REPLY, cap, question, reply, vary
+from .wording import DESCRIBE_LEAD, NUMBER_WORDS, POINT_REPLY, Q, REFER_REPLY, cap, question, reply, vary
 
 
 @dataclass
@@ -57,7 +57,7 @@ def ask_colour(rng, objs, target=None):
         return None
     o = objs[got[0]]
     obj = phrase(rng, o, got[1])
-    return QA([Text(question(rng, "colour", obj=obj))], [Text(reply(rng, "colour", a=o.colour, obj=obj))],
+    return QA([Text(question(rng, "colour", obj=obj))], pointing(rng, "colour", o, obj=obj, a=o.colour),
               o.colour, COLOURS, ask="colour")
 
 
@@ -68,7 +68,14 @@ def ask_shape(rng, objs, target=None):
     o = objs[got[0]]
     obj = phrase(rng, o, got[1], rng.choice(("object", "thing", "one")))
     return QA([Text(question(rng, "shape", obj=obj))],
-              [Text(reply(rng, "shape", x=article(o.label), obj=obj))], o.label, SHAPES, ask="shape")
+              pointing(rng, "shape", o, obj=obj, x=article(o.label)), o.label, SHAPES, ask="shape")
+
+
+def pointing(rng, key, o, **kw) -> list:
+    """A reply that points at the object, then answers: "The star [0] is red." (one draw of the
+    rng, as reply() makes: the questions after it in a conversation stay as they were)."""
+    before, after = rng.choice(POINT_REPLY[key])
+    return [Text(cap(before.format(**kw))), Region(0, o.box), Text(after.format(**kw))]
 
 
 def count_reply(rng, k, things, thing):

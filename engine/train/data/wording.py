@@ -166,6 +166,14 @@ A = {
 # reply parts around the box for "refer": (before, after); {obj} is filled in
 REFER_REPLY = [("Here: ", ""), ("The {obj} ", "."), ("It is here ", "."), ("Found it: ", ""),
                ("The {obj} is at ", "."), ("Here it is ", "."), ("", "")]
+# colour and shape replies point at the object before they answer (before, after the box): the
+# box brings the object's own patches (region reading), so the answer reads them
+POINT_REPLY = {
+    "colour": [("The {obj} ", " is {a}."), ("That {obj} ", " is {a}."), ("The {obj} ", ": {a}."),
+               ("The {obj} here ", " is {a}."), ("Here is the {obj} ", "; it is {a}.")],
+    "shape": [("The {obj} ", " is {x}."), ("That {obj} ", " is {x}."), ("The {obj} ", ": {x}."),
+              ("The {obj} here ", " is {x}."), ("Here is the {obj} ", "; it is {x}.")],
+}
 DESCRIBE_LEAD = ["", "I see ", "There is ", "The image shows ", "It shows "]
 NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
                 "ten", "eleven", "twelve")
