@@ -224,3 +224,25 @@ def test_relation_only_when_separated(samples):
             assert (ca < cb) == (s.answer in ("left", "above"))
             checked += 1
     assert checked >= N // 3
+
+
+def test_pointing_replies(samples):
+    """Colour and shape answers point at the named object before they answer; counts point at each
+    counted object left to right, then say the number; relations point at both objects first.
+    The answer comes after the boxes: what follows them alone is graded right."""
+    def after(text, k):
+        return text[text.index(f"[{k}]") + len(f"[{k}]"):]
+    for skill in ("colour", "shape"):
+        for s in samples[skill][:60]:
+            text, boxes = target(s)
+            named = [o for o in s.scenes[0].objects if o.box == boxes[0]]
+            assert len(boxes) == 1 and grade(s, after(text, 0), [])
+            assert named and getattr(named[0], "colour" if skill == "colour" else "label") == s.answer
+    for s in samples["count"]:
+        text, boxes = target(s)
+        assert len(boxes) == int(s.answer) and (not boxes or grade(s, after(text, len(boxes) - 1), []))
+        xs = [(b[0] + b[2]) / 2 for b in boxes]
+        assert xs == sorted(xs) and all(b in [o.box for o in s.scenes[0].objects] for b in boxes)
+    for s in samples["relation"][:80]:
+        text, boxes = target(s)
+        assert len(boxes) == 2 and boxes[0] != boxes[1] and grade(s, after(text, 1), []), text

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from ...api import Region, Text
 from .palette import COLOURS, PLURAL, SHAPES, article
-from .wording import DESCRIBE_LEAD, NUMBER_WORDS, POINT_REPLY, Q, REFER_REPLY, cap, question, reply, vary
+from .wording import COUNT_POINT, DESCRIBE_LEAD, PAIR_POINT, NUMBER_WORDS, POINT_REPLY, Q, REFER_REPLY, cap, question, reply, vary
 
 
 @dataclass
@@ -94,17 +94,31 @@ def ask_count(rng, objs, what=None):
                 else ("all", ""))
     kind, name = what
     if kind == "shape":
-        k, things, thing = sum(o.label == name for o in objs), PLURAL[name], name
+        hits, things, thing = [o for o in objs if o.label == name], PLURAL[name], name
     elif kind == "colour":
         noun = rng.choice(("shapes", "objects", "things"))
-        k, things, thing = sum(o.colour == name for o in objs), f"{name} {noun}", f"{name} {noun[:-1]}"
+        hits, things, thing = [o for o in objs if o.colour == name], f"{name} {noun}", f"{name} {noun[:-1]}"
     else:
         noun = rng.choice(("shapes", "objects", "things"))
-        k, things, thing = len(objs), noun, noun[:-1]
+        hits, things, thing = list(objs), noun, noun[:-1]
+    k = len(hits)
     if k > 8:
         return None
-    return QA([Text(question(rng, "count", things=things))], [Text(count_reply(rng, k, things, thing))],
-              str(k), ask="count")
+    return QA([Text(question(rng, "count", things=things))], counting(rng, hits, things, thing), str(k), ask="count")
+
+
+def counting(rng, hits, things, thing) -> list:
+    """Count by pointing (as Molmo counts): a box on each one, left to right, then the number;
+    each box brings its object's patches, the number follows the boxes. None: said so."""
+    k = len(hits)
+    if k == 0:
+        return [Text(count_reply(rng, 0, things, thing))]
+    lead, tail = rng.choice(COUNT_POINT)  # one draw, as count_reply makes
+    parts = [Text(lead)] if lead else []
+    for o in sorted(hits, key=lambda o: (_centre(o, 0), _centre(o, 1))):
+        parts += [Region(0, o.box), Text(" ")]
+    parts[-1] = Text(tail.format(n=k, nw=NUMBER_WORDS[k], things=things if k > 1 else thing))
+    return parts
 
 
 def separated(a, b, axis) -> bool:
@@ -150,18 +164,28 @@ def ask_relation(rng, objs):
             d, d_of = ("higher", "higher than") if first else ("lower", "lower than")
         opts = ("left", "right") if ax == 0 else ("above", "below")
         return QA([Text(vary(rng, cap(t.format(a=pa, b=pb))))],
-                  [Text(reply(rng, "rel", d=d, d_of=d_of, a=pa, b=pb))], answer, opts, ask="relation")
+                  pair_pointing(rng, "dir", (a, b), d=d, d_of=d_of, a=pa, b=pb), answer, opts, ask="relation")
     if form == "which":
         t, tax, smaller, adj = rng.choice([w for w in Q["rel_which"] if w[1] == ax])
         if rng.random() < 0.5:  # either object may be named first
-            pa, pb, first = pb, pa, not first
+            pa, pb, first, a, b = pb, pa, not first, b, a
         win = pa if first == smaller else pb
         return QA([Text(vary(rng, cap(t.format(a=pa, b=pb))))],
-                  [Text(reply(rng, "which", t=win, adj=adj))], win, (pa, pb), ask="relation")
+                  pair_pointing(rng, "which", (a, b), t=win, adj=adj), win, (pa, pb), ask="relation")
     t, tax, smaller = rng.choice([w for w in Q["rel_yes"] if w[1] == ax])
     yes = first == smaller
-    return QA([Text(vary(rng, cap(t.format(a=pa, b=pb))))], [Text(reply(rng, "yes" if yes else "no"))],
+    return QA([Text(vary(rng, cap(t.format(a=pa, b=pb))))],
+              pair_pointing(rng, "yes", (a, b), a=pa, b=pb, yn="yes" if yes else "no"),
               "yes" if yes else "no", ("yes", "no"), ask="relation")
+
+
+def pair_pointing(rng, key, pair, **kw) -> list:
+    """A relation's reply points at both objects, then answers from their two boxes (one draw of
+    the rng, as reply() makes)."""
+    lead, mid, tail = rng.choice(PAIR_POINT[key])
+    a, b = pair
+    return ([Text(cap(lead.format(**kw)))] if lead else []) + [Region(0, a.box), Text(mid.format(**kw)),
+                                                               Region(0, b.box), Text(tail.format(**kw))]
 
 
 def ask_size(rng, objs, form=None, target=None):

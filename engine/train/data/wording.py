@@ -174,6 +174,17 @@ POINT_REPLY = {
     "shape": [("The {obj} ", " is {x}."), ("That {obj} ", " is {x}."), ("The {obj} ", ": {x}."),
               ("The {obj} here ", " is {x}."), ("Here is the {obj} ", "; it is {x}.")],
 }
+# count replies point at each one, then say the number: (before the boxes, after them)
+COUNT_POINT = [("", ": {n}."), ("", ": {nw} {things}."), ("I see ", ": {nw}."), ("Here: ", ", {n} in all."),
+               ("", " - {nw}.")]
+# relation replies point at both objects, then answer: (before, between, after the boxes); "which"
+# names neither (the answer names one of the two, and naming both would say both)
+PAIR_POINT = {
+    "dir": [("The {a} ", " and the {b} ", ": {d}."), ("The {a} ", ", the {b} ", ": the {a} is {d_of} the {b}."),
+            ("Here are the {a} ", " and the {b} ", "; the {a} is {d_of} it."), ("", " ", ": {d}.")],
+    "which": [("", " ", ": the {t}."), ("", " ", ": the {t} is {adj}."), ("Comparing ", " and ", ": the {t}.")],
+    "yes": [("The {a} ", " and the {b} ", ": {yn}."), ("", " ", ": {yn}."), ("Looking at ", " and ", ", {yn}.")],
+}
 DESCRIBE_LEAD = ["", "I see ", "There is ", "The image shows ", "It shows "]
 NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
                 "ten", "eleven", "twelve")
