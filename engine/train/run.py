@@ -27,7 +27,7 @@ from . import checkpoint as ckpt
 from .examples import Tokenize, batches
 from .loader import parallel_batches
 from .losses import batch_losses
-from .model import base_folder, get_parts, standardize_projector, load_for_training, lora_modules, save_parts, set_parts
+from .model import base_folder, get_parts, init_region_read, standardize_projector, load_for_training, lora_modules, save_parts, set_parts
 from .samples import sample_stream, text_answers
 from .data import make_sample
 from .tower_targets import TowerHeads, heldout_accuracy, patch_targets, stack_targets, tower_losses
@@ -123,6 +123,8 @@ class Trainer:
         tower = st["kind"] == "tower"
         if st.get("standardize_projector") and self.state["step"] == 0:
             self._standardize_projector()
+        if st.get("init_region_read") and self.state["step"] == 0:
+            self._init_region_read(st["init_region_read"])
         run = RunConfig(self.spec["ee_mllm"]["attention"], self.spec["ee_mllm"]["visual_mlp"])
         stream_args = (self.state["samples"], self.cfg.get("seed", 0), st.get("skills"),
                        text_answers(self.work, self.cfg.get("text_answers", 300)), st.get("max_objects"))
@@ -189,6 +191,20 @@ class Trainer:
         stream = sample_stream(10**9, self.cfg.get("seed", 0), ["describe"], {})  # images no stage draws
         pixels = next(self.tower_batches(stream, 256))[0].to(self.device)
         print("projector standardized:", standardize_projector(self.model, pixels), file=sys.stderr)
+
+    def _init_region_read(self, n: int):
+        """Region reading's data-dependent start (model.init_region_read), from n region questions
+        of a seed no stage draws; their answers' colour and shape words are the targets."""
+        tok = Tokenize(self.prompter)
+        examples, words = [], []
+        for i in range(n):
+            s = make_sample(10**9 + i, "train", "region")
+            examples.append(tok(s))
+            words.append(tuple(self.prompter.tokenizer(" " + w, add_special_tokens=False)["input_ids"][0]
+                               for w in s.answer.split()))
+        with self.autocast():
+            fit = init_region_read(self.model, examples, words)
+        print("region reading initialised:", fit, file=sys.stderr)
 
     def tower_check(self, st: dict):
         """The tower heads on held-out scenes (a split training never draws), logged beside the loss."""
