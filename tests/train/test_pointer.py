@@ -164,3 +164,42 @@ def test_region_reading_agrees_on_every_path(folder, tmp_path, images, attention
     if attention == "composite":  # a fresh engine: the image's K/V from the store, no features
         e2 = load_engine(folder, backend="torch", attention=attention, kv_cache_dir=str(tmp_path))
         assert check(e2, turn2)["visual_cache_hits"] == 1
+
+
+def test_region_reading_start_maps_a_region_to_its_words(folder):
+    """init_region_read: fit on regions' pooled values -> the embeddings of their colour and shape
+    words, at loc_encoder's scale. On 100 held-out regions its output points toward the region's
+    own words far more than toward another region's (a random tower's values carry colour)."""
+    from engine.llava.config import read_config
+    from engine.llava.model import cover, load_model
+    from engine.llava.prompt import Prompter
+    from engine.train.data import make_sample
+    from engine.train.examples import Tokenize
+    from engine.train.model import init_region_read
+    cfg = read_config(folder)
+    model = load_model(folder, dtype=torch.float32, cfg=cfg)
+    prompter = Prompter(folder, cfg)
+    tok, first = Tokenize(prompter), lambda w: prompter.tokenizer(" " + w, add_special_tokens=False)["input_ids"][0]
+    words = lambda s: tuple(first(w) for w in s.answer.split())
+    fit_on = [make_sample(10**9 + i, "train", "region") for i in range(300)]
+    fit = init_region_read(model, [tok(s) for s in fit_on], [words(s) for s in fit_on])
+    assert fit["scale"] > 1 and fit["residual"] < fit["target_norm"]
+    table = model.decoder.embed_tokens.weight
+    outs, targets, norms = [], [], []
+    with torch.no_grad():
+        for i in range(100):
+            s = make_sample(5000 + i, "heldout", "region")
+            ex = tok(s)
+            v = model.visual_values(model.image_features(ex.pixels)[0])
+            box = torch.tensor(ex.boxes[0])
+            c = cover(box[None], 8)[0]
+            outs.append(model.grounding.region_read((c / c.sum()) @ v))
+            targets.append(table[list(words(s))].sum(0))
+            norms.append(float(outs[-1].norm() / model.grounding.loc_encoder(box).norm()))
+    o, t = torch.stack(outs), torch.stack(targets)
+    o, t = o - o.mean(0), t - t.mean(0)  # the words' shared direction says nothing about a region
+    cos = torch.cosine_similarity(o[:, None], t[None], -1)  # (100, 100)
+    own, other = cos.diag().mean(), (cos.sum() - cos.diag().sum()) / (100 * 99)
+    # measured 0.15 against 0.00; unrelated vectors in 576 dimensions: 0 +- 0.004 over 100 pairs
+    assert own > other + 0.08, (own, other)
+    assert 0.5 < sum(norms) / len(norms) < 2
