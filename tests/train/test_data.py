@@ -246,3 +246,13 @@ def test_pointing_replies(samples):
     for s in samples["relation"][:80]:
         text, boxes = target(s)
         assert len(boxes) == 2 and boxes[0] != boxes[1] and grade(s, after(text, 1), []), text
+
+
+def test_pointing_replies_draw_as_the_replies_they_replace():
+    """rng.choice consumes draws by the list's length: a pointing reply list as long as the plain one
+    keeps every later question of a conversation the same held-out item as before pointing."""
+    from engine.train.data.wording import A, COUNT_POINT, PAIR_POINT, POINT_REPLY
+    assert len(POINT_REPLY["colour"]) == len(A["colour"]) and len(POINT_REPLY["shape"]) == len(A["shape"])
+    assert len(COUNT_POINT) == len(A["count"]) == len(A["count_one"])
+    assert (len(PAIR_POINT["dir"]), len(PAIR_POINT["which"]), len(PAIR_POINT["yes"])) == \
+        (len(A["rel"]), len(A["which"]), len(A["yes"])) == (len(A["rel"]), len(A["which"]), len(A["no"]))

@@ -178,11 +178,15 @@ POINT_REPLY = {
 COUNT_POINT = [("", ": {n}."), ("", ": {nw} {things}."), ("I see ", ": {nw}."), ("Here: ", ", {n} in all."),
                ("", " - {nw}.")]
 # relation replies point at both objects, then answer: (before, between, after the boxes); "which"
-# names neither (the answer names one of the two, and naming both would say both)
+# names neither (the answer names one of the two, and naming both would say both). Each list is as
+# long as the A list it replaces (rng.choice's draws depend on the length): the held-out questions
+# after a reply in a conversation stay the same items.
 PAIR_POINT = {
     "dir": [("The {a} ", " and the {b} ", ": {d}."), ("The {a} ", ", the {b} ", ": the {a} is {d_of} the {b}."),
-            ("Here are the {a} ", " and the {b} ", "; the {a} is {d_of} it."), ("", " ", ": {d}.")],
-    "which": [("", " ", ": the {t}."), ("", " ", ": the {t} is {adj}."), ("Comparing ", " and ", ": the {t}.")],
+            ("Here are the {a} ", " and the {b} ", "; the {a} is {d_of} it."), ("", " ", ": {d}."),
+            ("Looking at the {a} ", " and the {b} ", ": {d}.")],
+    "which": [("", " ", ": the {t}."), ("", " ", ": the {t} is {adj}."), ("Comparing ", " and ", ": the {t}."),
+              ("", " and ", ": the {t}.")],
     "yes": [("The {a} ", " and the {b} ", ": {yn}."), ("", " ", ": {yn}."), ("Looking at ", " and ", ", {yn}.")],
 }
 DESCRIBE_LEAD = ["", "I see ", "There is ", "The image shows ", "It shows "]
