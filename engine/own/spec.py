@@ -19,9 +19,9 @@ DECODER_KV = 192
 # The box head points into the visual tokens (engine/llava/model.py BoxHead): the regressing head
 # alone stayed at a constant box's loss through ~2,000 box samples (README).
 POINTER = True
-# A box also carries what it covers (BoxHead's region reading): answers name the object, point at
-# it, then say its colour or shape, read from the box ("The star [0] is red.").
-REGION_READ = True
+# A box may also carry what it covers (BoxHead's region reading; a config turns it on with
+# "spec": {"region_read": true}). Off: in two CPU runs the decoder learned to ignore it (README).
+REGION_READ = False
 
 # LoRA on every linear of the decoder (peft while training; merged into the weights at build).
 LORA = dict(rank=16, alpha=32, targets=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])

@@ -20,7 +20,7 @@ def folder(tmp_path_factory):
     from engine.own.spec import spec
     from engine.train.model import fresh_parts, save_parts
     work = tmp_path_factory.mktemp("pointer")
-    s = spec()
+    s = spec() | {"region_read": True}
     assert s["pointer"]
     parts = fresh_parts(s)
     torch.manual_seed(1)  # a pointer that is not uniform: random query and box weights
