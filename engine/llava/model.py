@@ -69,6 +69,13 @@ def cover(boxes: torch.Tensor, side: int) -> torch.Tensor:
     return (along(1, 3)[:, :, None] * along(0, 2)[:, None, :]).flatten(1)
 
 
+def region_mean(box: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """A box (4,) on an image's square grid of patch values (P, V) -> the mean of the values it
+    covers, each patch weighted by the share of it under the box (V,)."""
+    c = cover(box[None].float(), math.isqrt(values.shape[0]))[0]
+    return (c / c.sum().clamp(min=1e-6)).to(values) @ values
+
+
 class LlavaModel(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -173,8 +180,7 @@ class LlavaModel(nn.Module):
             if v is None or v.shape[0] == 0:
                 read.append(torch.zeros(r.in_features, dtype=r.weight.dtype, device=w.device))
                 continue
-            c = cover(box[None].float(), math.isqrt(v.shape[0]))[0]
-            read.append((c / c.sum().clamp(min=1e-6)).to(v.dtype) @ v)
+            read.append(region_mean(box, v))
         return emb + r(torch.stack(read).to(r.weight.dtype)).to(emb.dtype)
 
     @property

@@ -112,18 +112,19 @@ class Prefiller:
     def _image_values(self, prompt: Prompt, starts: list, p: int, cache: KVCache, todo: list, visual_kv, feats):
         """Region reading: every image's first-layer values (N, V), from where they are: the cached
         prefix, the visual KV store's layers, or this prefill's features."""
+        # this prefill's images, one row each: their layer-0 V, from the store's layers or the features
+        if visual_kv is not None:
+            rows = visual_kv[0][1][0].transpose(0, 1).flatten(1)
+        elif feats is not None:
+            f = torch.cat(list(feats)) if isinstance(feats, (list, tuple)) else feats.reshape(-1, feats.shape[-1])
+            rows = self.model.visual_values(f.to(self.model.decoder.embed_tokens.weight.dtype))
         out, done = [], 0
         for img, start in enumerate(starts):
             n = prompt.image_tokens[img]
             if start < p:
                 out.append(cached_values(cache, torch.arange(start, start + n, device=prompt.ids.device)))
-            elif visual_kv is not None:
-                out.append(visual_kv[0][1][0, :, done:done + n].transpose(0, 1).flatten(1))
-                done += n
             else:
-                f = torch.cat(list(feats)) if isinstance(feats, (list, tuple)) else feats.reshape(-1, feats.shape[-1])
-                dtype = self.model.decoder.embed_tokens.weight.dtype
-                out.append(self.model.visual_values(f[done:done + n].to(dtype)))
+                out.append(rows[done:done + n])
                 done += n
         return out
 

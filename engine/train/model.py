@@ -4,7 +4,6 @@ parts go in and out in the shipped parts format (engine/own/build.py)."""
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import torch
@@ -132,14 +131,13 @@ def init_region_read(model, examples: list, words: list[tuple[int, ...]], ridge:
     looking like the words that name what it covers, which a language model already copies; from
     zero, 200 steps left the region answers' loss where it was (README).
     examples: Tokenize() outputs of one image and one region each."""
-    from ..llava.model import cover
+    from ..llava.model import region_mean
     xs, ys = [], []
     table = model.decoder.embed_tokens.weight.float()
     for ex, ids in zip(examples, words):
         feats = model.image_features(ex.pixels.to(table.device))[0]
         v = model.visual_values(feats.to(model.decoder.embed_tokens.weight.dtype)).float()
-        c = cover(torch.tensor(ex.boxes[0], device=v.device)[None], math.isqrt(v.shape[0]))[0]
-        xs.append((c / c.sum().clamp(min=1e-6)) @ v)
+        xs.append(region_mean(torch.tensor(ex.boxes[0], device=v.device), v))
         ys.append(table[list(ids)].sum(0))
     x, y = torch.stack(xs), torch.stack(ys)
     w = torch.linalg.solve(x.T @ x + ridge * torch.eye(x.shape[1], device=x.device), x.T @ y)  # (V, D)

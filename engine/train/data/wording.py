@@ -167,7 +167,7 @@ A = {
 REFER_REPLY = [("Here: ", ""), ("The {obj} ", "."), ("It is here ", "."), ("Found it: ", ""),
                ("The {obj} is at ", "."), ("Here it is ", "."), ("", "")]
 # colour and shape replies point at the object before they answer (before, after the box): the
-# box brings the object's own patches (region reading), so the answer reads them
+# answer then follows the object's box (and, with region reading, what the box covers)
 POINT_REPLY = {
     "colour": [("The {obj} ", " is {a}."), ("That {obj} ", " is {a}."), ("The {obj} ", ": {a}."),
                ("The {obj} here ", " is {a}."), ("Here is the {obj} ", "; it is {a}.")],
