@@ -2,6 +2,9 @@
 own path (engine.load + stream, greedy): accuracy per skill, box IoU, a blank-image control and
 text-only questions, printed as a table.
 
+`--split unseen` asks other held-out items in wordings training never uses and shows them blurred,
+compressed, noisy or at a lower resolution (data/unseen.py): how much of a skill is the templates.
+
 The blank-image control asks the held-out "is there a ...?" questions with the image replaced by
 an empty one and grades against the real scene's answers: a model that looks scores chance (50%);
 one that answers from the wording alone does not.
@@ -41,12 +44,12 @@ def _blank(messages, size):
     return [Message(m.role, [Image(blank) if isinstance(p, Image) else p for p in m.parts]) for m in messages]
 
 
-def evaluate(eng, n: int, skills=EVAL_SKILLS, offset: int = 0, log=None) -> dict:
+def evaluate(eng, n: int, skills=EVAL_SKILLS, offset: int = 0, log=None, split: str = "heldout") -> dict:
     rows = {}
     for skill in skills:
         right, ious, t0 = 0, [], time.time()
         for i in range(offset, offset + n):
-            s = make_sample(i, "heldout", skill)
+            s = make_sample(i, split, skill)
             text, boxes = _answer(eng, s.messages[:-1])
             ok = grade(s, text, boxes)
             right += ok
@@ -60,7 +63,7 @@ def evaluate(eng, n: int, skills=EVAL_SKILLS, offset: int = 0, log=None) -> dict
     # blank-image control: "is there a ...?" with the image emptied, graded against the real scene
     right = 0
     for i in range(offset, offset + n):
-        s = make_sample(i, "heldout", "exists")
+        s = make_sample(i, split, "exists")
         text, boxes = _answer(eng, _blank(s.messages[:-1], s.scenes[0].image.size))
         right += grade(s, text, boxes)
     rows["blank_control"] = {"n": n, "accuracy": 100 * right / n, "chance": 50.0}
@@ -89,6 +92,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--n", type=int, default=200, help="items per skill")
     ap.add_argument("--skills", nargs="*", default=list(EVAL_SKILLS))
     ap.add_argument("--offset", type=int, default=0)
+    ap.add_argument("--split", choices=("heldout", "unseen"), default="heldout",
+                    help="unseen: held-out items asked in wordings training never uses, in worse pixels")
     ap.add_argument("--json", help="write the rows here too")
     ap.add_argument("--log", help="every item's answer, as JSON lines")
     ap.add_argument("--dtype", default=None)
@@ -99,7 +104,7 @@ def main(argv: list[str]) -> int:
     folder = own_model_folder(parts=path) if path is None or path.suffix == ".safetensors" else path
     eng = engine.load(folder, backend="torch", kv_cache_dir=False, **({"dtype": a.dtype} if a.dtype else {}))
     log = open(a.log, "w") if a.log else None
-    rows = evaluate(eng, a.n, a.skills, a.offset, log)
+    rows = evaluate(eng, a.n, a.skills, a.offset, log, a.split)
     print(table(rows))
     if a.json:
         Path(a.json).write_text(json.dumps(rows, indent=1))

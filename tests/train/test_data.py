@@ -256,3 +256,48 @@ def test_pointing_replies_draw_as_the_replies_they_replace():
     assert len(COUNT_POINT) == len(A["count"]) == len(A["count_one"])
     assert (len(PAIR_POINT["dir"]), len(PAIR_POINT["which"]), len(PAIR_POINT["yes"])) == \
         (len(A["rel"]), len(A["which"]), len(A["yes"])) == (len(A["rel"]), len(A["which"]), len(A["no"]))
+
+
+def test_unseen_wordings_are_new():
+    """The unseen split's templates cover every question key, in the same shape, and share none
+    with training's; relation templates exist for both axes."""
+    from engine.train.data.unseen import Q_UNSEEN
+    from engine.train.data.wording import Q
+    assert set(Q_UNSEEN) == set(Q)
+    for key, ts in Q_UNSEEN.items():
+        assert ts and not set(ts) & set(Q[key]), key
+        assert {type(t) for t in ts} == {type(t) for t in Q[key]}, key
+        if isinstance(ts[0], tuple):
+            assert {len(t) for t in ts} == {len(t) for t in Q[key]}, key
+    for key in ("rel_which", "rel_yes"):
+        assert {t[1] for t in Q_UNSEEN[key]} == {0, 1}
+
+
+def test_unseen_split_keeps_answers_and_geometry():
+    """An unseen item is the unseen stream's scene and question, its pixels restyled (changed, but
+    close) and nothing else: the same answer and boxes, graded right for its target, wrong for a
+    competitor; its questions are none of the training split's."""
+    from engine.train.data.tasks import BUILDERS
+    from engine.train.data.unseen import UnseenRandom
+    from PIL import Image as PILImage
+    import io
+    train_forms = {k: {wording(make_sample(i, "train", k)) for i in range(200)}
+                   for k in ("colour", "shape", "count", "refer", "read", "chart")}
+    for skill in ("colour", "shape", "count", "relation", "refer", "region", "read", "chart", "two_images",
+                  "exists", "size"):
+        for i in range(12):
+            s = make_sample(i, "unseen", skill)
+            clean = BUILDERS[skill](UnseenRandom(f"unseen:{i}:{skill}"))
+            assert (s.answer, s.box, s.options) == (clean.answer, clean.box, clean.options)
+            assert target(s) == target(clean) and s.messages[:-1] != clean.messages[:-1]
+            for a, b in zip(png_parts(s), png_parts(clean)):
+                x = np.asarray(PILImage.open(io.BytesIO(a)), np.float32)
+                y = np.asarray(PILImage.open(io.BytesIO(b)), np.float32)
+                d = np.abs(x - y)
+                assert x.shape == y.shape and d.max() >= 8 and d.mean() < 25, (skill, i)
+            text, boxes = target(s)
+            assert grade(s, text, boxes), (skill, text)
+            for wtext, wboxes in _wrong(s, text, boxes) or []:
+                assert not grade(s, wtext, wboxes), (skill, wtext)
+            if skill in train_forms:
+                assert wording(s) not in train_forms[skill], (skill, wording(s))

@@ -215,8 +215,13 @@ def vary(rng, text: str) -> str:
     return text
 
 
+def questions(rng, key: str) -> list:
+    """The templates for a question key: Q's, or the unseen split's where its RNG carries them."""
+    return getattr(rng, "q", Q)[key]
+
+
 def question(rng, key: str, **kw) -> str:
-    return vary(rng, cap(rng.choice(Q[key]).format(**kw)))
+    return vary(rng, cap(rng.choice(questions(rng, key)).format(**kw)))
 
 
 def reply(rng, key: str, **kw) -> str:

@@ -1,0 +1,132 @@
+"""The "unseen" split: held-out items asked in wordings training never uses (Q_UNSEEN) and shown as
+worse copies of the drawing (blurred, JPEG-compressed, noisy, or shrunk and blown up again), so an
+evaluation can say how much of a skill is the templates and the clean pixels. The answers' boxes and
+labels are unchanged: every restyle keeps the geometry. Train and heldout never draw from here."""
+from __future__ import annotations
+
+import io
+import random
+
+import numpy as np
+from PIL import Image as PILImage, ImageFilter
+
+from ...api import Image, Message
+
+# Same keys and tuple shapes as wording.Q; no template here is one of Q's (a test holds it).
+# size_compare: a template with "smaller" in it asks the smaller-than question (ask_size reads it).
+Q_UNSEEN = {
+    "colour": ["Which hue does the {obj} have?", "I wonder what colour the {obj} is.",
+               "Could you say the {obj}'s colour?", "What colour would you call the {obj}?",
+               "In what colour is the {obj} drawn?", "Tell me the {obj}'s colour, please."],
+    "shape": ["What sort of shape is the {obj}?", "Could you tell me the {obj}'s shape?",
+              "What geometric figure is the {obj}?", "Which figure is the {obj}?",
+              "What shape would you call the {obj}?", "Describe the shape of the {obj} in one word."],
+    "count": ["What's the count of {things}?", "How many {things} appear here?",
+              "Could you count how many {things} there are?", "How many {things} are drawn?",
+              "Give me the number of {things}.", "How many {things} does this picture show?"],
+    "rel_lr": ["Would you say the {a} is left or right of the {b}?",
+               "Compared with the {b}, is the {a} on its left or its right side?",
+               "Is the {a} placed left or right of the {b}?"],
+    "rel_ab": ["Would you say the {a} is above or below the {b}?",
+               "Compared with the {b}, is the {a} above it or below it?",
+               "Is the {a} placed above or below the {b}?"],
+    "rel_which": [("Of the {a} and the {b}, which sits higher?", 1, True, "higher"),
+                  ("Of the {a} and the {b}, which sits lower?", 1, False, "lower"),
+                  ("Which is closer to the left edge, the {a} or the {b}?", 0, True, "closer to the left edge"),
+                  ("Which is closer to the right edge, the {a} or the {b}?", 0, False, "closer to the right edge")],
+    "rel_yes": [("Does the {a} sit to the left of the {b}?", 0, True), ("Does the {a} sit to the right of the {b}?", 0, False),
+                ("Does the {a} sit above the {b}?", 1, True), ("Does the {a} sit below the {b}?", 1, False)],
+    "size_extreme": ["Which shape here is the {most}?", "Of all the shapes, which is the {most}?",
+                     "Point out the {most} shape.", "What's the {most} shape you can see?"],
+    "size_bigsmall": ["Would you call the {obj} big or small?", "Is the {obj} drawn big or small?",
+                      "Does the {obj} look small or large?"],
+    "size_compare": ["Does the {a} look bigger than the {b}?", "Does the {a} look smaller than the {b}?",
+                     "Is the {a} drawn larger than the {b}?", "Is the {a} drawn smaller than the {b}?"],
+    "exists": ["Does {x} appear in the picture?", "Is {x} visible?", "Would I find {x} in this image?",
+               "Has the image got {x}?", "Is {x} drawn here?", "Does this picture include {x}?"],
+    "exists_colour": ["Does anything here look {col}?", "Is some shape in the picture {col}?",
+                      "Is anything drawn in {col}?"],
+    "refer": ["Where exactly is the {obj}?", "Could you box the {obj}?", "Put a box around the {obj}.",
+              "Which part of the image holds the {obj}?", "Draw a box on the {obj}.",
+              "I'm looking for the {obj}. Where is it?"],
+    "region": [("What can be seen in ", "?"), ("Which object is inside ", "?"), ("What's shown at ", "?"),
+               ("Look at ", ". What is it?"), ("What thing is in ", "?")],
+    "describe": ["What's going on in this picture?", "Can you describe the picture for me?",
+                 "Please describe the scene.", "What does the picture show?", "Summarise the image."],
+    "read": ["What is the writing?", "Which word is printed here?", "What does the writing say?",
+             "Please read the text out.", "What's written in the picture?"],
+    "read_sign": ["What is printed on the sign?", "Which word does the sign show?", "Tell me the sign's text.",
+                  "What text is on the sign?"],
+    "read_colour_sign": ["What is printed on the {col} sign?", "Which word does the {col} sign show?",
+                         "Tell me the text on the {col} sign."],
+    "read_beside": ["Which word is written near the {obj}?", "What text is next to the {obj}?",
+                    "What does the word beside the {obj} say?"],
+    "read_number": ["Which number is printed here?", "What's the number in the picture?",
+                    "Please read out the number."],
+    "chart_high": ["Which bar in the chart is the biggest?", "Which category comes out on top?",
+                   "Which label has the tallest bar?", "What is the top category in this chart?"],
+    "chart_low": ["Which bar in the chart is the smallest?", "Which category comes out at the bottom?",
+                  "Which label has the shortest bar?", "What is the lowest category in this chart?"],
+    "two_more": ["Which of the pictures shows more {things}?", "More {things}: first image or second?",
+                 "Which image has the larger number of {things}?"],
+    "two_fewer": ["Which of the pictures shows fewer {things}?", "Fewer {things}: first image or second?",
+                  "Which image has the smaller number of {things}?"],
+    "two_where": ["Which of the images shows the {obj}?", "Is the {obj} in the first or the second picture?",
+                  "Which picture is {x} in?"],
+}
+
+
+class UnseenRandom(random.Random):
+    """The unseen split's RNG: wording.question and the askers take their templates from it."""
+    q = Q_UNSEEN
+
+
+def _blur(rng, img):
+    return img.filter(ImageFilter.GaussianBlur(rng.uniform(0.8, 1.5)))
+
+
+def _jpeg(rng, img):
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", quality=rng.randint(15, 35))
+    return PILImage.open(io.BytesIO(buf.getvalue())).convert("RGB")
+
+
+def _noise(rng, img):
+    a = np.asarray(img, np.float32)
+    a = a + np.random.default_rng(rng.getrandbits(32)).normal(0, rng.uniform(8, 16), a.shape)
+    return PILImage.fromarray(np.clip(a, 0, 255).astype(np.uint8))
+
+
+def _low_res(rng, img):
+    f = rng.uniform(0.4, 0.6)
+    small = img.resize((max(8, round(img.width * f)), max(8, round(img.height * f))), PILImage.BILINEAR)
+    return small.resize(img.size, PILImage.BILINEAR)
+
+
+RESTYLES = {"blur": _blur, "jpeg": _jpeg, "noise": _noise, "low_res": _low_res}
+
+
+def restyle(rng, img):
+    """One or two of the restyles, in a random order; the size and geometry stay."""
+    for name in rng.sample(sorted(RESTYLES), rng.choice((1, 1, 2))):
+        img = RESTYLES[name](rng, img)
+    return img
+
+
+def restyled(sample, seed: str):
+    """The sample with every image restyled (the messages' PNGs and the scenes' images alike)."""
+    from .records import png_bytes
+    rng = random.Random(seed)
+    new = {}
+    for scene in sample.scenes:
+        clean = png_bytes(scene.image)
+        scene.image = restyle(rng, scene.image)
+        new[clean] = png_bytes(scene.image)
+    msgs = []
+    for m in sample.messages:
+        if any(isinstance(p, Image) and p.source not in new for p in m.parts):
+            raise ValueError(f"{sample.skill}: an image that is none of the scenes'")
+        parts = [Image(new[p.source]) if isinstance(p, Image) else p for p in m.parts]
+        msgs.append(Message(m.role, parts))
+    sample.messages = msgs
+    return sample
