@@ -2,8 +2,9 @@
 own path (engine.load + stream, greedy): accuracy per skill, box IoU, a blank-image control and
 text-only questions, printed as a table.
 
-`--split unseen` asks other held-out items in wordings training never uses and shows them blurred,
-compressed, noisy or at a lower resolution (data/unseen.py): how much of a skill is the templates.
+`--split reworded` asks the same held-out items in wordings training never uses, `restyled` shows
+their images blurred, compressed, noisy or at a lower resolution, `unseen` does both
+(data/unseen.py): item for item, how much of a skill is the templates and the clean pixels.
 
 The blank-image control asks the held-out "is there a ...?" questions with the image replaced by
 an empty one and grades against the real scene's answers: a model that looks scores chance (50%);
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from ..api import GenParams, Image, Message, Text, collect, Box
 from .data import grade, iou, make_sample
+from .data.unseen import SPLITS
 from .data.records import png_bytes
 
 EVAL_SKILLS = ("colour", "shape", "count", "relation", "size", "exists", "refer", "region", "read", "chart",
@@ -92,8 +94,9 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--n", type=int, default=200, help="items per skill")
     ap.add_argument("--skills", nargs="*", default=list(EVAL_SKILLS))
     ap.add_argument("--offset", type=int, default=0)
-    ap.add_argument("--split", choices=("heldout", "unseen"), default="heldout",
-                    help="unseen: held-out items asked in wordings training never uses, in worse pixels")
+    ap.add_argument("--split", choices=("heldout", *SPLITS), default="heldout",
+                    help="the held-out items as they are, in other words (reworded), in worse pixels "
+                         "(restyled) or both (unseen)")
     ap.add_argument("--json", help="write the rows here too")
     ap.add_argument("--log", help="every item's answer, as JSON lines")
     ap.add_argument("--dtype", default=None)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from ...api import Region, Text
 from .palette import COLOURS, PLURAL, SHAPES, article
 from .wording import (COUNT_POINT, DESCRIBE_LEAD, NUMBER_WORDS, PAIR_POINT, POINT_REPLY, REFER_REPLY, cap,
-                      question, questions, reply, vary)
+                      pick, question, reply, vary)
 
 
 @dataclass
@@ -158,7 +158,7 @@ def ask_relation(rng, objs):
     first = _centre(a, ax) < _centre(b, ax)  # a has the smaller centre: left of / above b
     form = rng.choices(("dir", "which", "yes"), (6, 2, 2))[0]
     if form == "dir":
-        t = rng.choice(questions(rng, "rel_lr" if ax == 0 else "rel_ab"))
+        t = pick(rng, "rel_lr" if ax == 0 else "rel_ab")
         answer, ds, dofs = _DIRS[(ax, first)]
         d, d_of = rng.choice(ds), rng.choice(dofs)
         if "higher or lower" in t:
@@ -167,13 +167,13 @@ def ask_relation(rng, objs):
         return QA([Text(vary(rng, cap(t.format(a=pa, b=pb))))],
                   pair_pointing(rng, "dir", (a, b), d=d, d_of=d_of, a=pa, b=pb), answer, opts, ask="relation")
     if form == "which":
-        t, tax, smaller, adj = rng.choice([w for w in questions(rng, "rel_which") if w[1] == ax])
+        t, tax, smaller, adj = pick(rng, "rel_which", lambda w: w[1] == ax)
         if rng.random() < 0.5:  # either object may be named first
             pa, pb, first, a, b = pb, pa, not first, b, a
         win = pa if first == smaller else pb
         return QA([Text(vary(rng, cap(t.format(a=pa, b=pb))))],
                   pair_pointing(rng, "which", (a, b), t=win, adj=adj), win, (pa, pb), ask="relation")
-    t, tax, smaller = rng.choice([w for w in questions(rng, "rel_yes") if w[1] == ax])
+    t, tax, smaller = pick(rng, "rel_yes", lambda w: w[1] == ax)
     yes = first == smaller
     return QA([Text(vary(rng, cap(t.format(a=pa, b=pb))))],
               pair_pointing(rng, "yes", (a, b), a=pa, b=pb, yn="yes" if yes else "no"),
@@ -228,7 +228,7 @@ def ask_size(rng, objs, form=None, target=None):
             break
     else:
         return None
-    t = rng.choice(questions(rng, "size_compare"))
+    t = pick(rng, "size_compare")
     bigger = _RANK[objs[i].size] > _RANK[objs[j].size]
     yes = bigger != ("smaller" in t)
     q = vary(rng, cap(t.format(a=phrase(rng, objs[i], rng.choice(da)), b=phrase(rng, objs[j], rng.choice(db)))))
@@ -298,7 +298,7 @@ def ask_region(rng, objs):
     else:
         return None
     o = objs[i]
-    pre, post = rng.choice(questions(rng, "region"))
+    pre, post = pick(rng, "region")
     if rng.random() < 0.1:
         pre, post = pre.lower(), post.lower()
     q = ([Text(pre)] if pre else []) + [Region(0, r)] + ([Text(post)] if post else [])

@@ -12,7 +12,7 @@ from .palette import COLOURS, PLURAL, SHAPES, SIZES, article
 from .records import Sample, png_bytes
 from .signs import text_scene
 from .text_chat import one_prompt
-from .unseen import UnseenRandom, restyled
+from .unseen import SPLITS, UnseenRandom, restyled
 from .wording import FOLLOW_LEAD, question, reply
 
 SKILLS = ("colour", "shape", "count", "relation", "refer", "region", "read", "chart", "describe",
@@ -297,13 +297,15 @@ assert set(BUILDERS) == set(SKILLS) == set(MIX)
 def make_sample(index: int, split: str = "train", skill: str | None = None, max_objects: int | None = None) -> Sample:
     """Deterministic: the RNG is seeded from f"{split}:{index}:{skill}", so "train" and "heldout"
     are different streams; skill=None draws one from MIX. max_objects caps the scenes of the
-    scene-question skills (a curriculum: few objects first). "unseen" is a third held-out stream
-    asked in other words and shown in worse pixels (unseen.py); only evaluation draws it."""
-    rng = (UnseenRandom if split == "unseen" else random.Random)(f"{split}:{index}:{skill}")
+    scene-question skills (a curriculum: few objects first). The splits "reworded", "restyled" and
+    "unseen" are the held-out items in other words, worse pixels, or both (unseen.py)."""
+    words, pixels = SPLITS.get(split, (False, False))
+    stream = "heldout" if split in SPLITS else split
+    rng = (UnseenRandom if words else random.Random)(f"{stream}:{index}:{skill}")
     if skill is None:
         skill = rng.choices(SKILLS, [MIX[k] for k in SKILLS])[0]
     elif skill not in BUILDERS:
         raise ValueError(f"unknown skill {skill!r}; one of {SKILLS}")
     build = BUILDERS[skill]
     s = build(rng, max_objects) if getattr(build, "takes_max_objects", False) else build(rng)
-    return restyled(s, f"restyle:{index}:{skill}") if split == "unseen" else s
+    return restyled(s, f"restyle:{index}:{skill}") if pixels else s

@@ -215,13 +215,16 @@ def vary(rng, text: str) -> str:
     return text
 
 
-def questions(rng, key: str) -> list:
-    """The templates for a question key: Q's, or the unseen split's where its RNG carries them."""
-    return getattr(rng, "q", Q)[key]
+def pick(rng, key: str, keep=None):
+    """The RNG's choice among Q[key] (those `keep` accepts). An RNG that carries other templates (the
+    unseen splits' UnseenRandom) gets the one at the same place among them: the same draws, so the
+    rest of the item stays the held-out one."""
+    i = rng.choice([i for i, t in enumerate(Q[key]) if keep is None or keep(t)])
+    return getattr(rng, "q", Q)[key][i]
 
 
 def question(rng, key: str, **kw) -> str:
-    return vary(rng, cap(rng.choice(questions(rng, key)).format(**kw)))
+    return vary(rng, cap(pick(rng, key).format(**kw)))
 
 
 def reply(rng, key: str, **kw) -> str:
