@@ -12,6 +12,7 @@ import numpy as np
 from PIL import Image as PILImage, ImageFilter
 
 from ...api import Image, Message
+from .records import png_bytes
 
 # As long as wording.Q's lists, index for index: an unseen question is drawn as the held-out one is
 # (same RNG draws, so the same item) and then takes the template at the same place here. Where a
@@ -197,7 +198,6 @@ def restyle(rng, img):
 
 def restyled(sample, seed: str):
     """The sample with every image restyled (the messages' PNGs and the scenes' images alike)."""
-    from .records import png_bytes
     rng = random.Random(seed)
     new = {}
     for scene in sample.scenes:
