@@ -1,35 +1,34 @@
 """Batches built in worker processes. A sample costs ~10 ms of one core (drawing, tokenizing, the
-image processor): on a GPU host the generator, not the model, is the bottleneck unless its cores
-share the work. Each worker takes chunks of consecutive stream indices (every skill of the cycle
-in each chunk, so its batches mix skills) and yields whole collated batches."""
+image processor; a tower stage's image and per-patch targets a few ms): on a GPU host the
+generator, not the model, is the bottleneck unless its cores share the work. Each worker takes
+chunks of consecutive stream indices (every skill of the cycle in each chunk, so its batches mix
+skills) and yields whole batches, made by the stage's own batching function."""
 from __future__ import annotations
 
 import itertools
 
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from .examples import Tokenize, batches
 from .samples import samples_at
 
 CHUNK = 64  # consecutive indices a worker takes at a time
 
 
 class _Batches(IterableDataset):
-    def __init__(self, start: int, seed: int, skills, answers: dict, max_objects, tokenize: Tokenize,
-                 size: int, pad_id: int):
+    def __init__(self, start: int, seed: int, skills, answers: dict, max_objects, to_batches):
         self.args = (seed, skills, answers, max_objects)
-        self.start, self.tokenize, self.size, self.pad_id = start, tokenize, size, pad_id
+        self.start, self.to_batches = start, to_batches
 
     def __iter__(self):
         info = get_worker_info()
         w, n = (info.id, info.num_workers) if info else (0, 1)
         indices = (self.start + (k * n + w) * CHUNK + j for k in itertools.count() for j in range(CHUNK))
-        return batches(samples_at(indices, *self.args), self.tokenize, self.size, self.pad_id)
+        return self.to_batches(samples_at(indices, *self.args))
 
 
-def parallel_batches(start: int, seed: int, skills, answers: dict, max_objects, tokenize: Tokenize,
-                     size: int, pad_id: int, workers: int):
-    """Endless batches from `workers` processes (forked: the prompter is inherited, not pickled)."""
-    ds = _Batches(start, seed, skills, answers, max_objects, tokenize, size, pad_id)
+def parallel_batches(start: int, seed: int, skills, answers: dict, max_objects, to_batches, workers: int):
+    """Endless batches from `workers` processes; to_batches(samples) -> batches is the serial
+    batching of the stage (forked: it and the prompter it holds are inherited, not pickled)."""
+    ds = _Batches(start, seed, skills, answers, max_objects, to_batches)
     return iter(DataLoader(ds, batch_size=None, num_workers=workers, prefetch_factor=4,
                            multiprocessing_context="fork"))

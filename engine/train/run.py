@@ -30,7 +30,7 @@ from .losses import batch_losses
 from .model import base_folder, get_parts, init_region_read, standardize_projector, load_for_training, lora_modules, save_parts, set_parts
 from .samples import sample_stream, text_answers
 from .data import make_sample
-from .tower_targets import TowerHeads, heldout_accuracy, patch_targets, stack_targets, tower_losses
+from .tower_targets import TowerHeads, heldout_accuracy, tower_batches, tower_losses
 
 
 def read_config(path: str) -> dict:
@@ -130,11 +130,12 @@ class Trainer:
                        text_answers(self.work, self.cfg.get("text_answers", 300)), st.get("max_objects"))
         pad = self.prompter.tokenizer.pad_token_id or 0
         if tower:
-            data = self.tower_batches(sample_stream(*stream_args), st["batch"])
-        elif self.workers:
-            data = parallel_batches(*stream_args, Tokenize(self.prompter), st["batch"], pad, self.workers)
+            to_batches = lambda samples: self.tower_batches(samples, st["batch"])
         else:
-            data = batches(sample_stream(*stream_args), Tokenize(self.prompter), st["batch"], pad)
+            tokenize = Tokenize(self.prompter)
+            to_batches = lambda samples: batches(samples, tokenize, st["batch"], pad)
+        data = (parallel_batches(*stream_args, to_batches, self.workers) if self.workers else
+                to_batches(sample_stream(*stream_args)))
         budget, total = st.get("seconds"), st.get("steps", 0)
         last_save, t_start, ema = time.time(), time.time() - self.state["seconds"], {}
         while True:
@@ -234,18 +235,8 @@ class Trainer:
             self.model.decoder.embed_tokens.weight.grad = None
 
     def tower_batches(self, stream, size: int):
-        proc = self.prompter.processor.image_processor
-        from ..llava.prompt import pad_to_square
         side = self.spec["vision"]["image_size"] // self.spec["vision"]["patch_size"]
-        imgs, targets = [], []
-        for s in stream:
-            for scene in s.scenes:
-                imgs.append(pad_to_square(scene.image, proc.image_mean))
-                targets.append(patch_targets(scene, side))
-                if len(imgs) == size:
-                    pixels = proc(images=imgs, return_tensors="pt")["pixel_values"]
-                    yield pixels, stack_targets(targets)
-                    imgs, targets = [], []
+        return tower_batches(stream, size, self.prompter.processor.image_processor, side)
 
     def progress(self, st, step, total, ema, sps, tps, eta, lr):
         keys = " ".join(f"{k} {v:.3f}" for k, v in ema.items() if "." not in k)  # per-skill losses: in the log

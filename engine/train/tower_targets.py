@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..grounding.geometry import original_to_padded, pad_offsets
+from ..llava.prompt import pad_to_square
 from .data import COLOURS, SHAPES
 
 KINDS = ("none",) + SHAPES + ("word", "bar")
@@ -75,6 +76,18 @@ def stack_targets(items: list[dict]) -> dict:
     out = {k: torch.as_tensor(np.stack([i[k] for i in items])) for k in items[0] if k != "count"}
     out["count"] = torch.tensor([i["count"] for i in items])
     return out
+
+
+def tower_batches(stream, size: int, processor, side: int):
+    """(pixels, targets) batches of `size` images from a stream of samples, every scene of each."""
+    imgs, targets = [], []
+    for s in stream:
+        for scene in s.scenes:
+            imgs.append(pad_to_square(scene.image, processor.image_mean))
+            targets.append(patch_targets(scene, side))
+            if len(imgs) == size:
+                yield processor(images=imgs, return_tensors="pt")["pixel_values"], stack_targets(targets)
+                imgs, targets = [], []
 
 
 @torch.no_grad()

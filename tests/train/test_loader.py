@@ -37,10 +37,11 @@ def test_samples_at_any_index_are_the_streams():
 
 
 def test_worker_batches_hold_the_serial_samples_once_each(tokenize):
+    from engine.train.examples import batches
     from engine.train.loader import CHUNK, parallel_batches
     from engine.train.samples import samples_at
     start, seed = 1000, 7
-    data = parallel_batches(start, seed, SKILLS, {}, None, tokenize, 4, 0, workers=2)
+    data = parallel_batches(start, seed, SKILLS, {}, None, lambda ss: batches(ss, tokenize, 4, 0), workers=2)
     rows = []
     for _ in range(8):
         b = next(data)
@@ -50,6 +51,29 @@ def test_worker_batches_hold_the_serial_samples_once_each(tokenize):
     serial = {tuple(tokenize(s).ids.tolist()) for s in samples_at(range(start, start + 2 * CHUNK), seed, SKILLS, {})}
     assert len(rows) == 32 and len(set(rows)) == 32
     assert set(rows) <= serial
+
+
+def test_worker_tower_batches_hold_the_serial_images(tokenize):
+    """A tower stage on a GPU host takes its images and per-patch targets from workers as well."""
+    import torch
+    from engine.train.loader import CHUNK, parallel_batches
+    from engine.train.samples import samples_at
+    from engine.train.tower_targets import tower_batches
+    proc = tokenize.p.processor.image_processor
+    start, seed, skills = 500, 5, ["read", "chart", "shape"]
+    data = parallel_batches(start, seed, skills, {}, None, lambda ss: tower_batches(ss, 8, proc, 8), workers=2)
+    got = [next(data) for _ in range(4)]
+    serial = list(tower_batches(samples_at(range(start, start + 2 * CHUNK), seed, skills, {}), 8, proc, 8))
+    want = {p.numpy().tobytes(): (t["kind"][i], t["chars"][i]) for p_, t in serial for i, p in enumerate(p_)}
+    seen = set()
+    for pixels, t in got:
+        assert pixels.shape == (8, 3, 192, 192) and t["chars"].shape == (8, 64, 3)
+        for i, p in enumerate(pixels):
+            key = p.numpy().tobytes()
+            assert key in want and key not in seen    # a serial image, with its own targets, once
+            assert torch.equal(want[key][0], t["kind"][i]) and torch.equal(want[key][1], t["chars"][i])
+            seen.add(key)
+    assert any(bool((t["chars"] > 0).any()) for _, t in got)   # words drawn: characters to learn
 
 
 def test_a_time_budget_warms_up_decays_and_stops():
