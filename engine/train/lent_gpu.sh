@@ -6,8 +6,8 @@
 # text_answers.json and this script in the next, while the machine is still warm. It checks the
 # GGUF, installs gguf and platformdirs (the image lacks them; transformers/peft wheels as the
 # fallback), trains engine/train/configs/gpu.json from the shipped parts for the time left under
-# LIMIT seconds with 14 sample workers, and returns the parts (bf16) in 15 MB pieces
-# (cat parts.* > parts.safetensors).
+# LIMIT seconds with 14 sample workers (its stages share that time as the config shares its
+# seconds), and returns the parts (bf16) in 15 MB pieces (cat parts.* > parts.safetensors).
 set -u
 T0=$(date +%s); LIMIT=${LIMIT:-560}
 export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
@@ -30,14 +30,17 @@ train() {
   left=$(( LIMIT - ($(date +%s) - T0) - 75 ))
   python3 - "$left" <<PY
 import json, sys
-c = json.load(open("engine/train/configs/gpu.json")); c["stages"][0]["seconds"] = int(sys.argv[1])
+c = json.load(open("engine/train/configs/gpu.json"))  # the stages share the time left as gpu.json shares it
+total = sum(st["seconds"] for st in c["stages"])
+for st in c["stages"]:
+    st["seconds"] = int(int(sys.argv[1]) * st["seconds"] / total)
 json.dump(c, open("/tmp/gpu.json", "w"))
 PY
   echo "training for ${left}s with PYTHONPATH=$PYTHONPATH"
-  timeout $(( left + 50 )) python3 -m engine train /tmp/gpu.json --work-dir $W --workers 14 2>&1 | tee -a $OUT/train.log | grep -E "^\[gpu-mix [0-9]*0/|Error|error|Traceback|done" 
+  timeout $(( left + 50 )) python3 -m engine train /tmp/gpu.json --work-dir $W --workers 14 2>&1 | tee -a $OUT/train.log | grep -E "^\[gpu-[a-z]* [0-9]*0/|held-out|Error|error|Traceback|done" 
 }
 train
-if [ ! -f $W/final.safetensors ] && [ $(grep -c "gpu-mix" $OUT/train.log) -lt 20 ] && [ "$PYTHONPATH" = /tmp/site1 ]; then
+if [ ! -f $W/final.safetensors ] && [ $(grep -c "^\[gpu-" $OUT/train.log) -lt 20 ] && [ "$PYTHONPATH" = /tmp/site1 ]; then
   export PYTHONPATH=/tmp/site2; echo "retry with carried transformers/peft"; train
 fi
 python3 - <<PY

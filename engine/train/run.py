@@ -29,14 +29,28 @@ from .loader import parallel_batches
 from .losses import batch_losses
 from .model import base_folder, get_parts, init_region_read, standardize_projector, load_for_training, lora_modules, save_parts, set_parts
 from .samples import sample_stream, text_answers
-from .data import make_sample
+from .data import SKILLS, make_sample
 from .tower_targets import TowerHeads, heldout_accuracy, tower_batches, tower_losses
 
 
+PARTS_TRAINED = ("vision", "projector", "grounding", "new_rows", "heads", "lora")  # Trainer.params
+
+
 def read_config(path: str) -> dict:
+    """The recipe, checked before any weight is read: a typo should not surface an hour in (or on a
+    lent GPU whose minutes are counted)."""
     cfg = json.loads(Path(path).read_text())
     cfg.setdefault("name", Path(path).stem)
     cfg["path"] = str(path)
+    for st in cfg.get("stages", []):
+        where = f"{path}, stage {st.get('name', '?')}"
+        bad = ([f"kind {st.get('kind')!r}"] if st.get("kind") not in ("tower", "lm") else []) + \
+              [f"train {t!r}" for t in st.get("train", []) if t.partition("*")[0] not in PARTS_TRAINED] + \
+              [f"skill {k!r}" for k in st.get("skills") or [] if k not in SKILLS]
+        if not (st.get("steps") or st.get("seconds")):
+            bad.append("neither steps nor seconds")
+        if bad:
+            raise SystemExit(f"{where}: " + "; ".join(bad))
     return cfg
 
 
@@ -92,6 +106,7 @@ class Trainer:
                  "heads": lambda: self.heads.parameters(),
                  "lora": lambda: [p for l in lora_modules(m).values() for p in
                                   (l.lora_A["default"].weight, l.lora_B["default"].weight)]}
+        assert set(table) == set(PARTS_TRAINED)  # what read_config accepts
         for entry in names:
             name, _, scale = entry.partition("*")
             ps = list(table[name]())

@@ -1,6 +1,7 @@
 """What a GPU run trains on: batches built in worker processes hold exactly the samples the serial
 stream gives at the same indices (one generator, sharded), none twice, skills mixed in a batch; and
-a stage with a time budget instead of a step count warms up, decays and stops by the clock."""
+a stage with a time budget instead of a step count warms up, decays and stops by the clock; every
+recipe in the tree reads, and a typo is refused before a minute of (lent) training is spent."""
 from __future__ import annotations
 
 import itertools
@@ -86,3 +87,18 @@ def test_a_time_budget_warms_up_decays_and_stops():
     steps = {"lr": 1e-3, "steps": 10, "warmup": 0.2, "schedule": "constant"}
     assert [learning_rate(steps, s, 0.0) for s in (0, 1, 5)] == [0.5e-3, 1e-3, 1e-3]
     assert learning_rate(steps, 10, 0.0) is None
+
+
+def test_every_shipped_recipe_reads_and_a_typo_is_refused_before_training(tmp_path):
+    import json
+    from pathlib import Path
+    from engine.train.run import read_config
+    configs = sorted((Path(__file__).parents[2] / "engine" / "train" / "configs").glob("*.json"))
+    assert len(configs) >= 3
+    for c in configs:
+        assert read_config(str(c))["stages"]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"stages": [{"name": "s", "kind": "lm", "seconds": 5, "lr": 1e-3, "batch": 2,
+                                           "skills": ["colour", "colours"], "train": ["lora", "tower*2"]}]}))
+    with pytest.raises(SystemExit, match=r"stage s: train 'tower\*2'; skill 'colours'"):
+        read_config(str(bad))
