@@ -1,8 +1,11 @@
 """Stage 0: the vision tower learns from the generator's own labels, per patch, before any LLM
 is involved (cheap: the 135M decoder is not run). Each patch of the padded-square image predicts
-what covers it (colour, shape / word / bar), that object's box, and the characters under it;
-the image predicts how many shapes it holds. Heads live here only; the tower is the engine's."""
+what covers it (colour, shape / word / bar), that object's box, and the characters under it
+(where the font put them); the image predicts how many shapes it holds. Heads live here only; the
+tower is the engine's."""
 from __future__ import annotations
+
+import bisect
 
 import numpy as np
 import torch
@@ -52,11 +55,12 @@ def patch_targets(scene, side: int) -> dict:
                 o.kind if o.kind in KINDS else "none")
             box[r, c] = original_to_padded(o.box, w, h)
             has_box[r, c] = True
-    for o in scene.objects:  # characters: a word's letters spread evenly across its box
+    for o in scene.objects:  # characters: where the font put each (its advances), else spread evenly
         if o.kind != "word" or not o.label:
             continue
         x1, y1, x2, y2 = original_to_padded(o.box, w, h)
         n = len(o.label)
+        edges = o.edges if len(o.edges) == n + 1 else tuple(k / n for k in range(n + 1))
         for r in range(side):
             yc = (r + 0.5) / side
             if not y1 <= yc <= y2:
@@ -65,7 +69,8 @@ def patch_targets(scene, side: int) -> dict:
                 for s in range(SUBCOLS):
                     xc = (c + (s + 0.5) / SUBCOLS) / side
                     if x1 <= xc < x2:
-                        ch = o.label[min(n - 1, int((xc - x1) / (x2 - x1) * n))].lower()
+                        k = bisect.bisect_right(edges, (xc - x1) / (x2 - x1)) - 1
+                        ch = o.label[min(n - 1, max(0, k))].lower()
                         chars[r, c, s] = CHARS.index(ch) if ch in CHARS else 0
     n_shapes = min(8, sum(o.kind == "shape" for o in scene.objects))
     return dict(colour=colour.reshape(-1), kind=kind.reshape(-1), box=box.reshape(-1, 4),

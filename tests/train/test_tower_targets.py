@@ -42,3 +42,40 @@ def test_saying_no_character_everywhere_is_not_cheap():
         heads.chars.bias.view(SUBCOLS, len(CHARS))[:, 0] = 20.0       # "_" everywhere, confidently
         blank = float(tower_losses(feats, heads, t)["chars"])
     assert blank > 10, blank   # a plain mean over the 192 points would give ~0.6
+
+
+def test_character_edges_are_where_the_font_draws_each_character():
+    import numpy as np
+    from PIL import Image, ImageDraw
+    from engine.train.data.words import char_edges, font_for_cap, font_names
+    for name in font_names():
+        fnt = font_for_cap(name, 40)
+        for text in ("Wilma", "mill", "BACON", "2594"):
+            edges = char_edges(text, fnt)
+            assert len(edges) == len(text) + 1 and edges[0] == 0 and edges[-1] == 1
+            assert all(a <= b for a, b in zip(edges, edges[1:]))
+            l, t, r, b = fnt.getbbox(text)
+
+            def ink(s):   # columns with ink when s is drawn where the word's own prefix is
+                m = Image.new("L", (r - l + 8, b - t + 8), 0)
+                ImageDraw.Draw(m).text((4 - l, 4 - t), s, font=fnt, fill=255)
+                return np.asarray(m).max(0) > 128
+            for k in range(len(text)):
+                own = ink(text[:k + 1]) & ~ink(text[:k])   # the ink character k adds
+                cols = (np.nonzero(own)[0] - 4) / (r - l)
+                if len(cols):
+                    inside = (cols >= edges[k] - 0.04) & (cols <= edges[k + 1] + 0.04)
+                    assert inside.mean() > 0.8, (name, text, k, edges)
+    wide = char_edges("Wiii", font_for_cap(font_names()[-1], 40))
+    assert wide[1] > 0.3   # a W takes more than an even quarter of "Wiii"
+
+
+def test_chart_labels_are_words_with_their_characters():
+    from engine.train.data import make_sample
+    s = make_sample(3, "train", "chart")
+    scene = s.scenes[0]
+    bars = [o for o in scene.objects if o.kind == "bar"]
+    labels = [o for o in scene.objects if o.kind == "word"]
+    assert [o.label for o in labels] == [o.label for o in bars] and s.answer in {o.label for o in bars}
+    t = patch_targets(scene, 8)
+    assert (t["chars"] > 0).any()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .draw import Canvas, image_size, rect_alpha
 from .records import Obj
-from .words import font_for_cap, font_names, text_alpha
+from .words import char_edges, font_for_cap, font_names, text_alpha
 
 CATEGORIES = (
     ("A", "B", "C", "D", "E", "F"), ("Jan", "Feb", "Mar", "Apr", "May", "Jun"),
@@ -24,7 +24,8 @@ def _values(rng, n):
 
 
 def chart_scene(rng):
-    """A Canvas with one "bar" Obj per bar (in left-to-right order), or None if labels don't fit."""
+    """A Canvas with one "bar" Obj per bar (in left-to-right order), then one "word" Obj per label,
+    or None if labels don't fit."""
     canvas = Canvas(rng, image_size(rng, 0.9, 1.6), kinds=("plain", "plain", "gradient", "noise"))
     W, H, L = canvas.w, canvas.h, canvas.long
     cats = rng.choice(CATEGORIES)
@@ -60,7 +61,8 @@ def chart_scene(rng):
         canvas.paint(rect_alpha(W - round(ml * 0.6) - round(mr * 0.5), t), round(ml * 0.6), base, ink[1])
         if rng.random() < 0.5:
             canvas.paint(rect_alpha(t, base - mt + t), round(ml * 0.6), mt, ink[1])
-    for i, m in enumerate(masks):
+    for i, (label, m) in enumerate(zip(labels, masks)):  # the labels are words the tower learns to read
         cx = ml + slot * (i + 0.5)
-        canvas.paint(m, round(cx - m.shape[1] / 2), base + gap, ink[1])
+        canvas.paint(m, round(cx - m.shape[1] / 2), base + gap, ink[1],
+                     Obj("word", label, ink[0], "", (0, 0, 0, 0), edges=char_edges(label, fnt)))
     return canvas

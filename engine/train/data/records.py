@@ -15,6 +15,7 @@ class Obj:
     box: tuple         # (x1, y1, x2, y2) normalized 0..1 to the image
     value: float = 0   # bar height value for bars
     filled: bool = True
+    edges: tuple = ()  # words: where each character starts and the last ends, 0..1 across the box
 
 
 @dataclass

@@ -6,7 +6,7 @@ from __future__ import annotations
 from .draw import Canvas, place_shapes, rect_alpha
 from .palette import SHAPES
 from .records import Obj
-from .words import WORDS, cased, font_for_cap, font_names, number, text_alpha
+from .words import WORDS, cased, char_edges, font_for_cap, font_names, number, text_alpha
 
 MIN_CAP = 0.07
 
@@ -16,22 +16,24 @@ def _text(rng, numbers=0.2):
 
 
 def _fit(rng, canvas, text, max_w, max_h, angle=0.0):
-    """The text's mask at a random readable size that fits max_w x max_h, or None."""
+    """(mask, cap height, character edges) of the text at a random readable size that fits
+    max_w x max_h, or None."""
     name = rng.choice(font_names())
     cap = canvas.long * rng.uniform(0.075, 0.13)
     while cap >= MIN_CAP * canvas.long:
-        a = text_alpha(text, font_for_cap(name, cap), angle)
+        fnt = font_for_cap(name, cap)
+        a = text_alpha(text, fnt, angle)
         if a.shape[1] <= max_w and a.shape[0] <= max_h:
-            return a, cap
+            return a, cap, char_edges(text, fnt)
         cap *= 0.88
     return None
 
 
-def _word(rng, canvas, text, x, y, alpha, behind=None):
+def _word(rng, canvas, text, x, y, alpha, edges, behind=None):
     ink = canvas.ink(rng, behind)
     if ink is None:
         return None
-    return canvas.paint(alpha, x, y, ink[1], Obj("word", text, ink[0], "", (0, 0, 0, 0)))
+    return canvas.paint(alpha, x, y, ink[1], Obj("word", text, ink[0], "", (0, 0, 0, 0), edges=edges))
 
 
 def _sign(rng, canvas, text, x0, y0, w, h):
@@ -40,7 +42,7 @@ def _sign(rng, canvas, text, x0, y0, w, h):
     got = _fit(rng, canvas, text, 0.86 * w - 8, 0.8 * h - 6)
     if got is None:
         return None
-    alpha, cap = got
+    alpha, cap, edges = got
     px, py = round(cap * rng.uniform(0.3, 0.7)), round(cap * rng.uniform(0.25, 0.5))
     sw, sh = min(w, alpha.shape[1] + 2 * px), min(h, alpha.shape[0] + 2 * py)
     sx, sy = x0 + rng.randint(0, w - sw), y0 + rng.randint(0, h - sh)
@@ -58,7 +60,7 @@ def _sign(rng, canvas, text, x0, y0, w, h):
         canvas.paint(rect_alpha(pw, canvas.h - sy - sh), sx + (sw - pw) // 2, sy + sh, post[1])
     canvas.paint(rect_alpha(sw, sh, rng.choice((0, 0, 4, 8))), sx, sy, rgb)
     tx, ty = sx + (sw - alpha.shape[1]) // 2, sy + (sh - alpha.shape[0]) // 2
-    o = _word(rng, canvas, text, tx, ty, alpha, behind=rgb)
+    o = _word(rng, canvas, text, tx, ty, alpha, edges, behind=rgb)
     return (o, name) if o else None
 
 
@@ -97,9 +99,9 @@ def text_scene(rng):
         got = _fit(rng, canvas, text, 0.9 * canvas.w - 4, 0.6 * canvas.h, angle)
         if got is None:
             return None
-        alpha = got[0]
+        alpha, _, edges = got
         x, y = rng.randint(2, canvas.w - alpha.shape[1] - 2), rng.randint(2, canvas.h - alpha.shape[0] - 2)
-        if not _word(rng, canvas, text, x, y, alpha):
+        if not _word(rng, canvas, text, x, y, alpha, edges):
             return None
         if layout == "beside" and canvas.allowed:
             spec = {"shape": rng.choice(SHAPES), "colour": rng.choice(canvas.allowed),

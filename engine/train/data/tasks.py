@@ -169,7 +169,7 @@ def _chart(rng):
         canvas = chart_scene(rng)
         if canvas:
             scene = canvas.scene("chart")
-            return _one("chart", scene, ask_chart(rng, scene.objects))
+            return _one("chart", scene, ask_chart(rng, [o for o in scene.objects if o.kind == "bar"]))
     raise RuntimeError("no chart sample")
 
 

@@ -76,6 +76,15 @@ def text_alpha(text: str, fnt, angle: float = 0.0) -> np.ndarray:
     return a[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
 
 
+def char_edges(text: str, fnt) -> tuple:
+    """Where each character of the printed text starts, and where the last ends, as fractions of
+    the ink's width (len(text) + 1 values): from the font's advances, so a W takes more of the
+    word than an i (what the tower stage's per-patch character targets need)."""
+    l, _, r, _ = fnt.getbbox(text)
+    cuts = [(fnt.getlength(text[:k]) - l) / max(1, r - l) for k in range(1, len(text))]
+    return (0.0, *(min(1.0, max(0.0, c)) for c in cuts), 1.0)
+
+
 def cased(rng, word: str) -> str:
     r = rng.random()
     return word.upper() if r < 0.25 else word.capitalize() if r < 0.5 else word
