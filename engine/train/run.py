@@ -33,7 +33,14 @@ from .data import SKILLS, make_sample
 from .tower_targets import TowerHeads, heldout_accuracy, tower_batches, tower_losses
 
 
-PARTS_TRAINED = ("vision", "projector", "grounding", "new_rows", "heads", "lora")  # Trainer.params
+# What a stage's "train" list may name: the trainer's parameters of each part (one table, read by
+# read_config's check and by Trainer.params).
+PARTS_TRAINED = {
+    "vision": lambda t: t.model.vision.parameters(), "projector": lambda t: t.model.projector.parameters(),
+    "grounding": lambda t: t.model.grounding.parameters(), "new_rows": lambda t: [t.new_rows],
+    "heads": lambda t: t.heads.parameters(),
+    "lora": lambda t: [p for l in lora_modules(t.model).values() for p in
+                       (l.lora_A["default"].weight, l.lora_B["default"].weight)]}
 
 
 def read_config(path: str) -> dict:
@@ -101,15 +108,9 @@ class Trainer:
     # ---- parameters per stage ---------------------------------------------------------------
     def params(self, names: list[str]) -> list[dict]:
         m, groups = self.model, []
-        table = {"vision": lambda: m.vision.parameters(), "projector": lambda: m.projector.parameters(),
-                 "grounding": lambda: m.grounding.parameters(), "new_rows": lambda: [self.new_rows],
-                 "heads": lambda: self.heads.parameters(),
-                 "lora": lambda: [p for l in lora_modules(m).values() for p in
-                                  (l.lora_A["default"].weight, l.lora_B["default"].weight)]}
-        assert set(table) == set(PARTS_TRAINED)  # what read_config accepts
         for entry in names:
             name, _, scale = entry.partition("*")
-            ps = list(table[name]())
+            ps = list(PARTS_TRAINED[name](self))
             if name == "new_rows":  # their gradient arrives through the (tied) embedding matrix
                 m.decoder.embed_tokens.weight.requires_grad_(True)
             for p in ps:

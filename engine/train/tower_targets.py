@@ -55,12 +55,12 @@ def patch_targets(scene, side: int) -> dict:
                 o.kind if o.kind in KINDS else "none")
             box[r, c] = original_to_padded(o.box, w, h)
             has_box[r, c] = True
-    for o in scene.objects:  # characters: where the font put each (its advances), else spread evenly
+    for o in scene.objects:  # characters: where the font put each (every word carries its edges)
         if o.kind != "word" or not o.label:
             continue
         x1, y1, x2, y2 = original_to_padded(o.box, w, h)
-        n = len(o.label)
-        edges = o.edges if len(o.edges) == n + 1 else tuple(k / n for k in range(n + 1))
+        n, edges = len(o.label), o.edges
+        assert len(edges) == n + 1, f"the word {o.label!r} lacks its character edges"
         for r in range(side):
             yc = (r + 0.5) / side
             if not y1 <= yc <= y2:
