@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import tempfile
 from pathlib import Path
 
 from ..api import EngineError
@@ -43,10 +44,19 @@ def own_model_folder(parts: Path | None = None, gguf: Path | None = None, cache_
         if "do_sample" not in _json(out / "generation_config.json"):  # assembled before it said greedy
             write_generation_config(out, _json(out / "config.json")["text_config"].get("eos_token_id"))
         return out
-    tmp = out.with_name(out.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    assemble(read_parts(parts), gguf, tmp, progress)
-    tmp.rename(out)
+    # A folder of its own per build: two processes starting at once (the app and an eval, two
+    # evals) each assemble their own, and the first rename wins; the other's copy is dropped.
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=out.name + ".", suffix=".tmp", dir=out.parent))
+    try:
+        assemble(read_parts(parts), gguf, tmp, progress)
+        try:
+            tmp.rename(out)
+        except OSError:
+            if not (out / "config.json").is_file():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 

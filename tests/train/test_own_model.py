@@ -32,17 +32,18 @@ def rows(own):
     return evaluate(own, N, skills=tuple(FLOORS), offset=5000)
 
 
-# The shipped parts (fifth, 2026-12-04: 84,032 more samples on a lent H200) find a named object's
-# box (refer 78% at IoU >= 0.5 on 100 items: its floor met) and see colour and regions in part; the
-# other floors are unmet on 100 items (README: held-out table). Colour and region pass their floors
-# less the margin on these 12 (66% and 63% on 100): the margin's luck, not the floor.
+# The shipped parts (sixth, 2026-12-05: the fifth taught to point before they answer, 20,016 samples
+# on this CPU) find a named object's box (refer 80% at IoU >= 0.5 on 100 items: its floor met) and
+# see colour, regions and relations in part; the other floors are unmet on 100 items (README:
+# held-out table). Colour, region and relations pass their floors less the margin on these 12 (74%,
+# 64% and 65% on 100): the margin's luck, not the floor.
 # Strict: a skill that meets its floor less the margin turns its mark into a failure, so the marks
 # go as the model improves.
 BELOW_FLOOR = pytest.mark.xfail(strict=True, reason="issue 20 open: the shipped own model is not yet at this floor")
 
 
 @pytest.mark.parametrize("skill", [pytest.param(s, marks=BELOW_FLOOR) for s in
-                                   ("shape", "count", "relation", "read", "chart")] + ["colour", "refer", "region"])
+                                   ("shape", "count", "read", "chart")] + ["colour", "refer", "region", "relation"])
 def test_heldout_skill_meets_its_floor(rows, skill):
     from engine.train.evaluate import FLOORS
     assert rows[skill]["accuracy"] >= FLOORS[skill] - MARGIN, rows[skill]
