@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -25,9 +26,9 @@ def test_two_processes_building_at_once_both_get_the_folder(tmp_path):
     outs = [p.communicate(timeout=600) for p in procs]
     for p, (out, err) in zip(procs, outs):
         assert p.returncode == 0, err[-2000:]
-    folders = {out.strip().splitlines()[-1] for out, _ in outs}
+    folders = {Path(out.strip().splitlines()[-1]) for out, _ in outs}
     assert len(folders) == 1
-    built = [d for d in tmp_path.iterdir()]
-    assert [d.name for d in built] == [folders.pop().rsplit("/", 1)[-1]], built  # no .tmp left
+    built = list(tmp_path.iterdir())
+    assert built == [folders.pop()], built  # no .tmp folder left beside it
     cfg = json.loads((built[0] / "config.json").read_text())
     assert cfg["model_type"] == "llava" and (built[0] / "model.safetensors").stat().st_size > 100e6
