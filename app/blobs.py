@@ -7,6 +7,8 @@ import hashlib
 import os
 from pathlib import Path
 
+from engine.atomic import write_bytes
+
 
 class BlobStore:
     def __init__(self, root: str | os.PathLike):
@@ -19,9 +21,7 @@ class BlobStore:
         path = self.path(name)
         if not path.exists():
             path.parent.mkdir(exist_ok=True)
-            tmp = path.with_suffix(path.suffix + ".part")
-            tmp.write_bytes(data)
-            os.replace(tmp, path)  # atomic: a crash never leaves half a blob under the real name
+            write_bytes(path, data)  # atomic: a crash never leaves half a blob under the real name
         return name
 
     def path(self, name: str) -> Path:

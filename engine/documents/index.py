@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Callable, Generator, Sequence
 
 from ..api import EngineError
+from ..atomic import replacing, write_text
 from ..catalog import data_dir
 from ..images import open_rgb
 from .pages import INDEX_VERSION, Document, Page
@@ -111,8 +112,8 @@ def read_document(paths: str | os.PathLike | Sequence[str | os.PathLike], cache_
 def _build_pdf(paths, folder: Path, ocr: bool, max_pages: int):
     src = folder / "source.pdf"
     if not src.exists():
-        shutil.copyfile(paths[0], folder / "source.tmp")
-        (folder / "source.tmp").replace(src)
+        with replacing(src) as tmp:
+            shutil.copyfile(paths[0], tmp)
     with PDFIUM_LOCK:
         pdf = open_pdf(src, paths[0].name)
     try:
@@ -176,6 +177,4 @@ def _load(root: Path, sha: str) -> Document | None:
 
 def _save(root: Path, doc: Document) -> None:
     path = root / f"{doc.sha256}.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(doc.to_json(), ensure_ascii=False), encoding="utf-8")
-    tmp.replace(path)
+    write_text(path, json.dumps(doc.to_json(), ensure_ascii=False))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..atomic import replacing
 from ..images import open_rgb
 from .pages import Document
 from .pdf import PDFIUM_LOCK, open_pdf
@@ -28,9 +29,8 @@ def render_page(doc: Document, number: int, width: int = 1024) -> Path:
         src = next(doc.folder.glob(f"src-{number}.*"))
         image = open_rgb(src)
         image = image.resize((width, max(1, round(image.height * width / image.width))))
-    tmp = out.with_suffix(".tmp")
-    image.save(tmp, format="PNG")
-    tmp.replace(out)
+    with replacing(out) as tmp:
+        image.save(tmp, format="PNG")
     return out
 
 

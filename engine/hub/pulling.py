@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
+from ..atomic import write_text
 from .client import Hub, Listing, RemoteFile
 from .errors import Cancelled, PullError, one_line
 from .progress import Meter, Progress, size_text
@@ -49,9 +50,7 @@ def _read_record(dest: Path) -> dict:
 
 
 def _write_record(dest: Path, rec: dict) -> None:
-    tmp = dest / (RECORD + ".tmp")
-    tmp.write_text(json.dumps(rec, indent=1))
-    os.replace(tmp, dest / RECORD)
+    write_text(dest / RECORD, json.dumps(rec, indent=1))
 
 
 def _hash_of(f: RemoteFile) -> dict:

@@ -14,6 +14,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from ..atomic import replacing
+
 LayerKV = list[tuple[torch.Tensor, torch.Tensor]]
 
 
@@ -89,9 +91,8 @@ class VisualKVStore:
 
     def _write(self, key: str, kv: LayerKV) -> None:
         tensors = {f"{n}.{i}": t for i, (k, v) in enumerate(kv) for n, t in (("k", k), ("v", v))}
-        tmp = self._path(key).with_suffix(".tmp")
-        save_file(tensors, str(tmp))
-        os.replace(tmp, self._path(key))   # atomic: readers never see half a file
+        with replacing(self._path(key)) as tmp:  # readers never see half a file
+            save_file(tensors, str(tmp))
         self._trim_disk()
 
     def _trim_disk(self) -> None:

@@ -9,6 +9,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from ..atomic import replacing
+
 PARTS, STATE = "parts.safetensors", "state.safetensors"
 
 
@@ -21,9 +23,8 @@ def save_state(work: Path, state: dict, heads: dict, opt: dict | None) -> None:
                 tensors[f"opt.{idx}.{name}"] = (v if torch.is_tensor(v) else torch.tensor(v)).detach().cpu().contiguous()
         meta["param_groups"] = json.dumps([{k: v for k, v in g.items() if k != "params"} | {"params": g["params"]}
                                            for g in opt["param_groups"]])
-    tmp = work / (STATE + ".tmp")
-    save_file(tensors, str(tmp), metadata=meta)
-    tmp.replace(work / STATE)
+    with replacing(work / STATE) as tmp:
+        save_file(tensors, str(tmp), metadata=meta)
 
 
 def load_state(work: Path) -> tuple[dict, dict, dict | None]:

@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
+from ..atomic import replacing
 from ..llava.config import read_config
 from ..llava.model import BoxHead, LlavaModel, Projector, load_model
 from ..llava.vision import VisionTower
@@ -85,9 +86,9 @@ def set_parts(model, parts: dict, base_vocab: int) -> None:
 
 def save_parts(path: Path, parts: dict, spec: dict, dtype=torch.bfloat16) -> None:
     """The shipped format: every trained tensor in `dtype` (bf16 keeps the file under 40 MB)."""
-    tmp = path.with_suffix(".tmp")
-    save_file({k: v.to(dtype).contiguous() for k, v in parts.items()}, str(tmp), metadata={"spec": json.dumps(spec)})
-    tmp.replace(path)
+    with replacing(path) as tmp:
+        save_file({k: v.to(dtype).contiguous() for k, v in parts.items()}, str(tmp),
+                  metadata={"spec": json.dumps(spec)})
 
 
 def _spread(y: torch.Tensor) -> tuple[torch.Tensor, float]:
