@@ -48,6 +48,15 @@ def images(tmp_path_factory):
 
 
 @pytest.fixture
+def float32_default(monkeypatch):
+    """The torch engine's CPU default back to float32 for one test: logit-for-logit parity (with
+    transformers, between cache paths, with training) is measured in float32, as transformers' own
+    tests do; bf16 against float32 is tests/engine/test_cpu_precision.py's and test_cpu_own_model's."""
+    from engine.llava import cpu
+    monkeypatch.setattr(cpu, "BF16_DEFAULT_ON_CPU", False)
+
+
+@pytest.fixture
 def load_engine():
     """engine.load for one test: every engine it loads is closed when the test ends (a torch
     engine holds its weights and caches until closed)."""

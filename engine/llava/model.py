@@ -172,8 +172,9 @@ class LlavaModel(nn.Module):
         boxes = torch.as_tensor(boxes, dtype=w.dtype, device=w.device) if not torch.is_tensor(boxes) else boxes.to(w)
         boxes = boxes.reshape(-1, 4)
         emb = self.grounding.loc_encoder(boxes)
+        to = self.decoder.embed_tokens.weight.dtype  # the box head runs in float32 (BOX_HEAD)
         if values is None or not self.has_region_read:
-            return emb
+            return emb.to(to)
         r = self.grounding.region_read
         read = []
         for box, v in zip(boxes, values):
@@ -181,7 +182,7 @@ class LlavaModel(nn.Module):
                 read.append(torch.zeros(r.in_features, dtype=r.weight.dtype, device=w.device))
                 continue
             read.append(region_mean(box, v))
-        return emb + r(torch.stack(read).to(r.weight.dtype)).to(emb.dtype)
+        return (emb + r(torch.stack(read).to(r.weight.dtype)).to(emb.dtype)).to(to)
 
     @property
     def has_region_read(self) -> bool:
@@ -256,6 +257,10 @@ VISION_PARTS = ("vision.", "projector.", "image_newline")
 # (`bench precision --n 100`: bf16 within 1 point of float32 on 10 of 15 rows, 14 with the tower
 # in float32). A large tower (CLIP ViT-L, 300M) is most of a CPU's first token: it keeps the dtype.
 SMALL_TOWER = 20_000_000
+# The box head always runs in float32: bf16 keeps 8 significant bits, so a coordinate near 1 would
+# move in steps of 1/256 of the image side (2-4 px on a photo); the head is small beside any
+# decoder (the own model's: 0.45M parameters).
+BOX_HEAD = ("grounding.",)
 
 
 def meta_model(cfg: ModelConfig) -> LlavaModel:
@@ -282,7 +287,8 @@ def load_model(folder, dtype=torch.float32, device="cpu", quant: str | None = No
     # Read at the compute dtype even when quantizing: reading a float32 checkpoint as stored would
     # double the peak memory of a bf16 load, and int8's step is several times bf16's rounding.
     model = meta_model(cfg)
-    weights = read_weights(folder, dtype, progress, float32=VISION_PARTS if small_tower(model) else ())
+    weights = read_weights(folder, dtype, progress,
+                           float32=(VISION_PARTS if small_tower(model) else ()) + BOX_HEAD)
     done = ()
     if cfg.quantization:  # a bitsandbytes checkpoint: its quantized linears load as saved
         from .quant import load_prequantized, prequantized_modules

@@ -73,7 +73,7 @@ def composite_mask(is_visual):
 @pytest.mark.parametrize("mode", ["full", "composite"])
 def test_box_embedding_is_the_next_input_and_regions_enter_as_embeddings(ckpt, images, mode, load_engine):
     folder, w = ckpt
-    e = load_engine(folder, backend="torch", attention=mode)
+    e = load_engine(folder, backend="torch", attention=mode, dtype="float32")  # against transformers' float32
     cfg = e.inner.model.cfg
     region = (0.1, 0.2, 0.5, 0.9)  # on images[1], 40x90: padded horizontally by 25 px each side
     msgs = [Message("user", [Image(images[1]), Text("What is in "), Region(0, region), Text("?")])]

@@ -24,8 +24,9 @@ def _load(*args, **kw):
     return engine.load(*args, **kw).inner
 
 LOAD = dict(backend="torch", device="cpu")
+F32 = dict(LOAD, dtype="float32")  # the reference (bf16 is the default where native)
 TOL = {"bf16": (dict(dtype="bfloat16"), 0.02, 0.9998),
-       "int8": (dict(quant="int8"), 0.03, 0.9997),
+       "int8": (dict(quant="int8", dtype="float32"), 0.03, 0.9997),
        "int8+bf16": (dict(quant="int8", dtype="bfloat16"), 0.03, 0.9997),
        "int4+bf16": (dict(quant="int4", dtype="bfloat16"), 0.25, 0.98)}
 PROMPTS = [("Describe the picture in detail.", True), ("What colour is the box?", True),
@@ -50,7 +51,7 @@ def _inputs(eng, images, text, with_image):
 def test_logits_close_to_float32(make_tiny_ckpt, images, setting, ckpt):
     kw, rel, cos = TOL[setting]
     folder = make_tiny_ckpt(**ckpt)
-    ref, low = _load(folder, **LOAD), _load(folder, **LOAD, **kw)
+    ref, low = _load(folder, **F32), _load(folder, **LOAD, **kw)
     assert low.info.dtype == kw.get("dtype", "float32") and low.info.quantization == kw.get("quant")
     ids, pixels = _inputs(ref, images, *PROMPTS[0])
     a, b = ref.logits(ids[None], pixels)[0].float(), low.logits(ids[None], pixels)[0].float()
@@ -82,8 +83,7 @@ def test_greedy_answers_equal_where_the_tolerance_allows(tiny_llava, images, set
     top-2 margin is outside the stated tolerance (there a flip is not allowed), the low-precision
     model, decoding through its own cache, picks the same token."""
     kw, rel, _ = TOL[setting]
-    ref, low = _load(tiny_llava, attention=attention, **LOAD), _load(tiny_llava, attention=attention,
-                                                                                  **LOAD, **kw)
+    ref, low = _load(tiny_llava, attention=attention, **F32), _load(tiny_llava, attention=attention, **LOAD, **kw)
     compared = 0
     for text, with_image in PROMPTS:
         ids, pixels = _inputs(ref, images, text, with_image)
@@ -127,13 +127,15 @@ def test_cpu_without_bf16_falls_back_to_float32_with_a_note(tiny_llava, monkeypa
     e = _load(tiny_llava, dtype="bfloat16", **LOAD)
     assert e.info.dtype == "float32" and e.model.decoder.embed_tokens.weight.dtype == torch.float32
     assert any("no native bf16" in n for n in e.info.notes), e.info.notes
-    monkeypatch.setattr(cpu, "BF16_DEFAULT_ON_CPU", True)  # the default, if switched on, falls back too
-    d = _load(tiny_llava, **LOAD)
+    d = _load(tiny_llava, **LOAD)  # the bf16 default falls back too
     assert d.info.dtype == "float32" and any("no native bf16" in n for n in d.info.notes)
 
 
 def test_bf16_default_is_one_switch(tiny_llava, monkeypatch):
-    assert _load(tiny_llava, **LOAD).info.dtype == "float32"  # off until measured on the own model
+    assert cpu.BF16_DEFAULT_ON_CPU  # on: the own model's held-out answers measured unchanged in bf16
+    assert _load(tiny_llava, **F32).info.dtype == "float32"  # float32 when asked
+    monkeypatch.setattr(cpu, "BF16_DEFAULT_ON_CPU", False)
+    assert _load(tiny_llava, **LOAD).info.dtype == "float32"  # the switch off: float32 by default
     monkeypatch.setattr(cpu, "BF16_DEFAULT_ON_CPU", True)
     monkeypatch.setattr(model_module, "SMALL_TOWER", SMALL_TOWER)
     e = _load(tiny_llava, **LOAD)

@@ -63,7 +63,7 @@ def test_a_shape_the_kernel_cannot_take_stays_full_precision(make_tiny_ckpt, ima
     """hidden 72: the int8 kernel's vector path needs K % 16 == 0 (it crashes otherwise), so the
     layers reading 72 inputs stay float; down_proj (144 inputs) is int8. Said in the notes."""
     folder = make_tiny_ckpt(hidden=72)
-    ref, e = _load(folder, **LOAD), _load(folder, quant="int8", **LOAD)
+    ref, e = _load(folder, dtype="float32", **LOAD), _load(folder, quant="int8", dtype="float32", **LOAD)
     mlp = e.model.decoder.layers[0].mlp
     assert type(mlp.up_proj) is nn.Linear and isinstance(mlp.down_proj, Int8Linear)
     assert any("kept unquantized" in n for n in e.info.notes), e.info.notes

@@ -13,10 +13,12 @@ from engine import Done, EngineError, GenParams, Message, Stats, Token
 from engine.llava.generate import Timings, decode_one, prefill
 from engine.llava.decoder import KVCache
 
+pytestmark = pytest.mark.usefixtures("float32_default")  # parity is measured in float32
+
 
 @pytest.fixture(scope="module")
 def eng(tiny_llava):
-    e = engine.load(tiny_llava, backend="torch")
+    e = engine.load(tiny_llava, backend="torch", dtype="float32")  # module scope: float32_default is not yet on
     yield e
     e.close()
 

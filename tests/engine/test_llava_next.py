@@ -13,6 +13,8 @@ from engine.llava import anyres
 from engine.llava.tiny import v16_pinpoints
 from test_parity import composite_mask
 
+pytestmark = pytest.mark.usefixtures("float32_default")  # parity is measured in float32
+
 TOL = 1e-4
 SIZES = [(672, 672), (336, 1008), (1008, 336), (750, 1000), (1000, 750), (200, 300), (336, 336)]  # (H, W)
 V16_TOKENS = {(672, 672): 2928, (336, 1008): 2328, (1008, 336): 2376, (750, 1000): 2340, (1000, 750): 2352}

@@ -15,6 +15,8 @@ from engine.llava.config import read_config
 from engine.llava.memory import GiB, check_fits, estimate, param_count
 from engine.llava.model import meta_model, vision_params
 
+pytestmark = pytest.mark.usefixtures("float32_default")  # parity is measured in float32
+
 
 def test_estimate_matches_hand_computed_numbers(tiny_llava, load_engine, monkeypatch):
     cfg = read_config(tiny_llava)

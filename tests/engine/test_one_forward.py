@@ -12,7 +12,7 @@ import engine
 from engine import Message
 from engine.llava.forward import forward
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("float32_default")]  # training is float32
 
 
 @pytest.mark.parametrize("attention, visual_mlp", [("full", True), ("composite", True), ("composite", False)])

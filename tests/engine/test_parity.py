@@ -8,6 +8,8 @@ import engine
 from engine import GenParams, Image, Message, Text
 from engine.llava.generate import Timings, generate
 
+pytestmark = pytest.mark.usefixtures("float32_default")  # parity is measured in float32
+
 TOL = 1e-4
 CASES = {"llama-clip": dict(family="llama", vision="clip"),
          "qwen2-siglip": dict(family="qwen2", vision="siglip"),
@@ -32,7 +34,7 @@ def hf_model(folder):
 @pytest.fixture(scope="module", params=list(CASES))
 def case(request, make_tiny_ckpt, images):
     folder = make_tiny_ckpt(**CASES[request.param])
-    eng = engine.load(folder, backend="torch", attention="full")
+    eng = engine.load(folder, backend="torch", attention="full", dtype="float32")  # module scope
     ids, pixels = eng.inner.prepare(two_image_prompt(images))
     yield folder, eng, ids, pixels
     eng.close()

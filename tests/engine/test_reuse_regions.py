@@ -8,7 +8,7 @@ from safetensors.torch import load_file, save_file
 import engine
 from engine import GenParams, Image, Message, Region, Text, collect
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("float32_default")]  # exact in float32
 
 TOL = 1e-4
 R1, R2 = (0.1, 0.2, 0.5, 0.9), (0.3, 0.1, 0.8, 0.4)

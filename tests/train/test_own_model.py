@@ -111,5 +111,8 @@ def test_second_question_reuses_the_image_and_answers_as_fresh(own, tmp_path):
     fresh = own.inner if hasattr(own, "inner") else own
     ids, pixels = fresh.prepare(q2)
     want = fresh.logits(ids[None], pixels)[0, -1]
-    assert (got - want).abs().max().item() <= 1e-4
+    # In bf16 (the CPU default where native) each path rounds its sums in its own order: a bf16
+    # step or two of the largest logit (tests/engine/test_cpu_precision.py's bound); float32: exact.
+    tol = 1e-4 if fresh.info.dtype == "float32" else 0.02 * want.abs().max().item()
+    assert (got - want).abs().max().item() <= tol
     assert int(got.argmax()) == int(want.argmax())

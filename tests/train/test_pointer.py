@@ -140,6 +140,7 @@ def test_a_box_reads_the_patches_it_covers(folder):
 
 
 @pytest.mark.parametrize("attention", ["composite", "full"])
+@pytest.mark.usefixtures("float32_default")  # the paths agree exactly in float32
 def test_region_reading_agrees_on_every_path(folder, tmp_path, images, attention, load_engine):
     """The reusing prefill (a region after a cached image; the image's K/V from the visual store;
     a box the model gave, fed back in the next turn) gives the logits of a prefill from scratch."""
