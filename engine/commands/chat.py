@@ -25,8 +25,8 @@ def add_model_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--max-context", type=int, help="tokens of context to plan memory for (torch backend)")
     ap.add_argument("--compile", action="store_true", help="torch.compile the prefill layers and the decode step (torch backend)")
     ap.add_argument("--dtype", choices=["float32", "bfloat16", "float16"],
-                    help="torch backend; default bfloat16 on CUDA and on a CPU with native bf16 "
-                    "(avx512_bf16, AMX, Arm bf16), else float32 with a note")
+                    help="torch backend; default bfloat16 on CUDA, float32 on the CPU (bfloat16 there only "
+                    "where the CPU has native bf16, else float32 with a note)")
     ap.add_argument("--max-tiles", choices=list(MAX_TILES), help="LLaVA-NeXT (torch backend): the most "
                     "high-resolution tiles per image, 4 (2x2), 2 (2x1) or base (the base view only), to "
                     "trade detail for a faster prefill (default: all the checkpoint's grids)")

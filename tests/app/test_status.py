@@ -20,7 +20,7 @@ def test_ready_status_after_an_answer_shows_speed_and_memory(served):
     html = c.predict(api_name="/status")
     assert "Ready" in html
     shown, st = rows(html), app.slot.last_stats
-    # The CPU default: bfloat16 where this CPU has it natively (as the CI machine does), else float32
+    # The engine's CPU default (engine/llava/cpu.py: float32; bf16 where native if the switch is on)
     assert shown["device"] == "cpu" and shown["dtype"] == cpu_dtype(None)[0]
     assert re.fullmatch(r"[\d,]+ MiB", shown["memory"]) and int(shown["memory"][:-4].replace(",", "")) > 50
     assert shown["prefill"] == f"{st.prefill_ms:,.0f} ms ({st.prompt_tokens} tokens)" and st.prefill_ms > 0

@@ -1,5 +1,6 @@
-"""Files the app and an eval share (the visual K/V disk tier, the document index, blobs) written by
-two processes at once: each write lands whole, none fails, and no temporary file is left."""
+"""A file the app and an eval share, written by two processes at once: each write lands whole, none
+fails, and no temporary file is left. Shown on the visual K/V disk tier; the document index, the
+blobs, the hub's record and training checkpoints write through the same engine/atomic.py."""
 from __future__ import annotations
 
 import subprocess

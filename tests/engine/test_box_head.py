@@ -29,10 +29,13 @@ def loc_encoder(w, box):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])  # bf16: the box head stays float32 (BOX_HEAD)
 @pytest.mark.parametrize("mode", ["full", "composite"])
-def test_trigger_yields_the_box_on_the_original_image(ckpt, images, mode, load_engine):
+def test_trigger_yields_the_box_on_the_original_image(ckpt, images, mode, dtype, load_engine, monkeypatch):
+    from engine.llava import cpu
+    monkeypatch.setattr(cpu, "FORCE_NATIVE_BF16", True)  # bf16 on any CPU that runs the tests
     folder, _ = ckpt
-    e = load_engine(folder, backend="torch", attention=mode)
+    e = load_engine(folder, backend="torch", attention=mode, dtype=dtype)
     at = e.inner.model.cfg.grounding["at_token_id"]
     evs = list(e.stream([Message.user("Where is the white square?", [images[0]])],
                         GenParams(max_new_tokens=3, temperature=0, logit_bias={at: 1e4})))
