@@ -172,17 +172,16 @@ class LlavaModel(nn.Module):
         boxes = torch.as_tensor(boxes, dtype=w.dtype, device=w.device) if not torch.is_tensor(boxes) else boxes.to(w)
         boxes = boxes.reshape(-1, 4)
         emb = self.grounding.loc_encoder(boxes)
-        to = self.decoder.embed_tokens.weight.dtype  # the box head runs in float32 (BOX_HEAD)
-        if values is None or not self.has_region_read:
-            return emb.to(to)
-        r = self.grounding.region_read
-        read = []
-        for box, v in zip(boxes, values):
-            if v is None or v.shape[0] == 0:
-                read.append(torch.zeros(r.in_features, dtype=r.weight.dtype, device=w.device))
-                continue
-            read.append(region_mean(box, v))
-        return (emb + r(torch.stack(read).to(r.weight.dtype)).to(emb.dtype)).to(to)
+        if values is not None and self.has_region_read:
+            r = self.grounding.region_read
+            read = []
+            for box, v in zip(boxes, values):
+                if v is None or v.shape[0] == 0:
+                    read.append(torch.zeros(r.in_features, dtype=r.weight.dtype, device=w.device))
+                    continue
+                read.append(region_mean(box, v))
+            emb = emb + r(torch.stack(read).to(r.weight.dtype)).to(emb.dtype)
+        return emb.to(self.decoder.embed_tokens.weight.dtype)  # the head is float32 (BOX_HEAD)
 
     @property
     def has_region_read(self) -> bool:
