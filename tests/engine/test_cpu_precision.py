@@ -24,7 +24,7 @@ def _load(*args, **kw):
     return engine.load(*args, **kw).inner
 
 LOAD = dict(backend="torch", device="cpu")
-F32 = dict(LOAD, dtype="float32")  # the reference (bf16 is the default where native)
+F32 = dict(LOAD, dtype="float32")  # the reference, whatever the CPU default is
 TOL = {"bf16": (dict(dtype="bfloat16"), 0.02, 0.9998),
        "int8": (dict(quant="int8", dtype="float32"), 0.03, 0.9997),
        "int8+bf16": (dict(quant="int8", dtype="bfloat16"), 0.03, 0.9997),
