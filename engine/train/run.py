@@ -56,6 +56,8 @@ def read_config(path: str) -> dict:
               [f"skill {k!r}" for k in st.get("skills") or [] if k not in SKILLS]
         if not (st.get("steps") or st.get("seconds")):
             bad.append("neither steps nor seconds")
+        if st.get("tower_aux") and "heads" not in [t.partition("*")[0] for t in st.get("train", [])]:
+            bad.append("tower_aux without heads in train (untrained heads would teach the tower noise)")
         if bad:
             raise SystemExit(f"{where}: " + "; ".join(bad))
     return cfg
@@ -73,6 +75,11 @@ def learning_rate(st: dict, step: int, seconds: float) -> float | None:
     return st["lr"] * ramp * (1.0 if st.get("schedule", "cosine") == "constant" else 0.5 * (1 + math.cos(math.pi * done)))
 
 
+# An lm stage's "tower_aux": {"batch": images, "weight": w} adds the tower stage's per-patch loss on
+# that many images a step, beside the answers: the tower keeps learning to see from labels at ~10x
+# the images an answer step shows it (held-out per-object shape was the ceiling: README). Its own
+# stream: one scene per sample, a seed block no stage draws.
+AUX_SKILLS, AUX_SEED = ["shape", "colour", "count", "relation", "refer"], 500
 HELDOUT_IMAGES = 96   # the tower stage's held-out check: a few thousand shape-covered patches
 
 
@@ -152,6 +159,10 @@ class Trainer:
             to_batches = lambda samples: batches(samples, tokenize, st["batch"], pad)
         data = (parallel_batches(*stream_args, to_batches, self.workers) if self.workers else
                 to_batches(sample_stream(*stream_args)))
+        aux = None if tower else st.get("tower_aux")
+        if aux:
+            aux_data = self.tower_batches(sample_stream(self.state["step"] * aux["batch"], self.cfg.get("seed", 0) + AUX_SEED,
+                                                        AUX_SKILLS, {}, None), aux["batch"])
         budget, total = st.get("seconds"), st.get("steps", 0)
         last_save, t_start, ema = time.time(), time.time() - self.state["seconds"], {}
         while True:
@@ -163,17 +174,19 @@ class Trainer:
                 g["lr"] = lr * g["lr_scale"]
             t0 = time.time()
             batch = next(data)
+            aux_batch = next(aux_data) if aux else None
             waited = time.time() - t0  # the generator's share of the step (workers too few?)
             if tower:
-                pixels, targets = batch
-                with self.autocast():
-                    feats = self.model.vision(pixels.to(self.device))[:, 1:]
-                losses = tower_losses(feats, self.heads, {k: v.to(self.device) for k, v in targets.items()})
-                n, tokens = pixels.shape[0], pixels.shape[0] * feats.shape[1]
+                pixels, _ = batch
+                losses = self.tower_loss(*batch)
+                n, tokens = pixels.shape[0], pixels.shape[0] * self.model.cfg.image_seq_length
             else:
                 self._sync_rows()
                 with self.autocast():
                     losses = batch_losses(self.model, batch.to(self.device), run, st.get("box_weight", 1.0))
+                if aux:
+                    losses["tower"] = self.tower_loss(*aux_batch)["loss"]
+                    losses["loss"] = losses["loss"] + aux.get("weight", 1.0) * losses["tower"]
                 n, tokens = batch.ids.shape[0], int(batch.ids.numel())
             opt.zero_grad(set_to_none=True)
             losses["loss"].backward()
@@ -195,14 +208,20 @@ class Trainer:
                                        "data_s": waited, "samples": self.state["samples"], "t": time.time()}) + "\n")
             self.log.flush()
             if time.time() - last_save > self.cfg.get("checkpoint_every_s", 300):
-                if tower:
+                if tower or aux:
                     self.tower_check(st)
                 self.opt_state = opt.state_dict()
                 self.save()
                 last_save = time.time()
-        if tower:
+        if tower or aux:
             self.tower_check(st)
         self._sync_rows()
+
+    def tower_loss(self, pixels, targets) -> dict:
+        """The tower's per-patch losses on its own labels (a tower stage's, or an lm stage's tower_aux)."""
+        with self.autocast():
+            feats = self.model.vision(pixels.to(self.device))[:, 1:]
+        return tower_losses(feats, self.heads, {k: v.to(self.device) for k, v in targets.items()})
 
     def _standardize_projector(self):
         stream = sample_stream(10**9, self.cfg.get("seed", 0), ["describe"], {})  # images no stage draws

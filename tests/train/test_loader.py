@@ -102,3 +102,7 @@ def test_every_shipped_recipe_reads_and_a_typo_is_refused_before_training(tmp_pa
                                            "skills": ["colour", "colours"], "train": ["lora", "tower*2"]}]}))
     with pytest.raises(SystemExit, match=r"stage s: train 'tower\*2'; skill 'colours'"):
         read_config(str(bad))
+    bad.write_text(json.dumps({"stages": [{"name": "s", "kind": "lm", "seconds": 5, "lr": 1e-3, "batch": 2,
+                                           "train": ["lora", "vision"], "tower_aux": {"batch": 8}}]}))
+    with pytest.raises(SystemExit, match=r"stage s: tower_aux without heads in train"):
+        read_config(str(bad))

@@ -43,6 +43,16 @@ def test_tower_stage_logs_its_heldout_accuracy(trained):
     assert all(0 <= v <= 100 for v in checks[-1].values())
 
 
+def test_an_lm_stage_with_tower_aux_trains_the_tower_on_its_labels_too(trained):
+    rows = [json.loads(line) for line in (trained / "log.jsonl").read_text().splitlines()]
+    joint = [r for r in rows if r["stage"] == "joint" and "loss" in r]
+    assert all("tower" in r and r["loss"] > r["tower"] for r in joint)   # in the loss, beside the answers'
+    first, last = sum(r["tower"] for r in joint[:5]) / 5, sum(r["tower"] for r in joint[-5:]) / 5
+    assert last < 0.9 * first, (first, last)
+    checks = [r["heldout"] for r in rows if r["stage"] == "joint" and "heldout" in r]
+    assert checks and set(checks[-1]) == {"colour", "shape", "chars"}
+
+
 def test_checkpoint_loads_and_answers_with_a_box(trained, tmp_path, images):
     from engine.own.build import own_model_folder
     folder = own_model_folder(parts=trained / "final.safetensors", cache_dir=tmp_path)
