@@ -32,18 +32,20 @@ def rows(own):
     return evaluate(own, N, skills=tuple(FLOORS), offset=5000)
 
 
-# The shipped parts (seventh, 2026-12-05: the fifth taught to point before they answer, then 20,016
-# + 8,448 samples on this CPU) find a named object's box (refer 78% at IoU >= 0.5 on 100 items: its
-# floor met) and see colour, regions and relations in part; the other floors are unmet on 100 items
-# (README: held-out table). Colour, region and relations pass their floors less the margin on these
-# 12 (74%, 65% and 67% on 100, float32): the margin's luck, not the floor.
+# The shipped parts (eighth, 2026-12-05: the fifth taught to point before they answer, then 20,016
+# + 8,448 + 12,896 samples on this CPU) find a named object's box (refer 79% at IoU >= 0.5 on 100
+# items: its floor met) and see colour, regions and relations in part; the other floors are unmet on
+# 100 items (README: held-out table). Colour and region pass their floors less the margin on these
+# 12 (75% and 72% on 100, float32): the margin's luck, not the floor. Relations (71% on 100) passed
+# on these 12 with the seventh parts (67% on 100) and do not with the eighth (7 of 12): below its
+# floor either way, so marked.
 # Strict: a skill that meets its floor less the margin turns its mark into a failure, so the marks
 # go as the model improves.
 BELOW_FLOOR = pytest.mark.xfail(strict=True, reason="issue 20 open: the shipped own model is not yet at this floor")
 
 
 @pytest.mark.parametrize("skill", [pytest.param(s, marks=BELOW_FLOOR) for s in
-                                   ("shape", "count", "read", "chart")] + ["colour", "refer", "region", "relation"])
+                                   ("shape", "count", "relation", "read", "chart")] + ["colour", "refer", "region"])
 def test_heldout_skill_meets_its_floor(rows, skill):
     from engine.train.evaluate import FLOORS
     assert rows[skill]["accuracy"] >= FLOORS[skill] - MARGIN, rows[skill]

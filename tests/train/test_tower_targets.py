@@ -79,3 +79,21 @@ def test_chart_labels_are_words_with_their_characters():
     assert [o.label for o in labels] == [o.label for o in bars] and s.answer in {o.label for o in bars}
     t = patch_targets(scene, 8)
     assert (t["chars"] > 0).any()
+
+
+def test_an_objects_shape_is_its_patches_vote():
+    from engine.train.tower_targets import object_shape_accuracy
+    # one image, four patches on shapes: object A (kind 2) on three, object B (kind 5) on one
+    box_a, box_b = [0.1, 0.1, 0.4, 0.4], [0.6, 0.6, 0.7, 0.7]
+    t = {"box": torch.tensor([[box_a, box_a, box_a, box_b, [0, 0, 0, 0]]]),
+         "kind": torch.tensor([[2, 2, 2, 5, 0]])}
+    on = t["kind"] > 0
+    logits = torch.zeros(1, 5, 8)
+    logits[0, 0, 2] = logits[0, 1, 2] = 1.0   # A: two patches right...
+    logits[0, 2, 3] = 1.5                      # ...one more confidently wrong: the sum still says 2
+    logits[0, 3, 4] = 1.0                      # B: wrong
+    assert object_shape_accuracy(logits, t, on) == 50.0
+    logits[0, 2, 3] = 2.5                      # now the wrong patch outvotes the two right ones
+    assert object_shape_accuracy(logits, t, on) == 0.0
+    logits[0, 3, 5] = 2.0
+    assert object_shape_accuracy(logits, t, on) == 50.0

@@ -39,7 +39,7 @@ def test_loss_falls(trained):
 def test_tower_stage_logs_its_heldout_accuracy(trained):
     rows = [json.loads(line) for line in (trained / "log.jsonl").read_text().splitlines()]
     checks = [r["heldout"] for r in rows if r["stage"] == "tower" and "heldout" in r]
-    assert checks and set(checks[-1]) == {"colour", "shape", "chars"}
+    assert checks and set(checks[-1]) == {"colour", "shape", "objects", "chars"}
     assert all(0 <= v <= 100 for v in checks[-1].values())
 
 
@@ -50,7 +50,7 @@ def test_an_lm_stage_with_tower_aux_trains_the_tower_on_its_labels_too(trained):
     first, last = sum(r["tower"] for r in joint[:5]) / 5, sum(r["tower"] for r in joint[-5:]) / 5
     assert last < 0.9 * first, (first, last)
     checks = [r["heldout"] for r in rows if r["stage"] == "joint" and "heldout" in r]
-    assert checks and set(checks[-1]) == {"colour", "shape", "chars"}
+    assert checks and set(checks[-1]) == {"colour", "shape", "objects", "chars"}
 
 
 def test_checkpoint_loads_and_answers_with_a_box(trained, tmp_path, images):
