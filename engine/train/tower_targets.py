@@ -104,10 +104,11 @@ def heldout_accuracy(feats: torch.Tensor, heads: TowerHeads, t: dict) -> dict:
     out = {}
     on_shape = (t["kind"] > 0) & (t["kind"] <= len(SHAPES))
     if bool(on_shape.any()):
+        kind = heads.kind(f)
         colour = heads.colour(f).argmax(-1)[on_shape] == t["colour"][on_shape]
-        shape = heads.kind(f).argmax(-1)[on_shape] == t["kind"][on_shape]
+        shape = kind.argmax(-1)[on_shape] == t["kind"][on_shape]
         out.update(colour=100 * float(colour.float().mean()), shape=100 * float(shape.float().mean()),
-                   objects=object_shape_accuracy(heads.kind(f), t, on_shape))
+                   objects=object_shape_accuracy(kind, t, on_shape))
     on_char = t["chars"] > 0   # the printed characters under a patch (37-way; what reading needs)
     if bool(on_char.any()):
         chars = heads.chars(f).reshape(*t["chars"].shape, len(CHARS)).argmax(-1)[on_char] == t["chars"][on_char]
@@ -120,12 +121,12 @@ def object_shape_accuracy(kind_logits: torch.Tensor, t: dict, on_shape: torch.Te
     summed logits. What a question about "the pentagon" needs; an object on one or two patches is
     where the tower fails most (README)."""
     right = total = 0
+    dev = kind_logits.device
     for b in range(kind_logits.shape[0]):
         idx = torch.nonzero(on_shape[b]).flatten()
         if not len(idx):
             continue
         _, obj = torch.unique(t["box"][b, idx], dim=0, return_inverse=True)
-        dev = kind_logits.device
         votes = torch.zeros(int(obj.max()) + 1, kind_logits.shape[-1], device=dev).index_add_(0, obj, kind_logits[b, idx].float())
         want = torch.zeros(len(votes), dtype=torch.long, device=dev).index_copy_(0, obj, t["kind"][b, idx])
         right += int((votes.argmax(-1) == want).sum())

@@ -136,6 +136,7 @@ def test_bf16_default_is_one_switch(tiny_llava, monkeypatch):
     monkeypatch.setattr(cpu, "BF16_DEFAULT_ON_CPU", False)
     assert _load(tiny_llava, **LOAD).info.dtype == "float32"  # the switch off: float32 by default
     monkeypatch.setattr(cpu, "BF16_DEFAULT_ON_CPU", True)
+    assert _load(tiny_llava, **F32).info.dtype == "float32"  # the switch on: float32 when asked
     monkeypatch.setattr(model_module, "SMALL_TOWER", SMALL_TOWER)
     e = _load(tiny_llava, **LOAD)
     assert e.info.dtype == "bfloat16" and e.model.decoder.embed_tokens.weight.dtype == torch.bfloat16
