@@ -4,9 +4,11 @@ parts go in and out in the shipped parts format (engine/own/build.py)."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from safetensors.torch import save_file
 
 from ..atomic import replacing
@@ -71,11 +73,26 @@ def get_parts(model, base_vocab: int) -> dict:
     return parts
 
 
+POSITIONS = "vision.embeddings.position_embedding.weight"
+
+
+def resample_positions(pe: torch.Tensor, n: int) -> torch.Tensor:
+    """(1 + s*s, d) CLS + grid position embeddings -> (1 + n*n, d): the grid resampled bicubically,
+    so a tower trained at one image size starts at another (same patch size, more patches) seeing
+    each patch where it is (ViT's recipe for a finer grid)."""
+    s = math.isqrt(pe.shape[0] - 1)
+    grid = pe[1:].T.reshape(1, -1, s, s).float()
+    grid = F.interpolate(grid, size=(n, n), mode="bicubic", align_corners=False)
+    return torch.cat([pe[:1].float(), grid.reshape(-1, n * n).T]).to(pe.dtype)
+
+
 @torch.no_grad()
 def set_parts(model, parts: dict, base_vocab: int) -> None:
     own = model.state_dict()
     for k, v in parts.items():
         if k.startswith(TRAINED_PREFIXES):
+            if k == POSITIONS and v.shape != own[k].shape:  # a recipe that changes the image size
+                v = resample_positions(v, math.isqrt(own[k].shape[0] - 1))
             own[k].copy_(v)
     model.decoder.embed_tokens.weight[base_vocab:] = parts["new_token_rows"].to(model.decoder.embed_tokens.weight)
     for name, m in lora_modules(model).items():

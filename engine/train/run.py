@@ -49,6 +49,15 @@ def read_config(path: str) -> dict:
     cfg = json.loads(Path(path).read_text())
     cfg.setdefault("name", Path(path).stem)
     cfg["path"] = str(path)
+    cfg["stages"] = [stage_from(st, Path(path).parent) for st in cfg.get("stages", [])]
+    base, changes = own_spec(), cfg.get("spec", {})
+    bad = [f"spec {k!r}" for k in changes if k not in base] + \
+          [f"spec vision {k!r}" for k in changes.get("vision", {}) if k not in base["vision"]]
+    vision = recipe_spec(changes)["vision"] if not bad else base["vision"]
+    if vision["image_size"] % vision["patch_size"]:
+        bad.append(f"image_size {vision['image_size']} is not a multiple of patch_size {vision['patch_size']}")
+    if bad:
+        raise SystemExit(f"{path}: " + "; ".join(bad))
     for st in cfg.get("stages", []):
         where = f"{path}, stage {st.get('name', '?')}"
         bad = ([f"kind {st.get('kind')!r}"] if st.get("kind") not in ("tower", "lm") else []) + \
@@ -61,6 +70,30 @@ def read_config(path: str) -> dict:
         if bad:
             raise SystemExit(f"{where}: " + "; ".join(bad))
     return cfg
+
+
+def stage_from(st: dict, folder: Path, seen: tuple = ()) -> dict:
+    """A stage written as {"from": "other.json:stage-name", ...changes}: that recipe's stage with the
+    keys given here changed (a rerun with another length, say, is not a copy of the skill mix)."""
+    if "from" not in st:
+        return st
+    ref = st["from"]
+    file, _, name = ref.partition(":")
+    if ref in seen or not (folder / file).is_file():
+        raise SystemExit(f"stage from {ref!r}: " + ("refers to itself" if ref in seen else f"no recipe {file} in {folder}"))
+    found = [x for x in json.loads((folder / file).read_text()).get("stages", []) if x.get("name") == name]
+    if not found:
+        raise SystemExit(f"stage from {ref!r}: {file} has no stage {name!r}")
+    base = stage_from(found[0], folder, seen + (ref,))
+    return {**base, **{k: v for k, v in st.items() if k != "from"}}
+
+
+def recipe_spec(changes: dict) -> dict:
+    """The own model's spec with a recipe's changes; a part given as a dict (the tower's "vision")
+    changes only the keys it names, e.g. {"vision": {"image_size": 288}}."""
+    base = own_spec()
+    return {**base, **{k: {**base[k], **v} if isinstance(base.get(k), dict) and isinstance(v, dict) else v
+                       for k, v in changes.items()}}
 
 
 def learning_rate(st: dict, step: int, seconds: float) -> float | None:
@@ -87,7 +120,7 @@ class Trainer:
     def __init__(self, cfg: dict, work: Path, device: str, workers: int = 0):
         self.cfg, self.work, self.device, self.workers = cfg, work, device, workers
         work.mkdir(parents=True, exist_ok=True)
-        self.spec = {**own_spec(), **cfg.get("spec", {})}
+        self.spec = recipe_spec(cfg.get("spec", {}))
         self.dtype = getattr(torch, cfg.get("dtype", "bfloat16"))
         folder = base_folder(work, self.spec, base_gguf())
         self.model = load_for_training(folder, self.spec, self.dtype)

@@ -106,3 +106,41 @@ def test_every_shipped_recipe_reads_and_a_typo_is_refused_before_training(tmp_pa
                                            "train": ["lora", "vision"], "tower_aux": {"batch": 8}}]}))
     with pytest.raises(SystemExit, match=r"stage s: tower_aux without heads in train"):
         read_config(str(bad))
+    stage = [{"name": "s", "kind": "tower", "steps": 5, "lr": 1e-3, "batch": 2, "train": ["vision"]}]
+    bad.write_text(json.dumps({"spec": {"vision": {"image_sise": 288}, "pointr": True}, "stages": stage}))
+    with pytest.raises(SystemExit, match=r"spec 'pointr'; spec vision 'image_sise'"):
+        read_config(str(bad))
+    bad.write_text(json.dumps({"spec": {"vision": {"image_size": 300}}, "stages": stage}))
+    with pytest.raises(SystemExit, match=r"image_size 300 is not a multiple of patch_size 24"):
+        read_config(str(bad))
+
+
+def test_a_recipe_changes_only_the_spec_keys_it_names():
+    from engine.own.spec import spec
+    from engine.train.run import recipe_spec
+    got = recipe_spec({"vision": {"image_size": 288}, "region_read": True})
+    assert got["vision"] == {**spec()["vision"], "image_size": 288}
+    assert got["region_read"] is True and got["lora"] == spec()["lora"]
+    assert recipe_spec({}) == spec()
+
+
+def test_a_stage_from_another_recipe_is_that_stage_with_only_the_named_keys_changed(tmp_path):
+    import json
+    from engine.train.run import read_config
+    mix = {"name": "mix", "kind": "lm", "seconds": 600, "lr": 1e-4, "batch": 16, "skills": ["colour", "count"],
+           "train": ["lora", "vision*0.3"]}
+    (tmp_path / "first.json").write_text(json.dumps({"stages": [{"name": "t", "kind": "tower", "steps": 9,
+                                                                 "lr": 1e-3, "batch": 8, "train": ["vision"]}, mix]}))
+    again = tmp_path / "again.json"
+    again.write_text(json.dumps({"seed": 2, "stages": [{"from": "first.json:mix", "seconds": 900}]}))
+    assert read_config(str(again))["stages"] == [{**mix, "seconds": 900}]
+    (tmp_path / "loop.json").write_text(json.dumps({"stages": [{"from": "loop.json:x", "name": "x"}]}))
+    with pytest.raises(SystemExit, match="refers to itself"):
+        read_config(str(tmp_path / "loop.json"))
+    for ref, why in (("first.json:mixx", "first.json has no stage 'mixx'"), ("frist.json:mix", "no recipe frist.json")):
+        again.write_text(json.dumps({"stages": [{"from": ref}]}))
+        with pytest.raises(SystemExit, match=why):
+            read_config(str(again))
+    again.write_text(json.dumps({"stages": [{"from": "first.json:mix", "train": ["lora", "vison"]}]}))
+    with pytest.raises(SystemExit, match="stage mix: train 'vison'"):  # the merged stage is checked as any
+        read_config(str(again))
