@@ -24,6 +24,7 @@ from ..llava.prompt import Prompter
 from ..own.build import base_gguf, read_parts
 from ..own.spec import spec as own_spec
 from . import checkpoint as ckpt
+from . import malloc
 from .examples import Tokenize, batches
 from .loader import parallel_batches
 from .losses import batch_losses
@@ -335,6 +336,8 @@ def main(argv: list[str]) -> int:
                     help="processes that generate the samples (a GPU host: its cores less one; default: none)")
     a = ap.parse_args(argv)
     cfg = read_config(a.config)
+    malloc.rerun_under_jemalloc(argv)  # (returns where it cannot or need not)
+    print(malloc.note(), file=sys.stderr)
     if a.threads:
         torch.set_num_threads(a.threads)
     device = ("cuda" if torch.cuda.is_available() else "cpu") if a.device == "auto" else a.device

@@ -23,9 +23,17 @@ MICRO = Path(__file__).parents[2] / "engine" / "train" / "configs" / "micro.json
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     work = tmp_path_factory.mktemp("micro")
-    subprocess.run([sys.executable, "-m", "engine", "train", str(MICRO), "--work-dir", str(work)],
-                   check=True, timeout=900, capture_output=True)
+    r = subprocess.run([sys.executable, "-m", "engine", "train", str(MICRO), "--work-dir", str(work)],
+                       check=True, timeout=900, capture_output=True, text=True)
+    (work / "train.err").write_text(r.stderr)
     return work
+
+
+def test_training_runs_under_jemalloc_where_the_machine_has_it(trained):
+    import ctypes.util
+    said = [l for l in (trained / "train.err").read_text().splitlines() if l.startswith("memory allocator:")]
+    want = "jemalloc" if ctypes.util.find_library("jemalloc") else "system"
+    assert len(said) == 1 and said[0].startswith(f"memory allocator: {want}"), said  # read from the process's own map
 
 
 def test_loss_falls(trained):
