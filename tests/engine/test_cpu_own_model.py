@@ -14,9 +14,22 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(not own_model_available(),
 
 SKILLS = ("colour", "count", "refer", "read")
 ITEMS = range(5000, 5002)  # 8 held-out items: ~1 minute per setting on 2 CPU cores
+# The thread count splits int8's reductions differently, and a margin-thin answer can turn on it (the
+# ninth parts: refer #5001 in int8 with 2 threads, not with 1): fixed, so no earlier test decides.
+THREADS = 2
 
 
 def answers(**kw) -> list:
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(THREADS)
+    try:
+        return _answers(**kw)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _answers(**kw) -> list:
     from engine.train.data import grade, make_sample
     eng = engine.load(OWN_MODEL, device="cpu", kv_cache_dir=False, **kw)
     out = []
@@ -42,9 +55,10 @@ def reference():
 # margin under 0.1, finer than bf16's rounding of a logit. With its small tower in float32 as well
 # (model.small_tower) bf16 is within 1 point of float32 on 14 of 15 rows (`bench precision
 # --n 100`), but flips read #5001 here (a wrong word either way); int8 flips two (count #5001 in
-# other words, read #5001). Word for word on this batch holds for neither; the per-skill bar (issue
-# 19: within 1 point per skill, held-out n 100) was met in bf16 by the sixth parts, not by the
-# seventh nor the eighth (shipped), nor in int8 by the sixth, so float32 stays the CPU default.
+# other words, read #5001). The ninth parts (shipped) flip one in each (int8: refer #5001, "Here: [0]"
+# for "Here it is [0]."). The per-skill bar (issue 19: within 1 point per skill, held-out n 100) was met in bf16 by the
+# sixth parts, not by the seventh nor the eighth, nor in int8 by the sixth, so float32 stays the CPU
+# default.
 FLIPS = pytest.mark.xfail(strict=True, reason="the shipped own model's greedy answers differ in words (issue 19 open)")
 
 
