@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes.util
 import os
 import sys
+from pathlib import Path
 
 MARK = "ENGINE_TRAIN_MALLOC"
 
@@ -17,7 +18,7 @@ MARK = "ENGINE_TRAIN_MALLOC"
 def in_use() -> str:
     """The allocator this process runs on, read from its own memory map (what is, not what was asked)."""
     try:
-        maps = open("/proc/self/maps").read()
+        maps = Path("/proc/self/maps").read_text()
     except OSError:
         return "unknown"
     return "jemalloc" if "libjemalloc" in maps else "system"
