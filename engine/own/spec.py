@@ -17,10 +17,10 @@ DECODER_HIDDEN, NEW_ROWS = 576, 64
 DECODER_KV = 192
 
 # The box head points into the visual tokens (engine/llava/model.py BoxHead): the regressing head
-# alone stayed at a constant box's loss through ~2,000 box samples (README).
+# alone stayed at a constant box's loss through ~2,000 box samples (TRAINING.md).
 POINTER = True
 # A box may also carry what it covers (BoxHead's region reading; a config turns it on with
-# "spec": {"region_read": true}). Off: in two CPU runs the decoder learned to ignore it (README).
+# "spec": {"region_read": true}). Off: in two CPU runs the decoder learned to ignore it (TRAINING.md).
 REGION_READ = False
 
 # LoRA on every linear of the decoder (peft while training; merged into the weights at build).

@@ -3,7 +3,7 @@
 Every batch has another sequence length, so the tensors of every step have other sizes; under
 glibc's malloc the training process grew to 6.8-8 GB and its steps slowed from 4.1 to 6.2 s
 within a 70-minute CPU run. Under jemalloc the same stage held ~2.3 GB and ~3.2 s a step to the end
-(README, "The ninth parts"). LD_PRELOAD is read only when a process starts, so the command replaces
+(TRAINING.md, "Why the runs slowed"). LD_PRELOAD is read only when a process starts, so the command replaces
 itself, once, by the same command with jemalloc preloaded. ENGINE_TRAIN_MALLOC=system keeps glibc's."""
 from __future__ import annotations
 
@@ -43,5 +43,5 @@ def note() -> str:
     got = in_use()
     if got == "jemalloc" or not sys.platform.startswith("linux"):
         return f"memory allocator: {got}"
-    hint = "" if os.environ.get(MARK) == "system" else " (install libjemalloc2: glibc's slows long CPU runs, README)"
+    hint = "" if os.environ.get(MARK) == "system" else " (install libjemalloc2: glibc's slows long CPU runs, TRAINING.md)"
     return f"memory allocator: {got}{hint}"

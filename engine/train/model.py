@@ -121,7 +121,7 @@ def standardize_projector(model, pixels: torch.Tensor) -> dict:
     common component and takes the token embeddings' typical norm. Without it the visual tokens of
     a tower trained on its own labels shared one large vector (norm ~113 beside ~19 of variation),
     so after each layer's RMSNorm every visual key and value looked alike. (Measured: with it the
-    frozen decoder treats the visual tokens as attention sinks; see the README.)"""
+    frozen decoder treats the visual tokens as attention sinks; see TRAINING.md.)"""
     p = model.projector
     feats = model.vision(pixels.to(p.linear_1.weight))[:, 1:].float().flatten(0, 1)
     project = lambda: p(feats.to(p.linear_1.weight.dtype)).float()
@@ -147,7 +147,7 @@ def init_region_read(model, examples: list, words: list[tuple[int, ...]], ridge:
     turns a region's pooled first-layer values into the embeddings of its words (its colour and
     shape: `words`, token ids per example), by ridge regression. A box then enters the decoder
     looking like the words that name what it covers, which a language model already copies; from
-    zero, 200 steps left the region answers' loss where it was (README).
+    zero, 200 steps left the region answers' loss where it was (TRAINING.md).
     examples: Tokenize() outputs of one image and one region each."""
     from ..llava.model import region_mean
     xs, ys = [], []

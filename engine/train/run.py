@@ -112,7 +112,7 @@ def learning_rate(st: dict, step: int, seconds: float) -> float | None:
 # An lm stage's "tower_aux": {"batch": images, "weight": w} adds the tower stage's per-patch loss on
 # that many images a step, beside the answers: the tower keeps learning to see from labels at ~10x
 # the images an answer step shows it. Its own stream: one scene per sample, a seed block no stage
-# draws. Tried once (cpu_tower_aux.json): per-patch shape did not rise in 22 minutes (README).
+# draws. Tried once (cpu_tower_aux.json): per-patch shape did not rise in 22 minutes (TRAINING.md).
 AUX_SKILLS, AUX_SEED = ["shape", "colour", "count", "relation", "refer"], 500
 HELDOUT_IMAGES = 96   # the tower stage's held-out check: a few thousand shape-covered patches
 

@@ -98,7 +98,7 @@ def tower_batches(stream, size: int, processor, side: int):
 @torch.no_grad()
 def heldout_accuracy(feats: torch.Tensor, heads: TowerHeads, t: dict) -> dict:
     """The heads' accuracy on held-out patches, in percent: on those a shape covers, its colour and
-    its shape (12-way, chance ~8%; the slow one: README, "Why it took so long to look"), and the
+    its shape (12-way, chance ~8%; the slow one: TRAINING.md, "Why it took so long to look"), and the
     shape per object (its patches' vote); on those under printed text, the characters (37-way)."""
     f = feats.float()
     out = {}
@@ -119,7 +119,7 @@ def heldout_accuracy(feats: torch.Tensor, heads: TowerHeads, t: dict) -> dict:
 def object_shape_accuracy(kind_logits: torch.Tensor, t: dict, on_shape: torch.Tensor) -> float:
     """Per shape, not per patch: the patches over one object (same box target) vote with their
     summed logits. What a question about "the pentagon" needs; an object on one or two patches is
-    where the tower fails most (README)."""
+    where the tower fails most (TRAINING.md, "Where shape fails")."""
     right = total = 0
     dev = kind_logits.device
     for b in range(kind_logits.shape[0]):

@@ -57,7 +57,7 @@ def unseen_rows(own):
 
 
 # The same held-out items asked in wordings training never uses and shown blurred, compressed, noisy
-# or at a lower resolution (README, "Other words, other pixels"): the skills that pass on the clean
+# or at a lower resolution (TRAINING.md, "Other words, other pixels"): the skills that pass on the clean
 # items pass there too, against the same floors less the margin.
 UNSEEN_SKILLS = ("colour", "refer", "region")
 
