@@ -28,7 +28,7 @@ def batch_losses(model, batch: Batch, run: RunConfig, box_weight: float = 1.0) -
     sel = batch.labels != IGNORE
     tok = F.cross_entropy(model.head(h[sel]).float(), batch.labels[sel], reduction="none")
     lm = tok.mean()
-    out = {"lm": lm, "loss": lm}
+    out = {"lm": lm, "loss": lm * batch.token_share}   # share: see examples.batches
     # answer loss per skill (not optimised, only logged): the curve that says whether a skill uses the image
     names = sorted(set(batch.skills))
     row_skill = torch.tensor([names.index(k) for k in batch.skills], device=tok.device)
@@ -47,13 +47,13 @@ def batch_losses(model, batch: Batch, run: RunConfig, box_weight: float = 1.0) -
         pred = pred.float()
         l1 = (pred - batch.at_boxes).abs().mean()
         g = (1 - giou(pred, batch.at_boxes)).mean()
-        out.update(box_l1=l1, box_giou=g, loss=out["loss"] + box_weight * (l1 * 2 + g))
+        out.update(box_l1=l1, box_giou=g, loss=out["loss"] + box_weight * batch.box_share * (l1 * 2 + g))
         if logits is not None and batch.at_focus is not None and bool(batch.at_focus.any()):
             # where to point: the named object's patches, shared evenly (cross-entropy to them)
             known = batch.at_focus.any(-1)
             target = batch.at_focus[known].float()
             ce = -(target / target.sum(-1, keepdim=True) * logits[known].float().log_softmax(-1)).sum(-1).mean()
-            out.update(point_ce=ce, loss=out["loss"] + 0.5 * box_weight * ce)
+            out.update(point_ce=ce, loss=out["loss"] + 0.5 * box_weight * batch.box_share * ce)
     if values is not None and batch.patch_has is not None and bool(batch.patch_has.any()):
         # each patch reads the box of the object over it (as the tower's own box head does)
         per_patch = model.grounding.patch_box(values.to(model.grounding.patch_box.weight.dtype)).float()

@@ -239,7 +239,8 @@ class Trainer:
                    (total - s - 1) * self.state["seconds"] / max(1, s + 1) if s else 0)
             self.progress(st, s + 1, total or f"{budget}s", ema, n / dt, tokens / dt, eta, lr)
             self.log.write(json.dumps({"stage": st["name"], "step": s + 1, **vals, "lr": lr, "s": dt,
-                                       "data_s": waited, "samples": self.state["samples"], "t": time.time()}) + "\n")
+                                       "data_s": waited, "samples": self.state["samples"], "t": time.time(),
+                                       **({} if tower else {"token_share": batch.token_share})}) + "\n")
             self.log.flush()
             if time.time() - last_save > self.cfg.get("checkpoint_every_s", 300):
                 if tower or aux:

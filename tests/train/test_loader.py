@@ -82,6 +82,31 @@ def test_batches_group_rows_of_similar_length_and_keep_every_example_once(tokeni
     assert run(4)[0] == pooled
 
 
+def test_sorted_batches_weigh_every_answer_token_and_box_of_a_pool_alike(tokenize):
+    """A batch's per-token mean times its token share, summed over its pool, is the pool's mean
+    over all its answer tokens: as if the tokens had been spread evenly over the batches (the loss's
+    weighting with mixed batches). The same for box targets."""
+    import torch
+    from engine.train.examples import IGNORE, batches
+    from engine.train.samples import samples_at
+    mix = ["colour", "describe", "count", "multi", "refer", "shape"]
+    exs = [tokenize(s) for s in samples_at(range(3000, 3064), 5, mix, {})]
+    got = list(batches(iter(exs), lambda e: e, 4, -1, 4))
+    assert len(got) >= 8
+    for k in range(0, 8, 4):           # a pool's batches come out together
+        pool = got[k:k + 4]
+        shares = [b.token_share for b in pool]
+        assert max(shares) > 1.5 * min(shares)             # sorted batches do differ
+        assert abs(sum(shares) - 4) < 1e-9
+        vals = [b.labels[b.labels != IGNORE].double() for b in pool]   # any per-token values
+        weighted = sum(v.mean() * b.token_share for v, b in zip(vals, pool)) / 4
+        assert torch.isclose(weighted, torch.cat(vals).mean())
+        assert abs(sum(b.box_share for b in pool) - 4) < 1e-9
+        box = [b.at_boxes[:, 2].double() for b in pool]
+        if all(len(x) for x in box):
+            assert torch.isclose(sum(x.mean() * b.box_share for x, b in zip(box, pool)) / 4, torch.cat(box).mean())
+
+
 def test_worker_tower_batches_hold_the_serial_images(tokenize):
     """A tower stage on a GPU host takes its images and per-patch targets from workers as well."""
     import torch
