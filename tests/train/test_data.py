@@ -213,9 +213,10 @@ def test_relation_only_when_separated(samples):
         q = s.messages[0].text.lower()
         named = _named(q, objs)
         assert len(named) == 2 and named[0] != named[1], (q, objs)
-        if 0 <= q.find("relative to the") < q.find("is the"):  # "Relative to B, is A ...?"
-            named.reverse()
-        a, b = objs[named[0]], objs[named[1]]
+        # which is A and which B ("Relative to B, is A ...?"): the reply boxes A, then B
+        _, boxes = target(s)
+        a, b = (next(o for o in objs if o.box == box) for box in boxes)
+        assert {objs.index(a), objs.index(b)} == set(named)
         assert separated(a, b, 0) or separated(a, b, 1)
         if s.answer in ("left", "right", "above", "below"):
             axis = 0 if s.answer in ("left", "right") else 1
@@ -314,3 +315,43 @@ def test_unseen_splits_are_the_heldout_items():
                     assert not grade(s, wtext, wboxes), (skill, wtext)
                 if skill in train_forms and split != "restyled":
                     assert wording(s) not in train_forms[skill], (skill, wording(s))
+
+
+def test_training_paraphrases_are_new_and_fit_their_questions():
+    """The training-only wordings (paraphrase.Q_TRAIN) are none of the held-out ones nor of the
+    unseen split's, take only the fields their question fills, and mean what their kind's templates
+    mean (both axes and directions for the relation kinds that carry meaning)."""
+    import string
+    from engine.train.data.paraphrase import Q_TRAIN
+    from engine.train.data.unseen import Q_UNSEEN
+    from engine.train.data.wording import Q
+
+    def text(t):
+        return t if isinstance(t, str) else "".join(t) if key == "region" else t[0]
+
+    for key, ts in Q_TRAIN.items():
+        assert key in Q and len(set(ts)) == len(ts), key
+        assert not set(ts) & (set(Q[key]) | set(Q_UNSEEN[key])), key
+        assert not {text(t).lower() for t in ts} & {text(q).lower() for q in Q[key] + Q_UNSEEN[key]}, key
+        for t in ts:
+            assert type(t) is type(Q[key][0]) and (isinstance(t, str) or len(t) == len(Q[key][0])), (key, t)
+            need = {f for _, f, _, _ in string.Formatter().parse(text(t)) if f}
+            assert any(need <= {f for _, f, _, _ in string.Formatter().parse(text(q)) if f} for q in Q[key]), (key, t)
+            if key in ("rel_lr", "rel_ab"):
+                assert "higher or lower" not in t
+        if key in ("rel_which", "rel_yes"):
+            assert {t[1:3] for t in ts} == {q[1:3] for q in Q[key]}, key
+
+
+def test_training_stream_draws_paraphrases_and_heldout_never(monkeypatch):
+    """A share of the training stream's questions come from the extra templates; the held-out and
+    unseen items draw none (and so stay the items every evaluation so far was measured on)."""
+    from engine.train.data import paraphrase
+    monkeypatch.setitem(paraphrase.Q_TRAIN, "refer", ["Marker {obj} here?"])
+    monkeypatch.setitem(paraphrase.Q_TRAIN, "colour", ["Marker {obj} colour?"])
+    for skill in ("refer", "colour"):
+        train = [make_sample(i, "train", skill).messages[0].text.lower() for i in range(200)]
+        share = sum("marker" in q for q in train) / len(train)
+        assert 0.2 < share < 0.5, (skill, share)
+        for split in ("heldout", "reworded", "unseen"):
+            assert not any("marker" in make_sample(i, split, skill).messages[0].text.lower() for i in range(100))

@@ -12,6 +12,7 @@ from .palette import COLOURS, PLURAL, SHAPES, SIZES, article
 from .records import Sample, png_bytes
 from .signs import text_scene
 from .text_chat import one_prompt
+from .paraphrase import TrainRandom
 from .unseen import SPLITS, UnseenRandom, restyled
 from .wording import FOLLOW_LEAD, question, reply
 
@@ -301,7 +302,7 @@ def make_sample(index: int, split: str = "train", skill: str | None = None, max_
     "unseen" are the held-out items in other words, worse pixels, or both (unseen.py)."""
     words, pixels = SPLITS.get(split, (False, False))
     stream = "heldout" if split in SPLITS else split
-    rng = (UnseenRandom if words else random.Random)(f"{stream}:{index}:{skill}")
+    rng = (UnseenRandom if words else TrainRandom if split == "train" else random.Random)(f"{stream}:{index}:{skill}")
     if skill is None:
         skill = rng.choices(SKILLS, [MIX[k] for k in SKILLS])[0]
     elif skill not in BUILDERS:

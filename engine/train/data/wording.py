@@ -2,6 +2,8 @@
 colour/color) by the RNG, so a model must read the question rather than learn one template."""
 from __future__ import annotations
 
+from .paraphrase import SHARE
+
 Q = {
     "colour": [
         "What colour is the {obj}?", "What is the colour of the {obj}?", "Which colour is the {obj}?",
@@ -218,8 +220,12 @@ def vary(rng, text: str) -> str:
 def pick(rng, key: str, keep=None):
     """The RNG's choice among Q[key] (those `keep` accepts). An RNG that carries other templates (the
     unseen splits' UnseenRandom) gets the one at the same place among them: the same draws, so the
-    rest of the item stays the held-out one."""
+    rest of the item stays the held-out one. The training stream's (paraphrase.TrainRandom) takes a
+    share of its questions from its extra templates; other RNGs draw nothing more."""
     i = rng.choice([i for i, t in enumerate(Q[key]) if keep is None or keep(t)])
+    extra = [t for t in getattr(rng, "extra", {}).get(key, ()) if keep is None or keep(t)]
+    if extra and rng.random() < SHARE:
+        return rng.choice(extra)
     return getattr(rng, "q", Q)[key][i]
 
 
