@@ -9,10 +9,10 @@ from .ask import ASKERS, QA, ask_chart, ask_count, ask_exists, ask_read, ask_siz
 from .charts import chart_scene
 from .draw import Canvas, place_shapes
 from .palette import COLOURS, PLURAL, SHAPES, SIZES, article
+from .paraphrase import TrainRandom
 from .records import Sample, png_bytes
 from .signs import text_scene
 from .text_chat import one_prompt
-from .paraphrase import TrainRandom
 from .unseen import SPLITS, UnseenRandom, restyled
 from .wording import FOLLOW_LEAD, question, reply
 
