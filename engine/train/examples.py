@@ -3,6 +3,7 @@ model is trained on is exactly what the app will send it), grouped into batches 
 their visual layout (composite attention runs the visual rows of a batch as one pass)."""
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 from dataclasses import dataclass
@@ -99,11 +100,8 @@ class Batch:
     box_share: float = 1.0
 
     def to(self, device) -> "Batch":
-        return Batch(*(v.to(device) if torch.is_tensor(v) else v for v in
-                       (self.ids, self.labels, self.pixels, self.boxes, self.at_rows, self.at_pos, self.at_boxes)),
-                     self.skills, *(v.to(device) if v is not None else None
-                                    for v in (self.patch_boxes, self.patch_has, self.at_focus)),
-                     self.token_share, self.box_share)
+        return dataclasses.replace(self, **{f.name: v.to(device) for f in dataclasses.fields(self)
+                                            if torch.is_tensor(v := getattr(self, f.name))})
 
 
 def collate(examples: list[Example], pad_id: int) -> Batch:
@@ -141,7 +139,7 @@ def batches(samples, tokenize: Tokenize, batch_size: int, pad_id: int, pool: int
     Sorted batches differ in how many answer tokens and boxes they hold (a batch of one-word
     answers beside one of long conversations), so each carries its share of its pool's: the loss's
     per-batch means are scaled by it, and a token weighs the same in either batch, as it did in
-    mixed batches (without it, count's loss rose by a third in the first 50 steps)."""
+    mixed batches (unscaled, a token of a short batch would weigh several times one of a long batch)."""
     buckets: dict = {}
     pools = 0
     for s in samples:
