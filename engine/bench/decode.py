@@ -18,7 +18,8 @@ import time
 PROMPT = "Write a short story about a lighthouse keeper."
 # setting -> (dtype, quant); None: the CPU's default dtype (bf16 where native, else float32)
 SETTINGS = {"float32": ("float32", None), "bfloat16": ("bfloat16", None),
-            "int8": (None, "int8"), "int4": (None, "int4"), "int8-f32": ("float32", "int8")}
+            "int8": (None, "int8"), "int4": (None, "int4"), "int8-f32": ("float32", "int8"),
+            "bf16-f32": ("float32", "bf16")}  # bf16 weights, float32 between the matmuls
 
 
 def copy_bandwidth(mib: int = 256, reps: int = 5) -> float:

@@ -18,9 +18,10 @@ def add_model_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--attention", choices=["full", "composite"])
     ap.add_argument("--visual-mlp", choices=["true", "false"])
     ap.add_argument("--device", default="auto", help="auto | cpu | cuda (auto: CUDA when present)")
-    ap.add_argument("--quant", choices=["4bit", "8bit", "int8", "int4"],
-                    help="quantized decoder weights (torch backend): int8 | int4 on the CPU (PyTorch's "
-                    "weight-only kernels), 8bit | 4bit on CUDA (bitsandbytes)")
+    ap.add_argument("--quant", choices=["4bit", "8bit", "int8", "int4", "bf16"],
+                    help="quantized decoder weights (torch backend): int8 | int4 | bf16 on the CPU "
+                    "(PyTorch's weight-only kernels; bf16 keeps float32 between the matmuls), "
+                    "8bit | 4bit on CUDA (bitsandbytes)")
     ap.add_argument("--kernel", choices=["sdpa", "flex", "flash"], help="attention kernel (torch backend)")
     ap.add_argument("--max-context", type=int, help="tokens of context to plan memory for (torch backend)")
     ap.add_argument("--compile", action="store_true", help="torch.compile the prefill layers and the decode step (torch backend)")

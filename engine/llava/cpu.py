@@ -69,6 +69,14 @@ def cpu_dtype(asked: str | None) -> tuple[str, str | None]:
     return asked or "float32", None
 
 
+def cpu_quant(asked: str | None) -> tuple[str | None, str | None]:
+    """(--quant to run on the CPU, a note or None): bf16 weights only where bf16 is native."""
+    if asked == "bf16" and not native_bf16():
+        return None, ("float32 weights instead of the bf16 asked for: this CPU has no native bf16 "
+                      "(avx512_bf16 / AMX / Arm bf16), where PyTorch emulates it more slowly")
+    return asked, None
+
+
 def int_kernel_note() -> str | None:
     """A warning when PyTorch dispatches this CPU to its scalar kernels (no AVX2 / AVX-512): the
     int8/int4 matmuls then have no vector path and run slower than float32."""

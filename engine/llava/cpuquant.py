@@ -1,10 +1,15 @@
-"""Weight-only int8 / int4 linears for the CPU, on PyTorch's own packed-weight kernels (the ones
-gpt-fast uses): quantized once at load.
+"""Weight-only int8 / int4 / bf16 linears for the CPU, on PyTorch's own kernels (int8 / int4: the
+packed-weight ones gpt-fast uses): quantized once at load.
 
 int8: one scale per output row (symmetric), torch.ops.aten._weight_int8pack_mm.
 int4: asymmetric, one (scale, zero) pair per group of GROUP inputs, packed for
       torch.ops.aten._weight_int4pack_mm_for_cpu; the LM head stays int8 (as llama.cpp keeps its
       output matrix at higher precision), and a layer the int4 kernel cannot take stays int8.
+bf16: the weights rounded to bfloat16 (the LM head too), the model around them in its own dtype:
+      with float32 the residual stream, norms, attention and KV cache keep float32, and only each
+      matmul's inputs are rounded. `--dtype bfloat16` also rounds the hidden states between layers,
+      two thirds of its top-token flips against float32 (the own model, teacher-forced: 9 of 1,014
+      answer tokens; bf16 weights alone: 3), for the same halved weight bytes a token reads.
 The kernels take bfloat16 activations (ACT) whatever the model's dtype: their float32 path is a
 scalar loop, 40-60x slower (measured, torch 2.13, AVX-512 and AVX2 alike), while bf16 inputs are
 widened to float32 in vector registers, which needs no native bf16. Outputs return to the model's
@@ -57,6 +62,20 @@ class Int8Linear(nn.Module):
         return y if self.bias is None else y + self.bias
 
 
+class Bf16Linear(nn.Module):
+    """Needs native bf16 (cpu.native_bf16): emulated, a bf16 matmul is slower than float32's."""
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, dtype: torch.dtype):
+        super().__init__()
+        self.out_features, self.in_features = weight.shape
+        self.register_buffer("weight", weight.detach().to(torch.bfloat16))
+        self.register_buffer("bias", None if bias is None else bias.detach().to(dtype))
+
+    def forward(self, x):
+        y = F.linear(x.to(torch.bfloat16), self.weight).to(x.dtype)
+        return y if self.bias is None else y + self.bias
+
+
 class Int4Linear(nn.Module):
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, dtype: torch.dtype, group: int = GROUP):
         super().__init__()
@@ -82,10 +101,13 @@ class Int4Linear(nn.Module):
 
 
 def quantized(layer_or_weight, mode: str, dtype: torch.dtype, bias=None) -> nn.Module | None:
-    """An Int8Linear / Int4Linear for a linear (or a bare weight), or None where no kernel takes it."""
+    """An Int8Linear / Int4Linear / Bf16Linear for a linear (or a bare weight), or None where no
+    kernel takes it."""
     w = layer_or_weight.weight if isinstance(layer_or_weight, nn.Linear) else layer_or_weight
     if isinstance(layer_or_weight, nn.Linear):
         bias = layer_or_weight.bias
+    if mode == "bf16":
+        return Bf16Linear(w, bias, dtype)
     if mode == "int4" and int4_ok(*w.shape):
         return Int4Linear(w, bias, dtype)
     if int8_ok(w.shape[1]):
@@ -106,26 +128,28 @@ def fuse_gate_up(mlp, mode: str, dtype: torch.dtype) -> nn.Module | None:
     return q
 
 
+KIND = {Int8Linear: "int8", Int4Linear: "int4", Bf16Linear: "bf16"}
+
+
 def quantize_decoder_cpu(model, mode: str, dtype: torch.dtype) -> dict:
-    """Swap the decoder's attention/MLP linears (gate and up fused), and the LM head (int8 in both
-    modes: a tied head gets its own int8 copy, the embedding table stays for lookups). Returns
-    counts for the notes."""
-    counts = {"int4": 0, "int8": 0, "kept": 0}
+    """Swap the decoder's attention/MLP linears (gate and up fused), and the LM head (int8 under
+    int8 and int4, bf16 under bf16: a tied head gets its own copy, the embedding table stays for
+    lookups and the exact top logits). Returns counts for the notes."""
+    counts = {"int4": 0, "int8": 0, "bf16": 0, "kept": 0}
     for layer in model.decoder.layers:
         fused = fuse_gate_up(layer.mlp, mode, dtype)
         if fused is not None:
-            counts["int4" if isinstance(fused, Int4Linear) else "int8"] += 2
+            counts[KIND[type(fused)]] += 2
         for parent in (layer.self_attn, layer.mlp):
             for name, child in list(parent.named_children()):
                 if isinstance(child, nn.Linear):
                     q = quantized(child, mode, dtype)
-                    kind = "kept" if q is None else ("int4" if isinstance(q, Int4Linear) else "int8")
-                    counts[kind] += 1
+                    counts["kept" if q is None else KIND[type(q)]] += 1
                     if q is not None:
                         setattr(parent, name, q)
     head = model.lm_head.weight if hasattr(model, "lm_head") else model.decoder.embed_tokens.weight
-    q = quantized(head, "int8", dtype)
+    q = quantized(head, "bf16" if mode == "bf16" else "int8", dtype)
     if q is not None:
         model.lm_head = q
-        counts["head"] = "int8"
+        counts["head"] = KIND[type(q)]
     return counts

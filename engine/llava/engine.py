@@ -15,7 +15,7 @@ from ..grounding.formats import load_format
 from ..sampling_defaults import from_generation_config
 from ..grounding.geometry import clip_box, padded_to_original, tally
 from .checkpoint import fingerprint
-from .cpu import cpu_dtype, int_kernel_note
+from .cpu import cpu_dtype, cpu_quant, int_kernel_note
 from .anyres import most_image_tokens, most_views
 from .generate import RunConfig, Timings, decode_loop
 from .kvstore import VisualKVStore
@@ -36,7 +36,7 @@ def quant_notes(model, quant: str | None, device: str) -> list[str]:
     counts = getattr(model, "quant_counts", None)
     out = []
     if counts:
-        done = ", ".join(f"{n} {k}" for k, n in counts.items() if k in ("int4", "int8") and n)
+        done = ", ".join(f"{n} {k}" for k, n in counts.items() if k in ("int4", "int8", "bf16") and n)
         out.append(f"decoder linears: {done or 'none'} (torch CPU kernels); LM head {counts.get('head', 'unquantized')}")
         if counts.get("kept"):
             out.append(f"{counts['kept']} decoder linears kept unquantized: no int8 kernel takes their shape")
@@ -89,7 +89,8 @@ class TorchEngine:
             dtype = dtype or "bfloat16"
         else:  # bf16 only where this CPU has it natively (cpu.py); else float32, said in the notes
             dtype, note = cpu_dtype(dtype)
-            notes += [note] if note else []
+            quant, quant_note = cpu_quant(quant)
+            notes += [n for n in (note, quant_note) if n]
         check_mode(quant, device)
         for name in (dtype, kv_cache_dtype or dtype):
             if name not in DTYPES:

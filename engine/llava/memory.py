@@ -11,7 +11,7 @@ from .config import ModelConfig
 # itself 8-bit with one fp32 per 256 blocks (double quant); LLM.int8 is 8 bits plus one fp32
 # scale per output row (counted separately below).
 QUANT_BYTES = {None: None, "8bit": 1.0, "4bit": 0.5 + 1 / 64 + 4 / (64 * 256)}
-CPU_QUANT = ("int8", "int4")  # torch's CPU weight-only kernels: counted by cpu_quant_bytes
+CPU_QUANT = ("int8", "int4", "bf16")  # torch's CPU weight-only kernels: counted by cpu_quant_bytes
 GiB = 2 ** 30
 
 
@@ -55,11 +55,14 @@ def param_count(cfg: ModelConfig, model=None) -> tuple[int, int]:
 def cpu_quant_bytes(cfg: ModelConfig, dtype_bytes: int, quant: str) -> tuple[int, int]:
     """(bytes of the decoder linears + LM head as cpuquant.py stores them, full-precision head
     parameters they replace): int8 rows with one scale each, int4 nibbles with a (scale, zero) per
-    group, layers no kernel takes at the compute dtype; the head is int8, a tied one an extra copy."""
+    group, bf16 two bytes a weight, layers no kernel takes at the compute dtype; the head is int8
+    (bf16 under bf16), a tied one an extra copy."""
     from .cpuquant import ACT, GROUP, int4_ok, int8_ok
     act = ACT.itemsize  # scales are kept in the kernels' activation dtype
 
     def one(o, i, mode):
+        if mode == "bf16":
+            return o * i * 2
         if mode == "int4" and int4_ok(o, i):
             return o * i // 2 + (i // GROUP) * o * 2 * act
         return o * i + o * act if int8_ok(i) else o * i * dtype_bytes
@@ -68,7 +71,7 @@ def cpu_quant_bytes(cfg: ModelConfig, dtype_bytes: int, quant: str) -> tuple[int
     # per layer: q, k, v, o, gate and up as one fused matrix, down (cpuquant.quantize_decoder_cpu)
     layer = [(q, d.hidden), (kv, d.hidden), (kv, d.hidden), (d.hidden, q), (2 * d.intermediate, d.hidden),
              (d.hidden, d.intermediate)]
-    n = d.n_layers * sum(one(o, i, quant) for o, i in layer) + one(d.vocab_size, d.hidden, "int8")
+    n = d.n_layers * sum(one(o, i, quant) for o, i in layer) + one(d.vocab_size, d.hidden, "bf16" if quant == "bf16" else "int8")
     return n, 0 if d.tie_embeddings else d.vocab_size * d.hidden
 
 

@@ -227,12 +227,15 @@ class LlavaModel(nn.Module):
         model, teacher-forced on float32's answers: 158 -> 185 of 200 held-out items token for
         token). Training keeps the plain logits: rounding there is only noise in the loss."""
         h = self.decoder.norm(h)
-        lm = getattr(self, "lm_head", None)  # untied; or, quantized, an int8 copy of the tied table
+        lm = getattr(self, "lm_head", None)  # untied; or, quantized, an int8/bf16 copy of the tied table
         logits = F.linear(h, self.decoder.embed_tokens.weight) if lm is None else lm(h)
-        table = (self.decoder.embed_tokens.weight if self.cfg.decoder.tie_embeddings else
-                 lm.weight if isinstance(lm, nn.Linear) else None)
-        if (logits.dtype == torch.float32 or table is None or not table.is_floating_point()
-                or torch.is_grad_enabled()):
+        # The float table the top candidates are recomputed from: the tied embeddings (kept in the
+        # model's dtype when the head is quantized), else the head's own weight where it is float.
+        table = self.decoder.embed_tokens.weight if self.cfg.decoder.tie_embeddings else getattr(lm, "weight", None)
+        # Exact already: float32 logits from a float32 table. A quantized head's logits are rounded
+        # whatever dtype it hands back.
+        exact = logits.dtype == torch.float32 and (lm is None or isinstance(lm, nn.Linear))
+        if exact or table is None or not table.is_floating_point() or torch.is_grad_enabled():
             return logits
         return exact_top(logits, h, table)
 

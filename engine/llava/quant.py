@@ -1,6 +1,6 @@
 """Quantization of the decoder's linear layers, by name: bitsandbytes (`4bit` NF4 with double
-quant, `8bit` LLM.int8; made for CUDA) or PyTorch's CPU weight-only kernels (`int8`, `int4`:
-cpuquant.py). The vision tower, projector and embeddings keep the compute dtype."""
+quant, `8bit` LLM.int8; made for CUDA) or PyTorch's CPU weight-only kernels (`int8`, `int4`,
+`bf16`: cpuquant.py). The vision tower, projector and embeddings keep the compute dtype."""
 from __future__ import annotations
 
 import logging
@@ -11,7 +11,7 @@ from torch import nn
 from ..api import EngineError
 
 BNB_MODES = ("4bit", "8bit")    # bitsandbytes
-CPU_MODES = ("int8", "int4")    # torch.ops.aten weight-only kernels: CPU only
+CPU_MODES = ("int8", "int4", "bf16")  # weight-only, torch's own CPU kernels: CPU only
 MODES = BNB_MODES + CPU_MODES
 
 
@@ -21,10 +21,11 @@ def check_mode(mode: str | None, device: str) -> None:
         return
     if mode not in MODES:
         raise EngineError(f"--quant must be one of {', '.join(MODES)}, not {mode!r} "
-                          f"(int8/int4 on the CPU; 8bit/4bit: bitsandbytes, for CUDA).")
+                          f"(int8/int4/bf16 on the CPU; 8bit/4bit: bitsandbytes, for CUDA).")
     if mode in CPU_MODES and not device.startswith("cpu"):
-        raise EngineError(f"--quant {mode} uses PyTorch's CPU kernels; on {device} use --quant "
-                          f"{'8bit' if mode == 'int8' else '4bit'} (bitsandbytes).")
+        instead = {"int8": "--quant 8bit (bitsandbytes)", "int4": "--quant 4bit (bitsandbytes)",
+                   "bf16": "--dtype bfloat16"}[mode]
+        raise EngineError(f"--quant {mode} uses PyTorch's CPU kernels; on {device} use {instead}.")
 
 
 def _bnb():

@@ -139,6 +139,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--json", help="write the rows here too")
     ap.add_argument("--log", help="every item's answer, as JSON lines")
     ap.add_argument("--dtype", default=None)
+    ap.add_argument("--quant", default=None, help="as `chat --quant`, e.g. int8 or bf16 on the CPU")
     ap.add_argument("--by-size", action="store_true",
                     help="also the accuracy by the size of the asked object (its long side / the image's)")
     a = ap.parse_args(argv)
@@ -146,7 +147,8 @@ def main(argv: list[str]) -> int:
     from ..own.build import own_model_folder
     path = Path(a.model) if a.model else None
     folder = own_model_folder(parts=path) if path is None or path.suffix == ".safetensors" else path
-    eng = engine.load(folder, backend="torch", kv_cache_dir=False, **({"dtype": a.dtype} if a.dtype else {}))
+    eng = engine.load(folder, backend="torch", kv_cache_dir=False, quant=a.quant,
+                      **({"dtype": a.dtype} if a.dtype else {}))
     log = open(a.log, "w") if a.log else None
     rows = evaluate(eng, a.n, a.skills, a.offset, log, a.split)
     print(table(rows))

@@ -2,8 +2,9 @@
 
 Tolerances (measured on the tiny models, llama/qwen2, full/composite, tied or not; the bound is
 about 1.5x the worst seen): the largest logit difference of any position, as a fraction of that
-row's largest |logit|: bf16 <= 2% (seen 1.3%), int8 <= 3% (1.9%), int4 <= 25% (17%: random
-Gaussian weights are the worst case for 4 bits); cosine per row: >= 0.9998 / 0.9997 / 0.98."""
+row's largest |logit|: bf16 <= 2% (seen 1.3%), bf16 weights in a float32 model <= 1% (0.6%), int8
+<= 3% (1.9%), int4 <= 25% (17%: random Gaussian weights are the worst case for 4 bits); cosine per
+row: >= 0.9998 / 0.99995 / 0.9997 / 0.98."""
 from __future__ import annotations
 
 import pytest
@@ -26,6 +27,7 @@ def _load(*args, **kw):
 LOAD = dict(backend="torch", device="cpu")
 F32 = dict(LOAD, dtype="float32")  # the reference, whatever the CPU default is
 TOL = {"bf16": (dict(dtype="bfloat16"), 0.02, 0.9998),
+       "bf16 weights": (dict(quant="bf16", dtype="float32"), 0.01, 0.99995),
        "int8": (dict(quant="int8", dtype="float32"), 0.03, 0.9997),
        "int8+bf16": (dict(quant="int8", dtype="bfloat16"), 0.03, 0.9997),
        "int4+bf16": (dict(quant="int4", dtype="bfloat16"), 0.25, 0.98)}
@@ -77,7 +79,7 @@ def _choices_along(eng, ids, pixels, answer):
 
 
 @pytest.mark.parametrize("attention", ["full", "composite"])
-@pytest.mark.parametrize("setting", ["bf16", "int8+bf16"])
+@pytest.mark.parametrize("setting", ["bf16", "bf16 weights", "int8+bf16"])
 def test_greedy_answers_equal_where_the_tolerance_allows(tiny_llava, images, setting, attention):
     """A small batch of prompts: float32's greedy answer, and at every step of it where float32's
     top-2 margin is outside the stated tolerance (there a flip is not allowed), the low-precision
@@ -122,6 +124,44 @@ def test_top_logits_are_exact_at_inference(make_tiny_ckpt, setting, ckpt):
         assert m.head(h).dtype == torch.bfloat16  # training: the plain logits
 
 
+@pytest.mark.parametrize("setting,ckpt", [("bf16 weights", {"tie": True}), ("bf16 weights", {}),
+                                          ("int8", {"tie": True})], ids=["bf16w-tied", "bf16w-untied", "int8-tied"])
+def test_weight_only_heads_give_exact_top_logits_in_a_float32_model(make_tiny_ckpt, setting, ckpt):
+    """A quantized head hands back float32 logits that are still rounded (bf16 / int8 weights): the top
+    candidates are recomputed from the float table all the same, the tied embeddings (float32 here)
+    or an untied bf16 head's own weight (its dot products then exact in float32)."""
+    m = _load(make_tiny_ckpt(**ckpt), **LOAD, **TOL[setting][0]).model
+    table = m.decoder.embed_tokens.weight if m.cfg.decoder.tie_embeddings else m.lm_head.weight
+    assert m.decoder.embed_tokens.weight.dtype == torch.float32 and not isinstance(m.lm_head, torch.nn.Linear)
+    h = torch.randn(6, m.cfg.decoder.hidden, generator=torch.Generator().manual_seed(0)) * 4
+    exact = torch.nn.functional.linear(m.decoder.norm(h), table.float())
+    with torch.inference_mode():
+        got, plain = m.head(h), m.lm_head(m.decoder.norm(h))
+    assert got.dtype == plain.dtype == torch.float32
+    top = got.topk(4, -1).indices
+    assert torch.allclose(got.gather(-1, top), exact.gather(-1, top), rtol=0, atol=1e-4)
+    assert torch.equal(got.argmax(-1), exact.argmax(-1))
+    assert (plain.gather(-1, top) - exact.gather(-1, top)).abs().max() > 1e-3  # the rounding it removes
+
+
+def test_bf16_weights_keep_float32_between_the_matmuls(make_tiny_ckpt, images):
+    """`--quant bf16`: the decoder's linears (and head) hold bf16 weights, everything else float32 (the
+    residual stream, norms, KV cache, tower), and its logits are nearer float32's than `--dtype
+    bfloat16`'s, which also rounds the hidden states between layers."""
+    folder = make_tiny_ckpt()
+    ref, w, low = _load(folder, **F32), _load(folder, **LOAD, **TOL["bf16 weights"][0]), _load(folder, **LOAD, **TOL["bf16"][0])
+    layer = w.model.decoder.layers[0]
+    assert layer.self_attn.q_proj.weight.dtype == layer.mlp.gate_up.weight.dtype == torch.bfloat16
+    assert layer.input_layernorm.weight.dtype == w.model.decoder.embed_tokens.weight.dtype == torch.float32
+    assert w.model.vision.embeddings.patch_embedding.weight.dtype == torch.float32
+    assert any("14 bf16" in n and "LM head bf16" in n for n in w.info.notes), w.info.notes
+    ids, pixels = _inputs(ref, images, *PROMPTS[0])
+    a = ref.logits(ids[None], pixels)[0].float()
+    err = {name: ((a - e.logits(ids[None], pixels)[0].float()).abs().amax(-1) / a.abs().amax(-1)).max().item()
+           for name, e in (("weights", w), ("dtype", low))}
+    assert err["weights"] < err["dtype"], err
+
+
 def test_cpu_without_bf16_falls_back_to_float32_with_a_note(tiny_llava, monkeypatch):
     monkeypatch.setattr(cpu, "FORCE_NATIVE_BF16", False)
     e = _load(tiny_llava, dtype="bfloat16", **LOAD)
@@ -130,6 +170,9 @@ def test_cpu_without_bf16_falls_back_to_float32_with_a_note(tiny_llava, monkeypa
     monkeypatch.setattr(cpu, "BF16_DEFAULT_ON_CPU", True)  # the default, if switched on, falls back too
     d = _load(tiny_llava, **LOAD)
     assert d.info.dtype == "float32" and any("no native bf16" in n for n in d.info.notes)
+    q = _load(tiny_llava, quant="bf16", **LOAD)  # bf16 weights: float32 ones, said
+    assert q.info.quantization is None and type(q.model.decoder.layers[0].mlp.down_proj) is torch.nn.Linear
+    assert any("float32 weights instead of the bf16" in n for n in q.info.notes), q.info.notes
 
 
 def test_bf16_default_is_one_switch(tiny_llava, monkeypatch):

@@ -27,10 +27,10 @@ def held_bytes(model) -> int:
                + list(model.named_buffers()) if not name.endswith("inv_freq"))
 
 
-@pytest.mark.parametrize("quant", ["int8", "int4"])
+@pytest.mark.parametrize("quant", ["int8", "int4", "bf16"])
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 @pytest.mark.parametrize("tie", [False, True])
-def test_memory_estimate_knows_int8_and_int4(make_tiny_ckpt, quant, dtype, tie, monkeypatch):
+def test_memory_estimate_knows_int8_int4_and_bf16(make_tiny_ckpt, quant, dtype, tie, monkeypatch):
     from engine.llava import cpu
     monkeypatch.setattr(cpu, "FORCE_NATIVE_BF16", True)
     folder = make_tiny_ckpt(tie=tie)
@@ -38,7 +38,9 @@ def test_memory_estimate_knows_int8_and_int4(make_tiny_ckpt, quant, dtype, tie, 
     size = 4 if dtype == "float32" else 2
     est = estimate(read_config(folder), size, quant, context=1024)
     assert est.weights == held_bytes(e.model)
-    assert est.weights < estimate(read_config(folder), size, None, context=1024).weights or tie
+    # A tied head gets its own copy; bf16 weights in a bf16 model hold what it held
+    assert est.weights < estimate(read_config(folder), size, None, context=1024).weights or tie or \
+        (quant, dtype) == ("bf16", "bfloat16")
 
 
 def test_int8_swaps_decoder_linears_and_head_only(tiny_llava):
@@ -74,7 +76,8 @@ def test_a_shape_the_kernel_cannot_take_stays_full_precision(make_tiny_ckpt, ima
 
 
 @pytest.mark.parametrize("mode,device,says", [
-    ("int8", "cuda", "--quant 8bit"), ("int4", "cuda:1", "--quant 4bit"), ("int3", "cpu", "must be one of")])
+    ("int8", "cuda", "--quant 8bit"), ("int4", "cuda:1", "--quant 4bit"), ("bf16", "cuda", "--dtype bfloat16"),
+    ("int3", "cpu", "must be one of")])
 def test_combinations_that_do_not_exist_are_clear_errors(mode, device, says):
     with pytest.raises(EngineError, match=says):
         check_mode(mode, device)
@@ -114,15 +117,17 @@ def logits_along(eng, ids, pixels, answer):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("quant", ["int8", "int4"])
-def test_compiled_quantized_decode_matches_eager(tiny_llava, images, quant):
+@pytest.mark.parametrize("quant,dtype", [("int8", "bfloat16"), ("int4", "bfloat16"), ("bf16", "float32")])
+def test_compiled_quantized_decode_matches_eager(tiny_llava, images, quant, dtype, monkeypatch):
     """Inductor compiles the CPU decode step (attending over the used length, a symbolic size)
     and the vision tower's layers around the int8/int4 kernels. In bf16 its fused kernels keep
     intermediates in float32 where eager rounds them, so the two agree to bf16's tolerance
     (test_cpu_precision.py), not bit for bit: logits along eager's greedy answer within 2% of each
     row's largest, and a second turn runs through the same compiled step."""
     from engine.llava.generate import Timings, generate
-    kw = dict(quant=quant, dtype="bfloat16", **LOAD)
+    from engine.llava import cpu
+    monkeypatch.setattr(cpu, "FORCE_NATIVE_BF16", True)
+    kw = dict(quant=quant, dtype=dtype, **LOAD)
     msgs = [Message.user("Describe.", images[:1])]
     eager, compiled = _load(tiny_llava, **kw), _load(tiny_llava, compile=True, **kw)
     ids, pixels = eager.prepare(msgs)
