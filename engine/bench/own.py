@@ -1,8 +1,9 @@
-"""`python -m engine bench own [--model PATH] [--repeats N] [--json]`: the own EE-MLLM as the app
-runs it (engine.load + stream), composite attention against the same weights under full
-attention, side by side: time to first token of an image question (vision tower + prefill),
-decode tokens/s, a follow-up question in the same chat (turn 2), and the same image in a new chat.
-Each repeat uses a fresh held-out image, so turn 1 never hits a cache."""
+"""`python -m engine bench own [--model PATH] [--repeats N] [--settings float32 bf16-f32 ...] [--json]`:
+the own EE-MLLM as the app runs it (engine.load + stream), composite attention against the same
+weights under full attention, side by side: time to first token of an image question (vision
+tower + prefill), decode tokens/s, a follow-up question in the same chat (turn 2), and the same
+image in a new chat. Each repeat uses a fresh held-out image, so turn 1 never hits a cache.
+--settings adds CPU precisions (bench decode's names), each in both attention modes."""
 from __future__ import annotations
 
 import argparse
@@ -37,13 +38,20 @@ def chat(eng, image: bytes) -> dict:
     return {"turn1": r1, "turn2": r2, "new_chat": r3}
 
 
-def run(model, repeats: int) -> dict:
+def run(model, repeats: int, settings=("float32",)) -> dict:
     import engine
     from ..catalog import OWN_MODEL
     from ..train.data import make_sample
     from ..train.data.records import png_bytes
-    engines = {mode: engine.load(model or OWN_MODEL, backend="torch", attention=mode, kv_cache_dir=False)
-               for mode in ("composite", "full")}
+    from ..llava.cpu import native_bf16
+    from .decode import SETTINGS
+    engines = {}
+    for setting in settings:
+        dtype, quant = SETTINGS[setting]
+        dtype = dtype or ("bfloat16" if native_bf16() else "float32")  # as bench decode reads a setting
+        for mode in ("composite", "full"):
+            engines[mode, setting] = engine.load(model or OWN_MODEL, backend="torch", attention=mode, dtype=dtype,
+                                                 quant=quant, kv_cache_dir=False)
     out = {mode: [] for mode in engines}
     for r in range(repeats + 1):               # the first round warms up and is not counted
         image = png_bytes(make_sample(90_000 + r, "heldout", "describe").scenes[0].image)
@@ -55,8 +63,8 @@ def run(model, repeats: int) -> dict:
         eng.close()
     med = lambda xs: sorted(xs)[len(xs) // 2]
     rows = []
-    for mode, runs in out.items():
-        rows.append({"attention": mode, "turn 1 TTFT ms": med([x["turn1"]["ttft_ms"] for x in runs]),
+    for (mode, setting), runs in out.items():
+        rows.append({"attention": mode, "setting": setting, "turn 1 TTFT ms": med([x["turn1"]["ttft_ms"] for x in runs]),
                      "of which vision ms": med([x["turn1"]["vision_ms"] for x in runs]),
                      "decode tok/s": med([x["turn1"]["tok_s"] for x in runs]),
                      "turn 2 TTFT ms": med([x["turn2"]["ttft_ms"] for x in runs]),
@@ -69,15 +77,25 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--model", help="the own model's folder (default: the shipped one)")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--json", action="store_true")
+    from .decode import SETTINGS
+    ap.add_argument("--settings", nargs="+", choices=list(SETTINGS), default=["float32"],
+                    help="CPU precisions, the first the reference (default: float32)")
     a = ap.parse_args(argv)
-    res = run(a.model, a.repeats)
+    res = run(a.model, a.repeats, a.settings)
     if a.json:
         print(json.dumps(res, indent=1))
         return 0
-    cols = [(k, k, f) for k, f in (("attention", "s"), ("turn 1 TTFT ms", ".0f"), ("of which vision ms", ".0f"),
+    cols = [(k, k, f) for k, f in (("attention", "s"), ("setting", "s"), ("turn 1 TTFT ms", ".0f"), ("of which vision ms", ".0f"),
                                     ("decode tok/s", ".1f"), ("turn 2 TTFT ms", ".0f"), ("same image, new chat ms", ".0f"))]
     print_table(res["rows"], cols)
-    c, f = res["rows"]
-    for key in ("turn 1 TTFT ms", "turn 2 TTFT ms", "same image, new chat ms"):
-        print(f"{key.replace(' ms', '')}: full / composite = {f[key] / c[key]:.2f}x")
+    rows = {(r["attention"], r["setting"]): r for r in res["rows"]}
+    for setting in a.settings:
+        c, f = rows["composite", setting], rows["full", setting]
+        print(f"{setting}: " + ", ".join(f"{key.replace(' ms', '')} full / composite = {f[key] / c[key]:.2f}x"
+                                         for key in ("turn 1 TTFT ms", "turn 2 TTFT ms", "same image, new chat ms")))
+    base = rows["composite", a.settings[0]]
+    for setting in a.settings[1:]:
+        r = rows["composite", setting]
+        print(f"composite, {setting} vs {a.settings[0]}: turn 1 TTFT {base['turn 1 TTFT ms'] / r['turn 1 TTFT ms']:.2f}x "
+              f"faster, decode {r['decode tok/s'] / base['decode tok/s']:.2f}x")
     return 0

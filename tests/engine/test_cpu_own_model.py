@@ -63,7 +63,8 @@ def reference():
 STILL_FLIPS = {"bf16"}
 
 
-SETTINGS = {"bf16": dict(dtype="bfloat16"), "int8": dict(quant="int8", dtype="bfloat16")}
+SETTINGS = {"bf16": dict(dtype="bfloat16"), "int8": dict(quant="int8", dtype="bfloat16"),
+            "bf16 weights": dict(quant="bf16", dtype="float32")}
 
 
 @pytest.fixture(scope="module", params=list(SETTINGS))
