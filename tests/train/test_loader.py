@@ -115,13 +115,15 @@ def test_worker_tower_batches_hold_the_serial_images(tokenize):
     from engine.train.tower_targets import tower_batches
     proc = tokenize.p.processor.image_processor
     start, seed, skills = 500, 5, ["read", "chart", "shape"]
-    data = parallel_batches(start, seed, skills, {}, None, lambda ss: tower_batches(ss, 8, proc, 8), workers=2)
+    vision = tokenize.p.cfg.vision  # the shipped parts': 288 px, a 12 x 12 grid
+    side, grid = vision.image_size, vision.image_size // vision.patch_size
+    data = parallel_batches(start, seed, skills, {}, None, lambda ss: tower_batches(ss, 8, proc, grid), workers=2)
     got = [next(data) for _ in range(4)]
-    serial = list(tower_batches(samples_at(range(start, start + 2 * CHUNK), seed, skills, {}), 8, proc, 8))
+    serial = list(tower_batches(samples_at(range(start, start + 2 * CHUNK), seed, skills, {}), 8, proc, grid))
     want = {p.numpy().tobytes(): (t["kind"][i], t["chars"][i]) for p_, t in serial for i, p in enumerate(p_)}
     seen = set()
     for pixels, t in got:
-        assert pixels.shape == (8, 3, 192, 192) and t["chars"].shape == (8, 64, 3)
+        assert pixels.shape == (8, 3, side, side) and t["chars"].shape == (8, grid * grid, 3)
         for i, p in enumerate(pixels):
             key = p.numpy().tobytes()
             assert key in want and key not in seen    # a serial image, with its own targets, once
