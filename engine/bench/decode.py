@@ -22,6 +22,13 @@ SETTINGS = {"float32": ("float32", None), "bfloat16": ("bfloat16", None),
             "bf16-f32": ("float32", "bf16")}  # bf16 weights, float32 between the matmuls
 
 
+def setting_load_args(setting: str) -> tuple[str, str | None]:
+    """(dtype, quant) a setting loads with, its open dtype read as this CPU's default."""
+    from engine.llava.cpu import native_bf16
+    dtype, quant = SETTINGS[setting]
+    return dtype or ("bfloat16" if native_bf16() else "float32"), quant
+
+
 def copy_bandwidth(mib: int = 256, reps: int = 5) -> float:
     """Bytes per second moved by a large copy (read + write), best of `reps`."""
     import torch
@@ -55,14 +62,11 @@ def decode_speed(engine, new_tokens: int) -> tuple[float, float]:
 def load_contenders(a, folder, gguf, q8, threads):
     """name -> (engine, row dict); compiled engines are warmed up here (compiling takes minutes)."""
     from engine import GenParams, Message, load
-    from engine.llava.cpu import native_bf16
 
     from .weights import gguf_bytes_per_token, torch_bytes_per_token
     out = {}
-    bf16 = native_bf16()
     for setting in a.settings:
-        dtype, quant = SETTINGS[setting]
-        dtype = dtype or ("bfloat16" if bf16 else "float32")
+        dtype, quant = setting_load_args(setting)
         for comp in a.compile:
             eng = load(folder, backend="torch", device="cpu", dtype=dtype, quant=quant, compile=comp,
                        kv_cache_dir=False)

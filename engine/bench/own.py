@@ -43,12 +43,10 @@ def run(model, repeats: int, settings=("float32",)) -> dict:
     from ..catalog import OWN_MODEL
     from ..train.data import make_sample
     from ..train.data.records import png_bytes
-    from ..llava.cpu import native_bf16
-    from .decode import SETTINGS
+    from .decode import setting_load_args
     engines = {}
     for setting in settings:
-        dtype, quant = SETTINGS[setting]
-        dtype = dtype or ("bfloat16" if native_bf16() else "float32")  # as bench decode reads a setting
+        dtype, quant = setting_load_args(setting)
         for mode in ("composite", "full"):
             engines[mode, setting] = engine.load(model or OWN_MODEL, backend="torch", attention=mode, dtype=dtype,
                                                  quant=quant, kv_cache_dir=False)

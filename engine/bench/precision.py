@@ -10,17 +10,15 @@ import json
 import time
 from pathlib import Path
 
-from .decode import SETTINGS
+from .decode import SETTINGS, setting_load_args
 
 
 def run_setting(folder, setting: str, n: int, skills, offset: int) -> tuple[dict, dict, float]:
     """(eval rows, {(skill, item): answer}, seconds) for one setting."""
     import engine
-    from engine.llava.cpu import native_bf16
 
     from ..train.evaluate import evaluate
-    dtype, quant = SETTINGS[setting]
-    dtype = dtype or ("bfloat16" if native_bf16() else "float32")
+    dtype, quant = setting_load_args(setting)
     eng = engine.load(folder, backend="torch", device="cpu", dtype=dtype, quant=quant, kv_cache_dir=False)
     log, t0 = io.StringIO(), time.time()
     rows = evaluate(eng, n, skills, offset, log)

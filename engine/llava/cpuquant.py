@@ -131,6 +131,11 @@ def fuse_gate_up(mlp, mode: str, dtype: torch.dtype) -> nn.Module | None:
 KIND = {Int8Linear: "int8", Int4Linear: "int4", Bf16Linear: "bf16"}
 
 
+def head_mode(mode: str) -> str:
+    """The LM head's mode under `mode`: bf16 stays bf16; int4 and int8 keep an int8 head."""
+    return "bf16" if mode == "bf16" else "int8"
+
+
 def quantize_decoder_cpu(model, mode: str, dtype: torch.dtype) -> dict:
     """Swap the decoder's attention/MLP linears (gate and up fused), and the LM head (int8 under
     int8 and int4, bf16 under bf16: a tied head gets its own copy, the embedding table stays for
@@ -148,7 +153,7 @@ def quantize_decoder_cpu(model, mode: str, dtype: torch.dtype) -> dict:
                     if q is not None:
                         setattr(parent, name, q)
     head = model.lm_head.weight if hasattr(model, "lm_head") else model.decoder.embed_tokens.weight
-    q = quantized(head, "bf16" if mode == "bf16" else "int8", dtype)
+    q = quantized(head, head_mode(mode), dtype)
     if q is not None:
         model.lm_head = q
         counts["head"] = KIND[type(q)]

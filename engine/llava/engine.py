@@ -24,7 +24,7 @@ from .forward import available_kernels, forward
 from .memory import check_fits, param_count
 from .model import load_model
 from .prompt import Prompter
-from .quant import check_mode
+from .quant import CPU_MODES, check_mode
 from .reuse import Prefiller
 
 DEFAULT_CONTEXT = 4096  # the KV budget planned for unless --max-context asks for more
@@ -36,7 +36,7 @@ def quant_notes(model, quant: str | None, device: str) -> list[str]:
     counts = getattr(model, "quant_counts", None)
     out = []
     if counts:
-        done = ", ".join(f"{n} {k}" for k, n in counts.items() if k in ("int4", "int8", "bf16") and n)
+        done = ", ".join(f"{n} {k}" for k, n in counts.items() if k in CPU_MODES and n)
         out.append(f"decoder linears: {done or 'none'} (torch CPU kernels); LM head {counts.get('head', 'unquantized')}")
         if counts.get("kept"):
             out.append(f"{counts['kept']} decoder linears kept unquantized: no int8 kernel takes their shape")

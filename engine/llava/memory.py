@@ -57,7 +57,7 @@ def cpu_quant_bytes(cfg: ModelConfig, dtype_bytes: int, quant: str) -> tuple[int
     parameters they replace): int8 rows with one scale each, int4 nibbles with a (scale, zero) per
     group, bf16 two bytes a weight, layers no kernel takes at the compute dtype; the head is int8
     (bf16 under bf16), a tied one an extra copy."""
-    from .cpuquant import ACT, GROUP, int4_ok, int8_ok
+    from .cpuquant import ACT, GROUP, head_mode, int4_ok, int8_ok
     act = ACT.itemsize  # scales are kept in the kernels' activation dtype
 
     def one(o, i, mode):
@@ -71,7 +71,7 @@ def cpu_quant_bytes(cfg: ModelConfig, dtype_bytes: int, quant: str) -> tuple[int
     # per layer: q, k, v, o, gate and up as one fused matrix, down (cpuquant.quantize_decoder_cpu)
     layer = [(q, d.hidden), (kv, d.hidden), (kv, d.hidden), (d.hidden, q), (2 * d.intermediate, d.hidden),
              (d.hidden, d.intermediate)]
-    n = d.n_layers * sum(one(o, i, quant) for o, i in layer) + one(d.vocab_size, d.hidden, "bf16" if quant == "bf16" else "int8")
+    n = d.n_layers * sum(one(o, i, quant) for o, i in layer) + one(d.vocab_size, d.hidden, head_mode(quant))
     return n, 0 if d.tie_embeddings else d.vocab_size * d.hidden
 
 
