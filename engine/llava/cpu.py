@@ -8,12 +8,13 @@ from __future__ import annotations
 import functools
 import platform
 
-# The one switch: make bfloat16 the CPU default where it is native. On only while the shipped own
-# model's held-out answers in bf16 are within 1 point of float32 on every skill (`python -m engine
-# eval --dtype bfloat16` against `--dtype float32`, README): met by the sixth parts, not by the
-# seventh (relations -3, colour/count +2) nor the eighth (relations -2, size and "is there" -3); the
-# eleventh (shipped) not measured in bf16, so off. Its bf16 weights in a float32 model (--quant
-# bf16) are within 1 point on every skill: the candidate default (README).
+# The one switch: make bfloat16 the CPU default where it is native. On only where it pays end to
+# end with the held-out answers unchanged. Answers: bf16 weights in a float32 model (--quant bf16)
+# keep the shipped eleventh's within 1 point on every skill; --dtype bfloat16 was off by 2-3 on some
+# skill for the seventh, eighth and ninth. Speed (python -m engine bench own --settings, the own
+# model, README): the first token comes 1.26-1.40x sooner but decode runs 0.80-0.85x as fast on both
+# CPUs measured (AMD EPYC avx512_bf16; Intel Xeon with AMX, where bench decode's bf16 step is 0.77x
+# float32's), so an answer of more than ~4 tokens arrives later: off.
 BF16_DEFAULT_ON_CPU = False
 
 # Tests simulate another CPU by setting this (True / False); None: detect.
