@@ -13,7 +13,7 @@ from ..catalog import text_only_refusal
 from ..grounding.regions import region_text
 from ..images import open_rgb
 from ..templates import render_continuing, render_folding_system
-from . import anyres
+from . import anyres, words
 from .config import ModelConfig
 
 
@@ -69,6 +69,8 @@ class Prompter:
         self.template = getattr(owner, "chat_template", None) or self.tokenizer.chat_template
         if cfg.grid_pinpoints is not None:
             self._pin_tiling(folder, max_tiles)
+        # A model trained with the words an OCR reads is given them after each image (words.py).
+        self.reads_words = bool((cfg.grounding or {}).get("ocr_words"))
 
     def _pin_tiling(self, folder: Path, max_tiles: int | None) -> None:
         """LLaVA-NeXT: transformers' PIL image processor, always (the torchvision one gives other
@@ -83,18 +85,29 @@ class Prompter:
         v = self.cfg.vision
         return anyres.grid((size[1], size[0]), self.pinpoints, self.tile, v.patch_size, self.cfg.image_seq_length)
 
-    def conversation(self, messages: list[Message], box_format: str = "auto"):
+    def conversation(self, messages: list[Message], box_format: str = "auto", read=None):
+        """read: (image, pixel hash) -> [(word, box)] for a model that reads words (words.py);
+        None: the OCR's, cached."""
+        read = (read or words.ocr_reader) if self.reads_words else None
         conv, images, boxes = [], [], []
         for m in messages:
             parts = []
-            for p in m.parts:
+
+            def add(p):
                 if isinstance(p, Text):
                     parts.append({"type": "text", "text": p.text})
-                elif isinstance(p, Image):
-                    images.append(open_rgb(p))
-                    parts.append({"type": "image"})
                 elif isinstance(p, Region):
                     parts.append({"type": "text", "text": self._region(p, images, boxes, box_format, m.role)})
+
+            for p in m.parts:
+                if isinstance(p, Image):
+                    images.append(open_rgb(p))
+                    parts.append({"type": "image"})
+                    if read is not None and m.role == "user":
+                        for h in words.hint(read(images[-1], pixel_hash(images[-1])), len(images) - 1):
+                            add(h)
+                else:
+                    add(p)
             if all(p["type"] == "text" for p in parts):  # plain string: every template accepts it
                 parts = "".join(p["text"] for p in parts)
             conv.append({"role": m.role, "content": parts})
@@ -121,13 +134,15 @@ class Prompter:
         render = lambda c: owner.apply_chat_template(c, add_generation_prompt=True, tokenize=False)
         return render_folding_system(render, conv) if finished else render_continuing(render, conv)
 
-    def build(self, messages: list[Message], box_format: str = "auto", finished: bool = False) -> Prompt:
+    def build(self, messages: list[Message], box_format: str = "auto", finished: bool = False,
+              read=None) -> Prompt:
         """box_format: how regions are written for a model without a box head (engine.grounding).
         A conversation ending in an assistant turn is that answer to go on from (Continue), unless
-        `finished`: training's targets are whole answers, each closed by its end-of-turn token."""
+        `finished`: training's targets are whole answers, each closed by its end-of-turn token.
+        read: how a model that reads words gets them (conversation)."""
         if not messages:
             raise EngineError("No messages to answer.")
-        conv, images, boxes = self.conversation(messages, box_format)
+        conv, images, boxes = self.conversation(messages, box_format, read)
         if images and self.cfg.vision is None:
             raise EngineError(text_only_refusal(self.name))
         text = self.render(conv, finished)

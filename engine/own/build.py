@@ -143,6 +143,7 @@ def assemble(parts_meta: tuple[dict, dict], gguf: Path, out: Path, progress=None
     c["grounding"] = {"at_token": spec["new_tokens"][1], "at_token_id": ids[1], "boxes_token": spec["new_tokens"][2],
                       "boxes_token_id": ids[2], "box_space": "pad",
                       **({"pointer": True} if spec.get("pointer") else {}),
+                      **({"ocr_words": True} if spec.get("ocr_words") else {}),
                       # parts trained before region reading lack its weight: the parts decide
                       **({"region_read": True} if "grounding.region_read.weight" in parts else {})}
     c["own_model"] = {"sees": spec.get("sees", ""), "trained": spec.get("trained", {})}

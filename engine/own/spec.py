@@ -22,6 +22,9 @@ POINTER = True
 # A box may also carry what it covers (BoxHead's region reading; a config turns it on with
 # "spec": {"region_read": true}). Off: in two CPU runs the decoder learned to ignore it (TRAINING.md).
 REGION_READ = False
+# The words an OCR reads, given after each image with their boxes (engine/llava/words.py; a config
+# turns it on with "spec": {"ocr_words": true}).
+OCR_WORDS = False
 
 # LoRA on every linear of the decoder (peft while training; merged into the weights at build).
 LORA = dict(rank=16, alpha=32, targets=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
@@ -46,4 +49,4 @@ IMAGE_STD = [0.26862954, 0.26130258, 0.27577711]
 def spec() -> dict:
     return dict(vision=VISION, lora=LORA, ee_mllm=EE_MLLM, new_tokens=NEW_TOKENS, chat_template=CHAT_TEMPLATE,
                 image_mean=IMAGE_MEAN, image_std=IMAGE_STD, vision_feature_layer=-1, new_rows=NEW_ROWS,
-                pointer=POINTER, region_read=REGION_READ)
+                pointer=POINTER, region_read=REGION_READ, ocr_words=OCR_WORDS)
