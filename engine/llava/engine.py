@@ -240,6 +240,7 @@ class TorchEngine:
                     decode_tokens_per_s=timings.tokens / timings.decode_s if timings.decode_s > 0 else 0.0,
                     prompt_tokens=len(ids), generated_tokens=timings.tokens,
                     extra={"vision_ms": timings.vision_ms, "decoder_prefill_ms": timings.prefill_ms,
+                           **({"ocr_ms": prompt.read_ms} if prompt.read_ms else {}),
                            "attention": self.run.attention, **timings.extra,
                            **({"memory_bytes": torch.cuda.memory_allocated(self.device)} if "cuda" in self.device else {})})
         yield Done(reason, error, tally(notes))

@@ -3,6 +3,7 @@ processor (transformers), images opened safely (engine.images)."""
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,7 @@ class Prompt:
     image_sizes: list[tuple[int, int]] = field(default_factory=list)  # original (w, h)
     boxes: list[tuple] = field(default_factory=list)  # regions for <boxes> tokens, padded-square coords
     image_tokens: list[int] = field(default_factory=list)  # decoder tokens of each image, in order
+    read_ms: float = 0.0                 # the OCR's time reading the images' words (words.py), uncached ones
 
 
 def pad_to_square(img, mean):
@@ -86,10 +88,11 @@ class Prompter:
         return anyres.grid((size[1], size[0]), self.pinpoints, self.tile, v.patch_size, self.cfg.image_seq_length)
 
     def conversation(self, messages: list[Message], box_format: str = "auto", read=None):
-        """read: (image, pixel hash) -> [(word, box)] for a model that reads words (words.py);
+        """-> (conversation for the chat template, images, region boxes, seconds the OCR took).
+        read: (image, pixel hash) -> [(word, box)] for a model that reads words (words.py);
         None: the OCR's, cached."""
         read = (read or words.ocr_reader) if self.reads_words else None
-        conv, images, boxes = [], [], []
+        conv, images, boxes, read_s = [], [], [], 0.0
         for m in messages:
             parts = []
 
@@ -104,14 +107,17 @@ class Prompter:
                     images.append(open_rgb(p))
                     parts.append({"type": "image"})
                     if read is not None and m.role == "user":
-                        for h in words.hint(read(images[-1], pixel_hash(images[-1])), len(images) - 1):
+                        t0 = time.perf_counter()
+                        found = read(images[-1], pixel_hash(images[-1]))
+                        read_s += time.perf_counter() - t0
+                        for h in words.hint(found, len(images) - 1):
                             add(h)
                 else:
                     add(p)
             if all(p["type"] == "text" for p in parts):  # plain string: every template accepts it
                 parts = "".join(p["text"] for p in parts)
             conv.append({"role": m.role, "content": parts})
-        return conv, images, boxes
+        return conv, images, boxes, read_s
 
     def _region(self, r: Region, images: list, boxes: list, box_format: str, role: str) -> str:
         """A box-head model reads a region as one embedding at a <boxes> token (padded-square
@@ -142,10 +148,14 @@ class Prompter:
         read: how a model that reads words gets them (conversation)."""
         if not messages:
             raise EngineError("No messages to answer.")
-        conv, images, boxes = self.conversation(messages, box_format, read)
+        conv, images, boxes, read_s = self.conversation(messages, box_format, read)
         if images and self.cfg.vision is None:
             raise EngineError(text_only_refusal(self.name))
-        text = self.render(conv, finished)
+        prompt = self._inputs(self.render(conv, finished), images, boxes)
+        prompt.read_ms = read_s * 1e3
+        return prompt
+
+    def _inputs(self, text: str, images: list, boxes: list) -> Prompt:
         if images:
             sizes = [i.size for i in images]
             if self.cfg.grid_pinpoints is not None:

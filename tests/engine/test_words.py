@@ -97,3 +97,12 @@ def test_training_is_given_the_words_as_the_app_is(reading_model, load_engine):
     sample = make_sample(5000, "heldout", "colour")
     assert tok.reader(sample)(left.image, pixel_hash(left.image)) == []
     assert tok.reader(sample)(picked[0].image, pixel_hash(picked[0].image)) == _read(picked[0].image)
+
+
+def test_the_status_says_how_long_the_ocr_took_once_per_image(reading_model, load_engine):
+    from engine.api import GenParams, Stats
+    words.forget()
+    eng = load_engine(reading_model, backend="torch", device="cpu", dtype="float32")
+    msgs = [Message.user("What does it say?", [png_bytes(make_sample(ITEMS[2], "heldout", "read").scenes[0].image)])]
+    said = [[ev for ev in eng.stream(msgs, GenParams(max_new_tokens=2)) if isinstance(ev, Stats)][0] for _ in range(2)]
+    assert said[0].extra["ocr_ms"] > 20 and said[1].extra.get("ocr_ms", 0) < 5  # the second time from the cache
