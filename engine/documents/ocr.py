@@ -35,6 +35,11 @@ def _get():
         return _engine
 
 
+def load() -> None:
+    """Load the OCR's models now (a few seconds, once per process) rather than in a first answer."""
+    _get()
+
+
 def _quad_box(points, w: int, h: int):
     xs, ys = [p[0] for p in points], [p[1] for p in points]
     return min(xs) / w, min(ys) / h, max(xs) / w, max(ys) / h

@@ -122,6 +122,9 @@ class TorchEngine:
         self.run = RunConfig(attention, ee.get("visual_mlp", True) if visual_mlp is None else visual_mlp, kernel,
                              compile)
         self.prompter = Prompter(folder, cfg, max_tiles)
+        if self.prompter.reads_words:
+            from . import words
+            words.warm()
         self.eos = set(cfg.eos_token_ids) | {self.prompter.tokenizer.eos_token_id} - {None}
         self.device = device
         self.lock = threading.Lock()  # one generation at a time: they share the cached conversation

@@ -45,6 +45,12 @@ def ocr_reader(image, key: str) -> list:
     return found
 
 
+def warm() -> None:
+    """At model load: the OCR's models take seconds to load, not to be paid by the first answer."""
+    from ..documents.ocr import load
+    load()
+
+
 def forget() -> None:
     """Empty the cache (a benchmark times the OCR on every engine alike)."""
     with _lock:
