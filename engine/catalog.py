@@ -36,7 +36,7 @@ def default_model() -> Path | None:
 
 OWN_MODEL = "own:ee-mllm"   # the project's own EE-MLLM, assembled on first use (engine.own)
 OWN_NAME = "vlchat EE-MLLM 135M (own)"
-OWN_SEES = ("generated scenes only: shapes, colours, printed words, bar charts (trained here). Not photos: "
+OWN_SEES = ("generated scenes only: shapes, colours, printed words (given by an OCR), bar charts (trained here). Not photos: "
             "for those load a LLaVA folder, a GGUF + mmproj or a server")
 
 

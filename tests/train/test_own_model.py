@@ -32,18 +32,18 @@ def rows(own):
     return evaluate(own, N, skills=tuple(FLOORS), offset=5000)
 
 
-# The shipped parts (eleventh, 2026-12-05: the fifth taught to point before they answer, then
-# 20,016 + 8,448 + 12,896 + 20,064 + 42,768 samples on this CPU at 192 px and 24,080 at 288 px) meet
-# the colour, relations, refer and region floors on 100 items (93%, 90%, 90% at IoU >= 0.5, 84%);
-# shape, count, read and charts are unmet on 100 (77%, 52%, 1%, 5%: README's held-out table). Shape
-# and count pass their floors less the margin on these 12: the margin's luck, not the floor.
+# The shipped parts (twelfth, 2026-12-06: the eleventh given the words an OCR reads, engine/llava/words.py,
+# and trained on 10,320 samples with them) meet the colour, relations, refer, region and read floors
+# on 100 items (95%, 90%, 90% at IoU >= 0.5, 80%, 88%); shape, count and charts are unmet on 100
+# (79%, 47%, 40%: README's held-out table). Shape and count pass their floors less the margin on
+# these 12: the margin's luck, not the floor.
 # Strict: a skill that meets its floor less the margin turns its mark into a failure, so the marks
 # go as the model improves.
 BELOW_FLOOR = pytest.mark.xfail(strict=True, reason="issue 20 open: the shipped own model is not yet at this floor")
 
 
 @pytest.mark.parametrize("skill", [pytest.param(s, marks=BELOW_FLOOR) for s in
-                                   ("read", "chart")] + ["colour", "shape", "count", "relation", "refer", "region"])
+                                   ("chart",)] + ["colour", "shape", "count", "relation", "refer", "region", "read"])
 def test_heldout_skill_meets_its_floor(rows, skill):
     from engine.train.evaluate import FLOORS
     assert rows[skill]["accuracy"] >= FLOORS[skill] - MARGIN, rows[skill]
@@ -58,7 +58,7 @@ def unseen_rows(own):
 # The same held-out items asked in wordings training never uses and shown blurred, compressed, noisy
 # or at a lower resolution (TRAINING.md, "Other words, other pixels"): the skills that pass on the clean
 # items pass there too, against the same floors less the margin.
-UNSEEN_SKILLS = ("colour", "refer", "region")
+UNSEEN_SKILLS = ("colour", "refer", "region", "read")
 
 
 @pytest.mark.parametrize("skill", UNSEEN_SKILLS)
