@@ -42,5 +42,6 @@ def test_labels_are_the_answers_each_closed_by_end_of_turn(tokenize, skill, inde
     tail = ids[len(ids) - ids[::-1].index(tokenize.end):]  # after the last answer: no new header
     assert not tok.decode(tail).strip(), tok.decode(tail)
     # the question as the app sends it is the training ids up to the last answer
-    asked = tokenize.p.build(s.messages[:-1]).ids.tolist()
+    # the words a model that reads them is given are training's for this sample (examples.WORDLESS_READ)
+    asked = tokenize.p.build(s.messages[:-1], read=tokenize.reader(s)).ids.tolist()
     assert ids[:len(asked)] == asked
