@@ -56,7 +56,7 @@ def reference():
 # (model.small_tower) bf16 is within 1 point of float32 on 14 of 15 rows (`bench precision
 # --n 100`), but flips read #5001 here (a wrong word either way); int8 flips two (count #5001 in
 # other words, read #5001). The ninth parts flipped one in each (int8: refer #5001, "Here: [0]" for
-# "Here it is [0]."); the tenth only in bf16; the eleventh (shipped, 288 px) only in int8 (refer
+# "Here it is [0]."); the tenth only in bf16; the eleventh (288 px) only in int8 (refer
 # #5000, "Here: [0]" for "[0]"), bf16 weights (`--quant bf16`) in none. The per-skill bar (issue 19:
 # within 1 point per skill, held-out n 100) was met in bf16 by the sixth parts, not by the seventh,
 # eighth or ninth, nor in int8 by the sixth, so float32 stays the CPU default.
