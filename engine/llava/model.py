@@ -60,6 +60,15 @@ class BoxHead(nn.Module):
             nn.init.zeros_(self.region_read.weight)  # added to trained parts: starts as if absent
 
 
+def box_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """IoU of x1y1x2y2 boxes, broadcast over the leading dimensions: (..., 4), (..., 4) -> (...)."""
+    w = (torch.minimum(a[..., 2], b[..., 2]) - torch.maximum(a[..., 0], b[..., 0])).clamp(min=0)
+    h = (torch.minimum(a[..., 3], b[..., 3]) - torch.maximum(a[..., 1], b[..., 1])).clamp(min=0)
+    area = lambda x: (x[..., 2] - x[..., 0]).clamp(min=0) * (x[..., 3] - x[..., 1]).clamp(min=0)
+    inter = w * h
+    return inter / (area(a) + area(b) - inter).clamp(min=1e-9)
+
+
 def cover(boxes: torch.Tensor, side: int) -> torch.Tensor:
     """(M, 4) boxes x1y1x2y2 in 0..1 -> (M, side*side): the share of each patch of a side x side
     grid (row-major, as the tower's tokens) that the box covers."""
@@ -205,19 +214,30 @@ class LlavaModel(nn.Module):
         if self.has_pointer:
             if values is None or values.shape[-2] == 0:  # nothing to point into: no box (dropped, said)
                 return torch.full((*h.shape[:-1], 4), float("nan"), device=h.device)
-            return self.point(h, values)[0]
+            return self.point(h, values, one_object=True)[0]
         w = self.grounding.loc_decoder[0].weight
         return self.grounding.loc_decoder(self.decoder.norm(h).to(w.dtype))
 
-    def point(self, h: torch.Tensor, values: torch.Tensor):
-        """The pointer: (boxes (..., 4), the attention logits over the visual rows (..., N))."""
+    def point(self, h: torch.Tensor, values: torch.Tensor, one_object: bool = False):
+        """The pointer: (boxes (..., 4), the attention logits over the visual rows (..., N)).
+        one_object: weigh only the tokens that read the same box as the most pointed-at one
+        (IoU >= 0.5), so attention split between two objects gives one of them, not a box
+        between them (training keeps the plain weighted sum its loss was shaped on)."""
         g = self.grounding
         q = g.point_q(self.decoder.norm(h).to(g.point_q.weight.dtype))
         v = values.to(q.dtype)
         if v.dim() == 2 and q.dim() == 2:  # one set of visual rows for every box
             v = v.expand(q.shape[0], *v.shape)
         logits = (v @ q.unsqueeze(-1)).squeeze(-1) / v.shape[-1] ** 0.5
-        boxes = (logits.softmax(-1).unsqueeze(-1) * g.patch_box(v)).sum(-2)
+        per_token = g.patch_box(v)
+        weights = logits.softmax(-1)
+        if one_object:
+            best = logits.argmax(-1, keepdim=True)
+            top = per_token.gather(-2, best[..., None].expand(*best.shape, 4))
+            same = (box_iou(per_token, top) >= 0.5).scatter(-1, best, True)
+            weights = weights * same
+            weights = weights / weights.sum(-1, keepdim=True)
+        boxes = (weights.unsqueeze(-1) * per_token).sum(-2)
         return boxes, logits
 
     def head(self, h: torch.Tensor) -> torch.Tensor:

@@ -247,14 +247,22 @@ def test_pointing_replies(samples):
     for s in samples["relation"][:80]:
         text, boxes = target(s)
         assert len(boxes) == 2 and boxes[0] != boxes[1] and grade(s, after(text, 1), []), text
+    for s in samples["chart"]:  # the asked bar (tallest or shortest), then its label
+        text, boxes = target(s)
+        bars = [o for o in s.scenes[0].objects if o.kind == "bar"]
+        pick = next(b for b in bars if b.label == s.answer)
+        assert pick.value in (max(b.value for b in bars), min(b.value for b in bars))
+        assert len(boxes) == 1 and boxes[0] == pick.box
+        assert grade(s, after(text, 0), []), text
 
 
 def test_pointing_replies_draw_as_the_replies_they_replace():
     """rng.choice consumes draws by the list's length: a pointing reply list as long as the plain one
     keeps every later question of a conversation the same held-out item as before pointing."""
-    from engine.train.data.wording import A, COUNT_POINT, PAIR_POINT, POINT_REPLY
+    from engine.train.data.wording import A, CHART_POINT, COUNT_POINT, PAIR_POINT, POINT_REPLY
     assert len(POINT_REPLY["colour"]) == len(A["colour"]) and len(POINT_REPLY["shape"]) == len(A["shape"])
     assert len(COUNT_POINT) == len(A["count"]) == len(A["count_one"])
+    assert len(CHART_POINT) == 5  # the plain chart replies it replaced were five
     assert (len(PAIR_POINT["dir"]), len(PAIR_POINT["which"]), len(PAIR_POINT["yes"])) == \
         (len(A["rel"]), len(A["which"]), len(A["yes"])) == (len(A["rel"]), len(A["which"]), len(A["no"]))
 

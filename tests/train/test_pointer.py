@@ -77,7 +77,9 @@ def test_training_box_is_the_engines_box(folder, attention):
         x, is_visual = model.embed(batch.ids, model.image_features(batch.pixels), batch.boxes)
         h = forward(model.decoder, x, torch.arange(batch.ids.shape[1]), is_visual, None, run)
         values = model.visual_values(x[:, is_visual])
-        trained, _ = model.point(h[batch.at_rows, batch.at_pos], values[batch.at_rows])
+        h_at = h[batch.at_rows, batch.at_pos]
+        trained, _ = model.point(h_at, values[batch.at_rows])  # the weighted sum the loss sees
+        given, _ = model.point(h_at, values[batch.at_rows], one_object=True)  # what the engine gives
         losses = batch_losses(model, batch, run)
     assert {"point_ce", "patch_l1"} <= set(losses)
     ids = ex.ids[:at_pos]  # the prompt and the answer up to <at>; the engine feeds <at> itself
@@ -85,7 +87,37 @@ def test_training_box_is_the_engines_box(folder, attention):
     prefill(model, ids, ex.pixels, cache, run, Timings())
     visual_pos = (ids == cfg.image_token_id).nonzero()[:, 0]
     box, _ = decode_box(model, cfg.grounding["at_token_id"], len(ids), cache, run, visual_pos)
-    assert torch.allclose(torch.tensor(box), trained[0], atol=1e-4), (box, trained[0])
+    assert torch.allclose(torch.tensor(box), given[0], atol=1e-4), (box, given[0])
+    # the fixture's boxes all overlap (one object): there the engine's box is the loss's box too
+    assert torch.allclose(given[0], trained[0], atol=1e-4)
+
+
+def test_the_engine_points_at_one_object_not_between_two(folder):
+    """Attention split between two objects: training's weighted sum lies between them, the box the
+    engine gives is the most pointed-at object's (the own model counted a box between two objects
+    as a third: count 47% -> 54%, refer 90% -> 94% on the held-out items, no weights changed)."""
+    from engine.llava.config import read_config
+    from engine.llava.model import box_iou, load_model
+    model = load_model(folder, dtype=torch.float32, cfg=read_config(folder))
+    g, dim = model.grounding, model.grounding.patch_box.in_features
+    a, b = torch.tensor([0.1, 0.1, 0.3, 0.3]), torch.tensor([0.6, 0.5, 0.9, 0.8])
+    values = torch.zeros(5, dim)
+    values[:, :4] = torch.stack([a, a, b, b, torch.tensor([0.0, 0.0, 1.0, 1.0])])  # each token reads its box
+    values[:, 4] = torch.tensor([2.0, 1.9, 2.05, 0.0, -5.0]) * dim ** 0.5          # and how much it is pointed at
+    with torch.no_grad():
+        g.patch_box.weight.zero_()
+        g.patch_box.weight[:, :4] = torch.eye(4)
+        g.patch_box.bias.zero_()
+        g.point_q.weight.zero_()
+        g.point_q.bias.zero_()
+        g.point_q.bias[4] = 1.0
+        h = torch.randn(1, model.cfg.decoder.hidden)
+        soft, logits = model.point(h, values)
+        one = model.box_from_hidden(h, values)
+    assert int(logits.argmax()) == 2
+    iou = lambda x, y: float(box_iou(x, y))
+    assert iou(soft[0], a) < 0.5 and iou(soft[0], b) < 0.5       # between the two: neither
+    assert torch.allclose(one[0], b, atol=1e-5)                    # the top token's object, whole
 
 
 def test_no_image_to_point_into_gives_no_box(folder):

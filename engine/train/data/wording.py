@@ -158,7 +158,6 @@ A = {
     "read": ['"{w}".', 'It says "{w}".', "{w}", 'The text reads "{w}".', "{w}."],
     "read_sign": ['"{w}".', 'The sign says "{w}".', "{w}", 'It says "{w}".'],
     "read_number": ["{w}.", "The number is {w}.", "{w}", "It says {w}."],
-    "chart": ["{l}.", "The bar for {l}.", "{l} is the {most}.", "It is {l}.", "{l}."],
     "two": ["The {o} image.", "The {o} one.", "In the {o} picture.", "The {o}.", "{O}."],
     "blank_thing": ["There is no {obj} in the image.", "I don't see {x}.",
                     "The image is empty: there is no {obj}.", "There is no {obj} here."],
@@ -176,6 +175,10 @@ POINT_REPLY = {
     "shape": [("The {obj} ", " is {x}."), ("That {obj} ", " is {x}."), ("The {obj} ", ": {x}."),
               ("The {obj} here ", " is {x}."), ("Here is the {obj} ", "; it is {x}.")],
 }
+# chart replies point at the bar, then name its label: (before, after the box). As many as the plain
+# replies they replaced (one rng draw of the same length: the held-out items stay the same)
+CHART_POINT = [("", ": {l}."), ("Here: ", ", the bar for {l}."), ("The {most} bar ", " is {l}."), ("It is ", ": {l}."),
+               ("The {most} one ", ": {l}.")]
 # count replies point at each one, then say the number: (before the boxes, after them)
 COUNT_POINT = [("", ": {n}."), ("", ": {nw} {things}."), ("I see ", ": {nw}."), ("Here: ", ", {n} in all."),
                ("", " - {nw}.")]
