@@ -60,13 +60,15 @@ def reference():
 # #5000, "Here: [0]" for "[0]"), bf16 weights (`--quant bf16`) in none. The per-skill bar (issue 19:
 # within 1 point per skill, held-out n 100) was met in bf16 by the sixth parts, not by the seventh,
 # eighth or ninth, nor in int8 by the sixth, so float32 stays the CPU default.
-# The twelfth (shipped, the OCR's words in the prompt) flips two in bf16 in words only (colour #5001
+# The twelfth (the OCR's words in the prompt) flipped two in bf16 in words only (colour #5001
 # "[0] is green." for "[0]: green.", refer #5000) and three in int8, one of them graded otherwise
-# (count #5000 "There are none." for "[0]: 1."); bf16 weights in none.
+# (count #5000 "There are none." for "[0]: 1."); bf16 weights in none. The thirteenth (shipped: chart
+# replies that point, the pointer giving one object) answers as float32 in bf16 and bf16 weights;
+# int8 flips one in words only (count #5001, "[0] - one." and "[0]: 1.", wrong either way).
 # The settings whose answers still differ here: expected to fail, and a failure if one stops differing.
-STILL_FLIPS = {"int8", "bf16"}
+STILL_FLIPS = {"int8"}
 # The settings with an answer graded otherwise than float32's, likewise.
-GRADE_FLIPS = {"int8"}
+GRADE_FLIPS: set = set()
 
 
 SETTINGS = {"bf16": dict(dtype="bfloat16"), "int8": dict(quant="int8", dtype="bfloat16"),

@@ -32,18 +32,18 @@ def rows(own):
     return evaluate(own, N, skills=tuple(FLOORS), offset=5000)
 
 
-# The shipped parts (twelfth, 2026-12-06: the eleventh given the words an OCR reads, engine/llava/words.py,
-# and trained on 10,320 samples with them) meet the colour, relations, refer, region and read floors
-# on 100 items (97%, 89%, 94% at IoU >= 0.5, 80%, 88%, the pointer giving one object); shape, count
-# and charts are unmet on 100 (79%, 54%, 40%: README's held-out table), and shape is below its floor
-# less the margin on these 12 too (8 of 12; count 8 of 12 passes it).
+# The shipped parts (thirteenth, 2026-12-06: the twelfth trained on 7,280 samples with chart replies
+# that box the asked bar first, the pointer giving one object) meet the colour, relations, refer,
+# region and read floors on 100 items (95%, 89%, 94% at IoU >= 0.5, 81%, 90%); shape, count and
+# charts are unmet on 100 (81%, 55%, 39%: README's held-out table); on these 12 shape and count pass
+# their floors less the margin (9 and 8 of 12), charts do not (6 of 12).
 # Strict: a skill that meets its floor less the margin turns its mark into a failure, so the marks
 # go as the model improves.
 BELOW_FLOOR = pytest.mark.xfail(strict=True, reason="issue 20 open: the shipped own model is not yet at this floor")
 
 
 @pytest.mark.parametrize("skill", [pytest.param(s, marks=BELOW_FLOOR) for s in
-                                   ("shape", "chart")] + ["colour", "count", "relation", "refer", "region", "read"])
+                                   ("chart",)] + ["colour", "shape", "count", "relation", "refer", "region", "read"])
 def test_heldout_skill_meets_its_floor(rows, skill):
     from engine.train.evaluate import FLOORS
     assert rows[skill]["accuracy"] >= FLOORS[skill] - MARGIN, rows[skill]
