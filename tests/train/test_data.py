@@ -259,10 +259,10 @@ def test_pointing_replies(samples):
 def test_pointing_replies_draw_as_the_replies_they_replace():
     """rng.choice consumes draws by the list's length: a pointing reply list as long as the plain one
     keeps every later question of a conversation the same held-out item as before pointing."""
-    from engine.train.data.wording import A, CHART_POINT, COUNT_POINT, PAIR_POINT, POINT_REPLY
+    from engine.train.data.wording import A, COUNT_POINT, PAIR_POINT, POINT_REPLY
     assert len(POINT_REPLY["colour"]) == len(A["colour"]) and len(POINT_REPLY["shape"]) == len(A["shape"])
     assert len(COUNT_POINT) == len(A["count"]) == len(A["count_one"])
-    assert len(CHART_POINT) == 5  # the plain chart replies it replaced were five
+    assert len(POINT_REPLY["chart"]) == 5  # the plain chart replies it replaced were five
     assert (len(PAIR_POINT["dir"]), len(PAIR_POINT["which"]), len(PAIR_POINT["yes"])) == \
         (len(A["rel"]), len(A["which"]), len(A["yes"])) == (len(A["rel"]), len(A["which"]), len(A["no"]))
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from ...api import Region, Text
 from .palette import COLOURS, PLURAL, SHAPES, article
-from .wording import (CHART_POINT, COUNT_POINT, DESCRIBE_LEAD, NUMBER_WORDS, PAIR_POINT, POINT_REPLY, REFER_REPLY, cap,
+from .wording import (COUNT_POINT, DESCRIBE_LEAD, NUMBER_WORDS, PAIR_POINT, POINT_REPLY, REFER_REPLY, cap,
                       pick, question, reply, vary)
 
 
@@ -76,7 +76,8 @@ def pointing(rng, key, o, **kw) -> list:
     """A reply that points at the object, then answers: "The star [0] is red." (one draw of the
     rng, as reply() makes: the questions after it in a conversation stay as they were)."""
     before, after = rng.choice(POINT_REPLY[key])
-    return [Text(cap(before.format(**kw))), Region(0, o.box), Text(after.format(**kw))]
+    lead = [Text(cap(before.format(**kw)))] if before else []
+    return lead + [Region(0, o.box), Text(after.format(**kw))]
 
 
 def count_reply(rng, k, things, thing):
@@ -353,14 +354,11 @@ def ask_chart(rng, bars):
     high = rng.random() < 0.6
     pick = max(bars, key=lambda b: b.value) if high else min(bars, key=lambda b: b.value)
     most = rng.choice(("highest", "tallest", "largest")) if high else rng.choice(("lowest", "shortest", "smallest"))
-    q = question(rng, "chart_high" if high else "chart_low")
     # point at the bar, then say its label (the OCR's words carry their boxes): which bar is
     # tallest is learnt as a box, not only through the one label token
-    before, after = rng.choice(CHART_POINT)
-    a = [Text(cap(before.format(l=pick.label, most=most))), Region(0, pick.box), Text(after.format(l=pick.label, most=most))]
-    if not before:
-        a = a[1:]
-    return QA([Text(q)], a, pick.label, tuple(b.label for b in bars), ask="chart")
+    return QA([Text(question(rng, "chart_high" if high else "chart_low"))],
+              pointing(rng, "chart", pick, l=pick.label, most=most), pick.label,
+              tuple(b.label for b in bars), ask="chart")
 
 
 ASKERS = {"colour": ask_colour, "shape": ask_shape, "count": ask_count, "relation": ask_relation,

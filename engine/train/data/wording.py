@@ -174,11 +174,10 @@ POINT_REPLY = {
                ("The {obj} here ", " is {a}."), ("Here is the {obj} ", "; it is {a}.")],
     "shape": [("The {obj} ", " is {x}."), ("That {obj} ", " is {x}."), ("The {obj} ", ": {x}."),
               ("The {obj} here ", " is {x}."), ("Here is the {obj} ", "; it is {x}.")],
+    # the asked bar, then its label; five, as the plain chart replies they replaced were
+    "chart": [("", ": {l}."), ("Here: ", ", the bar for {l}."), ("The {most} bar ", " is {l}."), ("It is ", ": {l}."),
+              ("The {most} one ", ": {l}.")],
 }
-# chart replies point at the bar, then name its label: (before, after the box). As many as the plain
-# replies they replaced (one rng draw of the same length: the held-out items stay the same)
-CHART_POINT = [("", ": {l}."), ("Here: ", ", the bar for {l}."), ("The {most} bar ", " is {l}."), ("It is ", ": {l}."),
-               ("The {most} one ", ": {l}.")]
 # count replies point at each one, then say the number: (before the boxes, after them)
 COUNT_POINT = [("", ": {n}."), ("", ": {nw} {things}."), ("I see ", ": {nw}."), ("Here: ", ", {n} in all."),
                ("", " - {nw}.")]
