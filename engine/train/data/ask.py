@@ -361,6 +361,28 @@ def ask_chart(rng, bars):
               tuple(b.label for b in bars), ask="chart")
 
 
+def ask_chart_label(rng, bars, skip=()):
+    """A bar given as a region (drawn loosely, as people do), its label asked: the bar's box and the
+    word box under it (the OCR's) are matched, which the pointing chart replies need after the box.
+    skip: labels asked about before (in one conversation, the bars asked differ)."""
+    b = rng.choice([o for o in bars if o.label not in skip] or bars)
+    x0, y0, x1, y1 = b.box
+    w, h = x1 - x0, y1 - y0
+    r = (max(0.0, x0 - rng.uniform(0, 0.08) * w), max(0.0, y0 - rng.uniform(0, 0.08) * h),
+         min(1.0, x1 + rng.uniform(0, 0.08) * w), min(1.0, y1 + rng.uniform(0, 0.04) * h))
+    pre, post = pick(rng, "chart_label")
+    q = ([Text(pre)] if pre else []) + [Region(0, r)] + ([Text(post)] if post else [])
+    return QA(q, [Text(reply(rng, "chart_label", l=b.label))], b.label, tuple(o.label for o in bars), r,
+              ask="chart_label")
+
+
+def ask_chart_find(rng, bars):
+    """A label given, its bar boxed: the other way round."""
+    b = rng.choice(bars)
+    return QA([Text(question(rng, "chart_find", l=b.label))], pointing(rng, "chart_find", b, l=b.label),
+              b.label, tuple(o.label for o in bars), b.box, ask="chart_find")
+
+
 ASKERS = {"colour": ask_colour, "shape": ask_shape, "count": ask_count, "relation": ask_relation,
           "size": ask_size, "exists": ask_exists, "refer": ask_refer, "region": ask_region,
           "describe": ask_describe}

@@ -95,14 +95,14 @@ def grade(sample, text: str, boxes: list) -> bool:
         there (any accepted spelling: grey/gray, big/large, above/over/higher ...) and no other
         of sample.options is ("red or blue" is wrong); phrase options need all their words;
       count: the only number said (digits or words) is the answer; 0 also as none/no/zero;
-      refer: the first box has IoU >= 0.5 with sample.box;   region: colour and shape right;
+      refer, chart_find: the first box has IoU >= 0.5 with sample.box;   region: colour and shape right;
       read: the exact printed text (any case), no other text of the image;
       describe: every object's colour followed by its shape (lenient: order, extra words free);
       blank: says there is nothing and invents no colour, shape or number (grade_blank);
       text: contains sample.answer when it is non-empty (else any non-empty reply)."""
     kind = sample.ask or sample.skill
     text = re.sub(r"\[\d+\]", " ", text)  # box references are not numbers or words
-    if kind == "refer":
+    if kind in ("refer", "chart_find"):  # a label's bar: its box
         return bool(boxes) and iou(tuple(boxes[0]), sample.box) >= 0.5
     if kind == "count":
         return grade_count(text, sample.answer)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 from ...api import Image, Message, Text
-from .ask import ASKERS, QA, ask_chart, ask_count, ask_exists, ask_read, ask_size, count_reply
+from .ask import ASKERS, QA, ask_chart, ask_chart_find, ask_chart_label, ask_count, ask_exists, ask_read, ask_size, count_reply
 from .charts import chart_scene
 from .draw import Canvas, place_shapes
 from .palette import COLOURS, PLURAL, SHAPES, SIZES, article
@@ -17,12 +17,12 @@ from .unseen import SPLITS, UnseenRandom, restyled
 from .wording import FOLLOW_LEAD, question, reply
 
 SKILLS = ("colour", "shape", "count", "relation", "refer", "region", "read", "chart", "describe",
-          "exists", "size", "two_images", "followup", "blank", "text", "multi")
+          "exists", "size", "two_images", "followup", "blank", "text", "multi", "chart_talk")
 # Training mix (percent). Grounding (refer, region, describe) and reading get the most: they are
 # what a from-scratch tower learns slowest; text keeps the base model's chat, blank teaches "none".
 MIX = {"colour": 8, "shape": 8, "count": 9, "relation": 8, "refer": 10, "region": 7, "read": 9,
        "chart": 5, "describe": 7, "exists": 7, "size": 6, "two_images": 5, "followup": 3,
-       "blank": 3, "text": 5, "multi": 5}
+       "blank": 3, "text": 5, "multi": 5, "chart_talk": 3}
 _TRIES = 40
 
 
@@ -174,6 +174,32 @@ def _chart(rng):
     raise RuntimeError("no chart sample")
 
 
+CHART_ASK = {"extreme": ask_chart, "label": ask_chart_label, "find": ask_chart_find}
+
+
+def _chart_talk(rng):
+    """Three or four questions about one chart (a training skill, as multi): the tallest or shortest
+    bar, a bar's label with the bar given as a region, a label's bar. Which word box belongs to which
+    bar is taught both ways, on one image, one pass of the tower and one OCR."""
+    for _ in range(_TRIES):
+        canvas = chart_scene(rng)
+        if not canvas:
+            continue
+        scene = canvas.scene("chart")
+        bars = [o for o in scene.objects if o.kind == "bar"]
+        kinds = rng.sample(("extreme", "label", "find", "label"), rng.randint(3, 4))
+        qas = []
+        for k in kinds:  # the two label questions ask about two bars
+            qas.append(ask_chart_label(rng, bars, {q.answer for q in qas if q.ask == "chart_label"})
+                       if k == "label" else CHART_ASK[k](rng, bars))
+        msgs = [Message("user", [Image(png_bytes(scene.image)), *qas[0].q]), Message("assistant", qas[0].a)]
+        for qa in qas[1:]:
+            msgs += [Message("user", list(qa.q)), Message("assistant", qa.a)]
+        last = qas[-1]
+        return Sample("chart_talk", msgs, last.answer, last.box, [scene], last.options, last.ask)
+    raise RuntimeError("no chart_talk sample")
+
+
 def _two_images(rng):
     for _ in range(_TRIES):
         form = rng.choice(("more", "fewer", "where", "where"))
@@ -291,7 +317,7 @@ def _text(rng):
 
 BUILDERS = {**{k: _generic(k) for k in _N}, "count": _count, "size": _size, "exists": _exists,
             "read": _read, "chart": _chart, "two_images": _two_images, "followup": _followup,
-            "blank": _blank, "text": _text, "multi": _multi}
+            "blank": _blank, "text": _text, "multi": _multi, "chart_talk": _chart_talk}
 assert set(BUILDERS) == set(SKILLS) == set(MIX)
 
 

@@ -138,6 +138,15 @@ Q_UNSEEN = {
         "Which bar has the least value?", "Which label scores lowest?", "Which category trails the chart?",
         "What's the smallest bar's label?",
     ],
+    "chart_label": [
+        ("Which label belongs to the bar ", "?"), ("What category does the bar ", " show?"),
+        ("Tell me the bar ", "'s label."), ("What's the name of the bar ", "?"), ("Read the label of bar ", "."),
+        ("", " What is this bar called?"),
+    ],
+    "chart_find": [
+        "Which one is the {l} bar?", "Box the bar of {l}.", "Where's {l} in the chart?",
+        "Show me where {l} is.", "Locate the {l} bar.", "Highlight the bar labelled {l}.",
+    ],
     "two_more": [
         "Which of the pictures shows more {things}?", "More {things}: first image or second?",
         "Which image has the larger number of {things}?", "Which picture holds more {things}?",

@@ -124,6 +124,16 @@ Q = {
         "Which item has the least?", "What has the lowest value in the chart?", "Which is the shortest bar?",
         "Which category is the smallest?", "Which label has the smallest bar?",
     ],
+    # training only (chart_talk): a bar given as a region, its label asked; a label given, its bar asked
+    "chart_label": [
+        ("What is the label of the bar ", "?"), ("Which category is the bar ", "?"),
+        ("What does the bar ", " stand for?"), ("Name the bar ", "."), ("What is written under the bar ", "?"),
+        ("", " Which label is this bar?"),
+    ],
+    "chart_find": [
+        "Where is the bar for {l}?", "Show the {l} bar.", "Point to the bar labelled {l}.",
+        "Which bar is {l}?", "Find the bar for {l}.", "Mark the {l} bar.",
+    ],
     "two_more": [
         "Which image has more {things}?", "Which picture has more {things}?",
         "In which image are there more {things}?", "Which of the two images contains more {things}?",
@@ -158,6 +168,7 @@ A = {
     "read": ['"{w}".', 'It says "{w}".', "{w}", 'The text reads "{w}".', "{w}."],
     "read_sign": ['"{w}".', 'The sign says "{w}".', "{w}", 'It says "{w}".'],
     "read_number": ["{w}.", "The number is {w}.", "{w}", "It says {w}."],
+    "chart_label": ["{l}.", "It is {l}.", "That bar is {l}.", "The bar for {l}.", "{l}"],
     "two": ["The {o} image.", "The {o} one.", "In the {o} picture.", "The {o}.", "{O}."],
     "blank_thing": ["There is no {obj} in the image.", "I don't see {x}.",
                     "The image is empty: there is no {obj}.", "There is no {obj} here."],
@@ -177,6 +188,7 @@ POINT_REPLY = {
     # the asked bar, then its label; five, as the plain chart replies they replaced were
     "chart": [("", ": {l}."), ("Here: ", ", the bar for {l}."), ("The {most} bar ", " is {l}."), ("It is ", ": {l}."),
               ("The {most} one ", ": {l}.")],
+    "chart_find": [("The {l} bar ", "."), ("Here: ", ""), ("The bar for {l} ", "."), ("It is this one ", ".")],
 }
 # count replies point at each one, then say the number: (before the boxes, after them)
 COUNT_POINT = [("", ": {n}."), ("", ": {nw} {things}."), ("I see ", ": {nw}."), ("Here: ", ", {n} in all."),
