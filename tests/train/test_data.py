@@ -206,6 +206,39 @@ def _named(q, objs):
     return [k for _, _, k in out]
 
 
+def test_chart_talk_is_true_to_its_chart(samples):
+    """Every turn of a chart conversation: a bar given as a region holds that bar and no other, and
+    the reply names its label; a label asked for gets its own bar's box; the tallest or shortest bar
+    is boxed and named; the two label questions of one chart ask about two bars."""
+    kinds = set()
+    for s in samples["chart_talk"]:
+        bars = [o for o in s.scenes[0].objects if o.kind == "bar"]
+        turns = list(zip(s.messages[::2], s.messages[1::2]))
+        assert 3 <= len(turns) <= 4 and isinstance(s.messages[0].parts[0], Image)
+        labelled = []
+        for q, a in turns:
+            asked = [p.box for p in q.parts if isinstance(p, Region)]
+            boxed = [p.box for p in a.parts if isinstance(p, Region)]
+            if asked:  # the label of the bar in the region
+                inside = [b for b in bars if iou(b.box, asked[0]) > 0.7]
+                assert len(inside) == 1 and all(iou(b.box, asked[0]) < 0.05 for b in bars if b is not inside[0])
+                assert inside[0].label in a.text and not boxed
+                assert sum(re.search(rf"\b{re.escape(b.label)}\b", a.text) is not None for b in bars) == 1
+                labelled.append(inside[0].label)
+                kinds.add("label")
+            else:
+                (box,) = boxed
+                bar = next(b for b in bars if b.box == box)
+                if re.search(rf"\b{re.escape(bar.label)}\b", q.text):  # a label's bar
+                    kinds.add("find")
+                else:
+                    values = [b.value for b in bars]
+                    assert bar.value in (max(values), min(values)) and bar.label in a.text
+                    kinds.add("extreme")
+        assert len(labelled) == len(set(labelled))
+    assert kinds == {"label", "find", "extreme"}
+
+
 def test_relation_only_when_separated(samples):
     checked = 0
     for s in samples["relation"]:
