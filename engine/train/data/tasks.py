@@ -174,6 +174,15 @@ def _chart(rng):
     raise RuntimeError("no chart sample")
 
 
+def _conversation(skill, scene, qas) -> Sample:
+    """One image, then each question and its answer in turn; the last answer is the one graded."""
+    msgs = [Message("user", [Image(png_bytes(scene.image)), *qas[0].q]), Message("assistant", qas[0].a)]
+    for qa in qas[1:]:
+        msgs += [Message("user", list(qa.q)), Message("assistant", qa.a)]
+    last = qas[-1]
+    return Sample(skill, msgs, last.answer, last.box, [scene], last.options, last.ask)
+
+
 CHART_ASK = {"extreme": ask_chart, "label": ask_chart_label, "find": ask_chart_find}
 
 
@@ -192,11 +201,7 @@ def _chart_talk(rng):
         for k in kinds:  # the two label questions ask about two bars
             qas.append(ask_chart_label(rng, bars, {q.answer for q in qas if q.ask == "chart_label"})
                        if k == "label" else CHART_ASK[k](rng, bars))
-        msgs = [Message("user", [Image(png_bytes(scene.image)), *qas[0].q]), Message("assistant", qas[0].a)]
-        for qa in qas[1:]:
-            msgs += [Message("user", list(qa.q)), Message("assistant", qa.a)]
-        last = qas[-1]
-        return Sample("chart_talk", msgs, last.answer, last.box, [scene], last.options, last.ask)
+        return _conversation("chart_talk", scene, qas)
     raise RuntimeError("no chart_talk sample")
 
 
@@ -275,11 +280,7 @@ def _multi(rng, max_objects=None):
         qas = [qa for k in rng.sample(MULTI_ASK, rng.randint(3, 4)) if (qa := ASKERS[k](rng, scene.objects))]
         if len(qas) < 2:
             continue
-        msgs = [Message("user", [Image(png_bytes(scene.image)), *qas[0].q]), Message("assistant", qas[0].a)]
-        for qa in qas[1:]:
-            msgs += [Message("user", list(qa.q)), Message("assistant", qa.a)]
-        last = qas[-1]
-        return Sample("multi", msgs, last.answer, last.box, [scene], last.options, last.ask)
+        return _conversation("multi", scene, qas)
     raise RuntimeError("no multi sample")
 
 
