@@ -285,15 +285,19 @@ def ask_refer(rng, objs, target=None):
     return QA([Text(question(rng, "refer", obj=obj))], parts, "", (), o.box, ask="refer")
 
 
+def loose(rng, box, grow=(0.12, 0.12, 0.12, 0.12)):
+    """A region as people draw one round an object: each side (left, top, right, bottom) grown by up
+    to its share of the box's width or height, within the image."""
+    w, h = box[2] - box[0], box[3] - box[1]
+    return (max(0.0, box[0] - rng.uniform(0, grow[0]) * w), max(0.0, box[1] - rng.uniform(0, grow[1]) * h),
+            min(1.0, box[2] + rng.uniform(0, grow[2]) * w), min(1.0, box[3] + rng.uniform(0, grow[3]) * h))
+
+
 def ask_region(rng, objs):
     order = list(range(len(objs)))
     rng.shuffle(order)
     for i in order:
-        b = objs[i].box
-        w, h = b[2] - b[0], b[3] - b[1]
-        # people draw loose boxes: grow each side by up to 12%, keep others out of it
-        r = (max(0.0, b[0] - rng.uniform(0, 0.12) * w), max(0.0, b[1] - rng.uniform(0, 0.12) * h),
-             min(1.0, b[2] + rng.uniform(0, 0.12) * w), min(1.0, b[3] + rng.uniform(0, 0.12) * h))
+        r = loose(rng, objs[i].box)  # keep others out of it
         if all(_inside(objs[j].box, r) < 0.1 for j in range(len(objs)) if j != i):
             break
     else:
@@ -366,10 +370,7 @@ def ask_chart_label(rng, bars, skip=()):
     word box under it (the OCR's) are matched, which the pointing chart replies need after the box.
     skip: labels asked about before (in one conversation, the bars asked differ)."""
     b = rng.choice([o for o in bars if o.label not in skip] or bars)
-    x0, y0, x1, y1 = b.box
-    w, h = x1 - x0, y1 - y0
-    r = (max(0.0, x0 - rng.uniform(0, 0.08) * w), max(0.0, y0 - rng.uniform(0, 0.08) * h),
-         min(1.0, x1 + rng.uniform(0, 0.08) * w), min(1.0, y1 + rng.uniform(0, 0.04) * h))
+    r = loose(rng, b.box, (0.08, 0.08, 0.08, 0.04))  # the bottom barely: the label lies under it
     pre, post = pick(rng, "chart_label")
     q = ([Text(pre)] if pre else []) + [Region(0, r)] + ([Text(post)] if post else [])
     return QA(q, [Text(reply(rng, "chart_label", l=b.label))], b.label, tuple(o.label for o in bars), r,

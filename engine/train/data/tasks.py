@@ -183,7 +183,7 @@ def _conversation(skill, scene, qas) -> Sample:
     return Sample(skill, msgs, last.answer, last.box, [scene], last.options, last.ask)
 
 
-CHART_ASK = {"extreme": ask_chart, "label": ask_chart_label, "find": ask_chart_find}
+CHART_ASK = {"extreme": ask_chart, "find": ask_chart_find}  # and "label": ask_chart_label, told the bars asked
 
 
 def _chart_talk(rng):
@@ -198,9 +198,11 @@ def _chart_talk(rng):
         bars = [o for o in scene.objects if o.kind == "bar"]
         kinds = rng.sample(("extreme", "label", "find", "label"), rng.randint(3, 4))
         qas = []
-        for k in kinds:  # the two label questions ask about two bars
-            qas.append(ask_chart_label(rng, bars, {q.answer for q in qas if q.ask == "chart_label"})
-                       if k == "label" else CHART_ASK[k](rng, bars))
+        for k in kinds:
+            if k == "label":  # the two label questions ask about two bars
+                qas.append(ask_chart_label(rng, bars, {q.answer for q in qas if q.ask == "chart_label"}))
+            else:
+                qas.append(CHART_ASK[k](rng, bars))
         return _conversation("chart_talk", scene, qas)
     raise RuntimeError("no chart_talk sample")
 
