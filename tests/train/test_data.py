@@ -11,7 +11,8 @@ from engine.api import Image, Region, Text
 from engine.train.data import (COLOURS, SHAPES, SKILLS, WORDS, grade, iou, make_sample,
                                text_prompts)
 from engine.train.data.ask import separated
-from engine.train.data.palette import PLURAL
+from engine.train.data.wording import NUMBER_WORDS
+from engine.train.data.palette import COLOUR_FORMS, PLURAL
 
 N = 200  # samples per skill, shared by the tests below
 
@@ -237,6 +238,40 @@ def test_chart_talk_is_true_to_its_chart(samples):
                     kinds.add("extreme")
         assert len(labelled) == len(set(labelled))
     assert kinds == {"label", "find", "extreme"}
+
+
+def _counted(text, objs):
+    """The objects a count question names: those of a shape or a colour it mentions, else all."""
+    for name, plural in PLURAL.items():
+        if re.search(rf"\b{plural}\b", text):
+            return [o for o in objs if o.label == name]
+    for c in COLOURS:
+        if any(re.search(rf"\b{f}\b", text) for f in COLOUR_FORMS[c]):
+            return [o for o in objs if o.colour == c]
+    return objs
+
+
+def test_count_talk_counts_what_each_question_names(samples):
+    """Each turn of a counting conversation boxes every object the question names (a shape, a
+    colour, everything, or a kind the scene lacks), left to right and nothing else, then says how
+    many; one scene's three counts differ, so the words, not the pixels alone, give the number."""
+    differ, absent = 0, 0
+    for s in samples["count_talk"]:
+        objs = s.scenes[0].objects
+        turns = list(zip(s.messages[::2], s.messages[1::2]))
+        assert len(turns) == 3 and isinstance(s.messages[0].parts[0], Image)
+        numbers = []
+        for q, a in turns:
+            named = _counted(q.text.lower(), objs)
+            boxes = [p.box for p in a.parts if isinstance(p, Region)]
+            assert sorted(boxes) == sorted(o.box for o in named), (q.text, a.text)
+            xs = [(b[0] + b[2]) / 2 for b in boxes]
+            tail = a.text.lower().replace(",", " ").replace(".", " ").split()
+            assert xs == sorted(xs) and (not boxes or {str(len(boxes)), NUMBER_WORDS[len(boxes)]} & set(tail))
+            numbers.append(len(boxes))
+            absent += not boxes
+        differ += len(set(numbers)) > 1
+    assert differ >= 0.8 * N and absent >= 0.15 * N
 
 
 def test_relation_only_when_separated(samples):

@@ -23,13 +23,14 @@ def _values(rng, n):
             return v
 
 
-def chart_scene(rng):
+def chart_scene(rng, fewest: int = 2):
     """A Canvas with one "bar" Obj per bar (in left-to-right order), then one "word" Obj per label,
-    or None if labels don't fit."""
+    or None if labels don't fit. fewest: the fewest bars (2 draws as the held-out charts do)."""
     canvas = Canvas(rng, image_size(rng, 0.9, 1.6), kinds=("plain", "plain", "gradient", "noise"))
     W, H, L = canvas.w, canvas.h, canvas.long
     cats = rng.choice(CATEGORIES)
-    n = rng.randint(2, min(6, len(cats)))
+    top = min(6, len(cats))
+    n = rng.randint(min(fewest, top), top)
     chosen = set(rng.sample(cats, n))
     labels = [c for c in cats if c in chosen]  # in the category's own order
     fnt = font_for_cap(rng.choice(font_names()), L * rng.uniform(0.07, 0.09))
