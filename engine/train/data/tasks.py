@@ -188,7 +188,7 @@ def _count_talk(rng):
     """Three counts of different things in one scene (a training skill, as multi): a shape, a
     colour, everything, something absent. The same pixels give different numbers, so the boxes
     and the number must follow what the question names: of the fifteenth's 47 wrong held-out
-    counts, 18 boxed an object of another kind and 6 of the 9 absent kinds got a box anyway."""
+    counts, 18 boxed an object of another kind and 6 of the 7 absent kinds got a box anyway."""
     for _ in range(_TRIES):
         canvas = Canvas(rng)
         if len(canvas.allowed) < 3:
