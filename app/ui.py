@@ -270,13 +270,23 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
                 *model_sampling_ticked(True, temperature, top_p, repeat_penalty), True)
 
     def tick(seen, use_model, temperature, top_p, repeat_penalty, request: gr.Request = None):
-        """Every second: the status; when a load has ended since the page last looked, the model box
-        shows the model in use (the old one after a failed load) and the sampling its defaults."""
-        status_now = status_html(app.slot, app.answering(owner_of(request)))
+        """Every second: the status; when a load has ended since the page last looked (another
+        page's load too), the model box shows the model in use (the old one after a failed load)
+        and the sampling its defaults."""
         if app.slot.finished == seen:
-            return (status_now, *(gr.skip(),) * 11)
-        return (status_now, *model_box(), app.slot.finished,
+            return (status_html(app.slot, app.answering(owner_of(request))), *(gr.skip(),) * 11)
+        return after_load(use_model, temperature, top_p, repeat_penalty, request)
+
+    def after_load(use_model, temperature, top_p, repeat_penalty, request: gr.Request = None):
+        return (status_html(app.slot, app.answering(owner_of(request))), *model_box(), app.slot.finished,
                 *model_sampling_ticked(use_model, temperature, top_p, repeat_penalty))
+
+    def load_ended(use_model, temperature, top_p, repeat_penalty, request: gr.Request = None):
+        """What a tick shows after a load, sent by the Load button's own event once the load has
+        ended: the page that pressed Load never depends on one tick's answer getting through (a
+        tick updates the box once per load, so that it never undoes what the user types)."""
+        app.slot.wait()
+        return after_load(use_model, temperature, top_p, repeat_penalty, request)
 
     def status_now() -> str:
         return status_html(app.slot)
@@ -463,9 +473,11 @@ def build(app: ChatApp, extra_models: list[str] = ()) -> gr.Blocks:
         # bitsandbytes quantization exists only in the torch backend
         backend.change(lambda b: gr.update(interactive=b in ("auto", "torch")), backend, quant,
                        api_visibility="private", queue=False)
-        load_btn.click(load_model, [model_dd, backend, attention, quant, box_format, tiles], [status, model_dd],
-                       api_name="load_model")
         model_outputs = [status, model_dd, backend, attention, quant, box_format, tiles, load_seen, *sliders, in_use]
+        load_btn.click(load_model, [model_dd, backend, attention, quant, box_format, tiles], [status, model_dd],
+                       api_name="load_model").then(
+            load_ended, [use_model, *sliders], model_outputs, api_visibility="private",
+            show_progress="hidden", concurrency_limit=None)
         timer.tick(tick, [load_seen, use_model, *sliders], model_outputs, api_visibility="private",
                    show_progress="hidden", concurrency_limit=None, queue=False)
         gr.api(status_now, api_name="status")  # the status as API clients read it

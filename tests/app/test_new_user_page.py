@@ -151,7 +151,8 @@ def test_a_failed_load_says_still_using_and_goes_with_the_next_answer(page_app, 
         page.get_by_role("button", name="Load", exact=True).click()
         assert wait_until(lambda: "Still using" in page.locator("#status").inner_text(), timeout=30)
         assert "Still using tiny" in page.locator("#status").inner_text()
-        assert wait_until(lambda: box.input_value().startswith("tiny"), timeout=30)  # the model in use
+        assert wait_until(lambda: box.input_value().startswith("tiny"), timeout=30), (  # the model in use
+            box.input_value(), page.evaluate("document.activeElement?.outerHTML.slice(0, 160)"))
         page.screenshot(path=str(tmp_path / "failed-load.png"), full_page=True)
         page.reload()
         page.wait_for_selector("#status .vl-status", timeout=15_000)
