@@ -65,15 +65,31 @@ def cached_values(cache: KVCache, visual_pos: torch.Tensor) -> torch.Tensor:
     return v.transpose(0, 1).flatten(1)  # (N, kv heads * head dim); N may be 0: no image
 
 
+def same_image(visual_pos: torch.Tensor, row: int) -> torch.Tensor:
+    """(N,) the visual rows of the image that row `row` is in (a run of consecutive positions)."""
+    image = torch.cat([visual_pos.new_zeros(1), (visual_pos[1:] - visual_pos[:-1] != 1).long().cumsum(0)])
+    return image == image[row]
+
+
 @torch.inference_mode()
-def decode_box(model, at_token: int, pos: int, cache: KVCache, run: RunConfig, visual_pos=None):
+def decode_box(model, at_token: int, pos: int, cache: KVCache, run: RunConfig, visual_pos=None,
+               taken: torch.Tensor | None = None):
     """pix2emb: feed <at>, decode its hidden state into a box, feed loc_encoder(box).
     visual_pos: the cache positions of the visual rows, for a pointer box head (None: no pointer).
+    taken: (N,) bool, updated in place: the rows of the objects this answer has boxed, which the
+    pointer passes over (an answer boxes each object once: a count points at each object once,
+    as Molmo counts; boxing one twice, the own model's pointer stuck on an object it had boxed,
+    was 16 of its 47 wrong held-out counts).
     -> (box in padded-square coordinates, logits of the next token)."""
     x = model.decoder.embed_tokens(torch.tensor([at_token], device=cache.k[0].device))
     h_at = decode_hidden(model, x, pos, cache, run)
     values = cached_values(cache, visual_pos) if visual_pos is not None else None
-    box = model.box_from_hidden(h_at, values).float()
+    box = model.box_from_hidden(h_at, values, taken).float()
+    if taken is not None and len(taken) and torch.isfinite(box).all():
+        rows = model.rows_of(box, values)
+        if rows.any():  # only that image's rows: another image may hold an object at the same place
+            first = int(rows.float().argmax())
+            taken |= rows & same_image(visual_pos, first)
     # A NaN/inf box is reported as it is (and dropped, with a note); the cache gets a finite one,
     # or the rest of the answer would be NaN too.
     finite = torch.nan_to_num(box, nan=0.0, posinf=1.0, neginf=0.0)
@@ -98,6 +114,7 @@ def decode_loop(model, logits, seen: torch.Tensor, cache: KVCache, run: RunConfi
     the cache, position by position (for reuse by the next turn)."""
     at = model.cfg.grounding["at_token_id"] if model.has_box_head else None
     visual_pos = (seen == model.cfg.image_token_id).nonzero()[:, 0] if model.has_pointer else None
+    taken = torch.zeros(len(visual_pos), dtype=torch.bool, device=seen.device) if visual_pos is not None else None
     gen = torch.Generator(device="cpu")
     gen.manual_seed(seed if seed is not None else torch.seed())
     pos = len(seen)
@@ -114,7 +131,7 @@ def decode_loop(model, logits, seen: torch.Tensor, cache: KVCache, run: RunConfi
         seen = torch.cat([seen, torch.tensor([tok], device=seen.device)])
         if tok == at:
             cache.ensure(pos + 2 + max_new_tokens - i)
-            box, logits = decode_box(model, tok, pos, cache, run, visual_pos)
+            box, logits = decode_box(model, tok, pos, cache, run, visual_pos, taken)
             yield ("box",) + box
             pos += 2
             if fed is not None:

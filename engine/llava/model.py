@@ -207,28 +207,34 @@ class LlavaModel(nn.Module):
         first = self.decoder.layers[0]
         return first.self_attn.v_proj(first.input_layernorm(x))
 
-    def box_from_hidden(self, h: torch.Tensor, values: torch.Tensor | None = None) -> torch.Tensor:
+    def box_from_hidden(self, h: torch.Tensor, values: torch.Tensor | None = None,
+                        taken: torch.Tensor | None = None) -> torch.Tensor:
         """pix2emb: the box (padded-square x1y1x2y2) that <at>'s final hidden state points at, read
         after the decoder's final norm, as NExT-Chat reads transformers' last hidden state.
-        values: the visual rows' first-layer values, (N, V) or per box (M, N, V) (the pointer)."""
+        values: the visual rows' first-layer values, (N, V) or per box (M, N, V) (the pointer);
+        taken: (N,) rows the pointer may not pick (objects this answer has boxed already)."""
         if self.has_pointer:
             if values is None or values.shape[-2] == 0:  # nothing to point into: no box (dropped, said)
                 return torch.full((*h.shape[:-1], 4), float("nan"), device=h.device)
-            return self.point(h, values, one_object=True)[0]
+            return self.point(h, values, one_object=True, taken=taken)[0]
         w = self.grounding.loc_decoder[0].weight
         return self.grounding.loc_decoder(self.decoder.norm(h).to(w.dtype))
 
-    def point(self, h: torch.Tensor, values: torch.Tensor, one_object: bool = False):
+    def point(self, h: torch.Tensor, values: torch.Tensor, one_object: bool = False,
+              taken: torch.Tensor | None = None):
         """The pointer: (boxes (..., 4), the attention logits over the visual rows (..., N)).
         one_object: weigh only the tokens that read the same box as the most pointed-at one
         (IoU >= 0.5), so attention split between two objects gives one of them, not a box
-        between them (training keeps the plain weighted sum its loss was shaped on)."""
+        between them (training keeps the plain weighted sum its loss was shaped on).
+        taken: rows left out (bool, (N,)), unless that leaves none."""
         g = self.grounding
         q = g.point_q(self.decoder.norm(h).to(g.point_q.weight.dtype))
         v = values.to(q.dtype)
         if v.dim() == 2 and q.dim() == 2:  # one set of visual rows for every box
             v = v.expand(q.shape[0], *v.shape)
         logits = (v @ q.unsqueeze(-1)).squeeze(-1) / v.shape[-1] ** 0.5
+        if taken is not None and not bool(taken.all()):
+            logits = logits.masked_fill(taken, float("-inf"))
         per_token = g.patch_box(v)
         weights = logits.softmax(-1)
         if one_object:
@@ -239,6 +245,12 @@ class LlavaModel(nn.Module):
             weights = weights / weights.sum(-1, keepdim=True)
         boxes = (weights.unsqueeze(-1) * per_token).sum(-2)
         return boxes, logits
+
+    def rows_of(self, box: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+        """The visual rows (N,) whose own box (what each reads of its object) is `box`'s (IoU >= 0.5):
+        the object a box of this answer took, which its next box should not take again."""
+        g = self.grounding
+        return box_iou(g.patch_box(values.to(g.patch_box.weight.dtype)), box.to(g.patch_box.weight.dtype)) >= 0.5
 
     def head(self, h: torch.Tensor) -> torch.Tensor:
         """Logits. In bf16 or int8 they come out rounded (bf16 keeps ~3 significant digits: steps

@@ -120,6 +120,52 @@ def test_the_engine_points_at_one_object_not_between_two(folder):
     assert torch.allclose(one[0], b, atol=1e-5)                    # the top token's object, whole
 
 
+def test_an_answer_boxes_each_object_once(folder):
+    """A second box of one answer passes over the rows of the object the first took (the own model's
+    pointer, stuck on an object it had boxed, was 16 of its 47 wrong held-out counts): the pointer
+    left alone, and the engine's own decode path over its KV cache."""
+    from engine.llava.config import read_config
+    from engine.llava.model import box_iou, load_model
+    model = load_model(folder, dtype=torch.float32, cfg=read_config(folder))
+    g, dim = model.grounding, model.grounding.patch_box.in_features
+    a, b = torch.tensor([0.1, 0.1, 0.3, 0.3]), torch.tensor([0.6, 0.5, 0.9, 0.8])
+    values = torch.zeros(4, dim)
+    values[:, :4] = torch.stack([a, a, b, b])
+    values[:, 4] = torch.tensor([2.0, 1.9, 1.0, 0.9]) * dim ** 0.5  # a is pointed at more
+    with torch.no_grad():
+        g.patch_box.weight.zero_()
+        g.patch_box.weight[:, :4] = torch.eye(4)
+        g.patch_box.bias.zero_()
+        g.point_q.weight.zero_()
+        g.point_q.bias.zero_()
+        g.point_q.bias[4] = 1.0
+        h = torch.randn(model.cfg.decoder.hidden)
+        first = model.box_from_hidden(h, values)
+        taken = model.rows_of(first, values)
+        second = model.box_from_hidden(h, values, taken)
+        every = model.box_from_hidden(h, values, torch.ones(4, dtype=torch.bool))  # none left: as before
+    assert torch.allclose(first, a, atol=1e-5) and taken.tolist() == [True, True, False, False]
+    assert torch.allclose(second, b, atol=1e-5) and torch.allclose(every, a, atol=1e-5)
+
+    # the engine's path: with every row but one taken, the box is that row's own, and it is taken
+    from engine.llava.forward import RunConfig, new_cache
+    from engine.llava.generate import Timings, cached_values, decode_box, prefill, same_image
+    model = load_model(folder, dtype=torch.float32, cfg=read_config(folder))
+    cfg, s, ex = refer_example(folder)
+    run, ids = RunConfig("composite", False), ex.ids[:ex.box_targets[0][0]]
+    visual_pos = (ids == cfg.image_token_id).nonzero()[:, 0]
+    cache = new_cache(cfg.decoder, len(ids) + 4, torch.float32, "cpu", run)
+    taken = torch.ones(len(visual_pos), dtype=torch.bool)
+    taken[5] = False
+    with torch.no_grad():
+        prefill(model, ids, ex.pixels, cache, run, Timings())
+        own = model.grounding.patch_box(cached_values(cache, visual_pos)[5])
+        box, _ = decode_box(model, cfg.grounding["at_token_id"], len(ids), cache, run, visual_pos, taken)
+    assert torch.allclose(torch.tensor(box), own, atol=1e-5) and bool(taken.all())
+    # two images: the rows of the image a box was on, not those of the other at the same place
+    assert same_image(torch.tensor([3, 4, 5, 9, 10, 11]), 4).tolist() == [False, False, False, True, True, True]
+
+
 def test_no_image_to_point_into_gives_no_box(folder):
     """An <at> in a chat without an image: NaN, which the engine drops with a note (a box there
     would be made up)."""
