@@ -92,18 +92,16 @@ def test_training_box_is_the_engines_box(folder, attention):
     assert torch.allclose(given[0], trained[0], atol=1e-4)
 
 
-def test_the_engine_points_at_one_object_not_between_two(folder):
-    """Attention split between two objects: training's weighted sum lies between them, the box the
-    engine gives is the most pointed-at object's (the own model counted a box between two objects
-    as a third: count 47% -> 54%, refer 90% -> 94% on the held-out items, no weights changed)."""
+def hand_made_pointer(folder, boxes, scores):
+    """The fixture's model with a pointer set by hand: visual token i reads box boxes[i] and is
+    pointed at with score scores[i] (its values carry both: the box in dims 0-3, the score in 4)."""
     from engine.llava.config import read_config
-    from engine.llava.model import box_iou, load_model
+    from engine.llava.model import load_model
     model = load_model(folder, dtype=torch.float32, cfg=read_config(folder))
     g, dim = model.grounding, model.grounding.patch_box.in_features
-    a, b = torch.tensor([0.1, 0.1, 0.3, 0.3]), torch.tensor([0.6, 0.5, 0.9, 0.8])
-    values = torch.zeros(5, dim)
-    values[:, :4] = torch.stack([a, a, b, b, torch.tensor([0.0, 0.0, 1.0, 1.0])])  # each token reads its box
-    values[:, 4] = torch.tensor([2.0, 1.9, 2.05, 0.0, -5.0]) * dim ** 0.5          # and how much it is pointed at
+    values = torch.zeros(len(boxes), dim)
+    values[:, :4] = torch.stack(boxes)
+    values[:, 4] = torch.tensor(scores) * dim ** 0.5
     with torch.no_grad():
         g.patch_box.weight.zero_()
         g.patch_box.weight[:, :4] = torch.eye(4)
@@ -111,6 +109,18 @@ def test_the_engine_points_at_one_object_not_between_two(folder):
         g.point_q.weight.zero_()
         g.point_q.bias.zero_()
         g.point_q.bias[4] = 1.0
+    return model, values
+
+
+def test_the_engine_points_at_one_object_not_between_two(folder):
+    """Attention split between two objects: training's weighted sum lies between them, the box the
+    engine gives is the most pointed-at object's (the own model counted a box between two objects
+    as a third: count 47% -> 54%, refer 90% -> 94% on the held-out items, no weights changed)."""
+    from engine.llava.model import box_iou
+    a, b = torch.tensor([0.1, 0.1, 0.3, 0.3]), torch.tensor([0.6, 0.5, 0.9, 0.8])
+    model, values = hand_made_pointer(folder, [a, a, b, b, torch.tensor([0.0, 0.0, 1.0, 1.0])],
+                                      [2.0, 1.9, 2.05, 0.0, -5.0])
+    with torch.no_grad():
         h = torch.randn(1, model.cfg.decoder.hidden)
         soft, logits = model.point(h, values)
         one = model.box_from_hidden(h, values)
@@ -125,20 +135,10 @@ def test_an_answer_boxes_each_object_once(folder):
     pointer, stuck on an object it had boxed, was 16 of its 47 wrong held-out counts): the pointer
     left alone, and the engine's own decode path over its KV cache."""
     from engine.llava.config import read_config
-    from engine.llava.model import box_iou, load_model
-    model = load_model(folder, dtype=torch.float32, cfg=read_config(folder))
-    g, dim = model.grounding, model.grounding.patch_box.in_features
+    from engine.llava.model import load_model
     a, b = torch.tensor([0.1, 0.1, 0.3, 0.3]), torch.tensor([0.6, 0.5, 0.9, 0.8])
-    values = torch.zeros(4, dim)
-    values[:, :4] = torch.stack([a, a, b, b])
-    values[:, 4] = torch.tensor([2.0, 1.9, 1.0, 0.9]) * dim ** 0.5  # a is pointed at more
+    model, values = hand_made_pointer(folder, [a, a, b, b], [2.0, 1.9, 1.0, 0.9])  # a is pointed at more
     with torch.no_grad():
-        g.patch_box.weight.zero_()
-        g.patch_box.weight[:, :4] = torch.eye(4)
-        g.patch_box.bias.zero_()
-        g.point_q.weight.zero_()
-        g.point_q.bias.zero_()
-        g.point_q.bias[4] = 1.0
         h = torch.randn(model.cfg.decoder.hidden)
         first = model.box_from_hidden(h, values)
         taken = model.rows_of(first, values)
