@@ -50,25 +50,22 @@ def decode_one(model, token: int, pos: int, cache: KVCache, run: RunConfig) -> t
     return model.head(decode_hidden(model, x, pos, cache, run))
 
 
+def same_image(visual_pos: torch.Tensor, row: int) -> torch.Tensor:
+    """(N,) the visual rows of the image that row `row` is in (a run of consecutive positions)."""
+    image = torch.cat([visual_pos.new_zeros(1), (visual_pos[1:] - visual_pos[:-1] != 1).long().cumsum(0)])
+    return image == image[row]
+
+
 def last_image(visual_pos: torch.Tensor) -> torch.Tensor:
     """The positions of the last image's rows (the last run of consecutive visual positions):
     the image a box the model gives is on."""
-    if len(visual_pos) == 0:
-        return visual_pos
-    gaps = (visual_pos[1:] - visual_pos[:-1] != 1).nonzero()[:, 0]
-    return visual_pos[int(gaps[-1]) + 1:] if len(gaps) else visual_pos
+    return visual_pos[same_image(visual_pos, -1)] if len(visual_pos) else visual_pos
 
 
 def cached_values(cache: KVCache, visual_pos: torch.Tensor) -> torch.Tensor:
     """The visual rows' first-layer values as the cache holds them -> (N, kv heads * head dim)."""
     v = cache.v[0][0][:, visual_pos]          # (kv heads, N, head dim)
     return v.transpose(0, 1).flatten(1)  # (N, kv heads * head dim); N may be 0: no image
-
-
-def same_image(visual_pos: torch.Tensor, row: int) -> torch.Tensor:
-    """(N,) the visual rows of the image that row `row` is in (a run of consecutive positions)."""
-    image = torch.cat([visual_pos.new_zeros(1), (visual_pos[1:] - visual_pos[:-1] != 1).long().cumsum(0)])
-    return image == image[row]
 
 
 @torch.inference_mode()
@@ -85,7 +82,7 @@ def decode_box(model, at_token: int, pos: int, cache: KVCache, run: RunConfig, v
     h_at = decode_hidden(model, x, pos, cache, run)
     values = cached_values(cache, visual_pos) if visual_pos is not None else None
     box = model.box_from_hidden(h_at, values, taken).float()
-    if taken is not None and len(taken) and torch.isfinite(box).all():
+    if taken is not None and torch.isfinite(box).all():  # a NaN box (no image) takes nothing
         rows = model.rows_of(box, values)
         if rows.any():  # only that image's rows: another image may hold an object at the same place
             first = int(rows.float().argmax())

@@ -69,6 +69,11 @@ def box_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return inter / (area(a) + area(b) - inter).clamp(min=1e-9)
 
 
+def same_object(boxes: torch.Tensor, box: torch.Tensor) -> torch.Tensor:
+    """Which of the boxes the visual tokens read (..., N, 4) are `box`'s object: IoU >= 0.5."""
+    return box_iou(boxes, box) >= 0.5
+
+
 def cover(boxes: torch.Tensor, side: int) -> torch.Tensor:
     """(M, 4) boxes x1y1x2y2 in 0..1 -> (M, side*side): the share of each patch of a side x side
     grid (row-major, as the tower's tokens) that the box covers."""
@@ -240,7 +245,7 @@ class LlavaModel(nn.Module):
         if one_object:
             best = logits.argmax(-1, keepdim=True)
             top = per_token.gather(-2, best[..., None].expand(*best.shape, 4))
-            same = (box_iou(per_token, top) >= 0.5).scatter(-1, best, True)
+            same = same_object(per_token, top).scatter(-1, best, True)
             weights = weights * same
             weights = weights / weights.sum(-1, keepdim=True)
         boxes = (weights.unsqueeze(-1) * per_token).sum(-2)
@@ -249,8 +254,8 @@ class LlavaModel(nn.Module):
     def rows_of(self, box: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
         """The visual rows (N,) whose own box (what each reads of its object) is `box`'s (IoU >= 0.5):
         the object a box of this answer took, which its next box should not take again."""
-        g = self.grounding
-        return box_iou(g.patch_box(values.to(g.patch_box.weight.dtype)), box.to(g.patch_box.weight.dtype)) >= 0.5
+        w = self.grounding.patch_box.weight
+        return same_object(self.grounding.patch_box(values.to(w.dtype)), box.to(w.dtype))
 
     def head(self, h: torch.Tensor) -> torch.Tensor:
         """Logits. In bf16 or int8 they come out rounded (bf16 keeps ~3 significant digits: steps

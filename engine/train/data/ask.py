@@ -118,10 +118,6 @@ def _reading_order(o):
     return _centre(o, 0), _centre(o, 1)
 
 
-def _is_not(o, asked: str) -> str:
-    return f" is {article(f'{o.colour} {o.label}')}, not {asked}"
-
-
 def counting(rng, hits, things, thing) -> list:
     """Count by pointing (as Molmo counts): a box on each one, left to right, then the number;
     each box brings its object's patches, the number follows the boxes. None: said so."""
@@ -130,7 +126,7 @@ def counting(rng, hits, things, thing) -> list:
         return [Text(count_reply(rng, 0, things, thing))]
     lead, tail = rng.choice(COUNT_POINT)  # one draw, as count_reply makes
     parts = [Text(lead)] if lead else []
-    for o in sorted(hits, key=lambda o: (_centre(o, 0), _centre(o, 1))):
+    for o in sorted(hits, key=_reading_order):
         parts += [Region(0, o.box), Text(" ")]
     parts[-1] = Text(tail.format(n=k, nw=NUMBER_WORDS[k], things=things if k > 1 else thing))
     return parts
@@ -298,11 +294,9 @@ def checked_exists(objs, y: str, yes: bool, near, said: str) -> list:
     samples: 76%; TRAINING.md, the seventeenth)."""
     words = y.split()
     fits = lambda o: all(w in (o.colour, o.label) or w == "shape" for w in words)
-    if yes:
-        o = min((o for o in objs if fits(o)), key=_reading_order)
-        return [Region(0, o.box), Text(f" is {article(f'{o.colour} {o.label}')}. {said}")]
-    o = near or min(objs, key=_reading_order)
-    return [Region(0, o.box), Text(_is_not(o, article(y)) + f". {said}")]
+    o = min((o for o in objs if fits(o)), key=_reading_order) if yes else near or min(objs, key=_reading_order)
+    what = f" is {article(f'{o.colour} {o.label}')}"
+    return [Region(0, o.box), Text(f"{what}. {said}" if yes else f"{what}, not {article(y)}. {said}")]
 
 
 def ask_refer(rng, objs, target=None):
