@@ -111,7 +111,7 @@ def ask_count(rng, objs, what=None):
 
 
 def checks(rng) -> bool:
-    """Training's "is there", count and chart replies check by pointing (paraphrase.TrainRandom), not the
+    """Training's "is there" and count replies check by pointing (paraphrase.TrainRandom), not the
     held-out's."""
     return getattr(rng, "checks", False)
 
@@ -388,21 +388,14 @@ def ask_read(rng, objs, info):
     return QA([Text(q)], [Text(reply(rng, key, w=o.label))], o.label, info["options"], ask="read")
 
 
-def ask_chart(rng, bars, words=()):
-    """words (the chart's label word objects): training's replies box the bar, then the word under
-    it, then say it ("[0] over [1]: apples."): of the fifteenth's 39 wrong held-out charts, 27
-    boxed the right bar and named another, and a box on the word brings its patches to read."""
+def ask_chart(rng, bars):
     high = rng.random() < 0.6
     pick = max(bars, key=lambda b: b.value) if high else min(bars, key=lambda b: b.value)
     most = rng.choice(("highest", "tallest", "largest")) if high else rng.choice(("lowest", "shortest", "smallest"))
     # point at the bar, then say its label (the OCR's words carry their boxes): which bar is
     # tallest is learnt as a box, not only through the one label token
-    q = question(rng, "chart_high" if high else "chart_low")
-    a = pointing(rng, "chart", pick, l=pick.label, most=most)
-    word = next((w for w in words if w.label == pick.label), None)
-    if checks(rng) and word:
-        a[-1:-1] = [Text(" over "), Region(0, word.box)]
-    return QA([Text(q)], a, pick.label,
+    return QA([Text(question(rng, "chart_high" if high else "chart_low"))],
+              pointing(rng, "chart", pick, l=pick.label, most=most), pick.label,
               tuple(b.label for b in bars), ask="chart")
 
 

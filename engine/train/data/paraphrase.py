@@ -106,8 +106,8 @@ Q_TRAIN = {
 
 
 class TrainRandom(random.Random):
-    """The training stream's RNG: wording.pick may take a question from `extra`, and "is there",
-    count and chart replies check by pointing (ask.py `checks`): forms only training draws, so the
+    """The training stream's RNG: wording.pick may take a question from `extra`, and "is there"
+    replies check an object by pointing (ask.py `checks`): a form only training draws, so the
     held-out conversations' earlier turns stay as they were."""
     extra = Q_TRAIN
     checks = True

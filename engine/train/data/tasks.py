@@ -171,7 +171,7 @@ def _chart(rng):
         canvas = chart_scene(rng)
         if canvas:
             scene = canvas.scene("chart")
-            return _one("chart", scene, ask_chart(rng, *_bars_and_words(scene)))
+            return _one("chart", scene, ask_chart(rng, [o for o in scene.objects if o.kind == "bar"]))
     raise RuntimeError("no chart sample")
 
 
@@ -212,8 +212,7 @@ def _count_talk(rng):
     raise RuntimeError("no count_talk sample")
 
 
-def _bars_and_words(scene):
-    return ([o for o in scene.objects if o.kind == "bar"], [o for o in scene.objects if o.kind == "word"])
+CHART_ASK = {"extreme": ask_chart, "find": ask_chart_find}  # and "label": ask_chart_label, told the bars asked
 
 
 def _chart_talk(rng):
@@ -227,14 +226,14 @@ def _chart_talk(rng):
         if not canvas:
             continue
         scene = canvas.scene("chart")
-        bars, words = _bars_and_words(scene)
+        bars = [o for o in scene.objects if o.kind == "bar"]
         kinds = rng.sample(("extreme", "label", "find", "label"), rng.randint(3, 4))
         qas = []
         for k in kinds:
             if k == "label":  # the two label questions ask about two bars
                 qas.append(ask_chart_label(rng, bars, {q.answer for q in qas if q.ask == "chart_label"}))
             else:
-                qas.append(ask_chart(rng, bars, words) if k == "extreme" else ask_chart_find(rng, bars))
+                qas.append(CHART_ASK[k](rng, bars))
         return _conversation("chart_talk", scene, qas)
     raise RuntimeError("no chart_talk sample")
 
