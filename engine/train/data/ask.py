@@ -106,13 +106,11 @@ def ask_count(rng, objs, what=None):
     k = len(hits)
     if k > 8:
         return None
-    return QA([Text(question(rng, "count", things=things))],
-              counting(rng, hits, things, thing, objs if checks(rng) else None), str(k), ask="count")
+    return QA([Text(question(rng, "count", things=things))], counting(rng, hits, things, thing), str(k), ask="count")
 
 
 def checks(rng) -> bool:
-    """Training's "is there" and count replies check by pointing (paraphrase.TrainRandom), not the
-    held-out's."""
+    """Training's "is there" replies check by pointing (paraphrase.TrainRandom), not the held-out's."""
     return getattr(rng, "checks", False)
 
 
@@ -120,23 +118,17 @@ def _reading_order(o):
     return _centre(o, 0), _centre(o, 1)
 
 
-def counting(rng, hits, things, thing, every=None) -> list:
+def counting(rng, hits, things, thing) -> list:
     """Count by pointing (as Molmo counts): a box on each one, left to right, then the number;
-    each box brings its object's patches, the number follows the boxes. None: said so.
-    every (training's replies): box every object of the scene instead, each followed by what it
-    is ("[0] a red star, [1] a blue square, [2] a green star: 2."), so the number rests on reading
-    each box; the pointer finds the next object whatever its kind (TRAINING.md), and this reply
-    walks them all as it does."""
+    each box brings its object's patches, the number follows the boxes. None: said so."""
     k = len(hits)
-    if k == 0 and not every:
+    if k == 0:
         return [Text(count_reply(rng, 0, things, thing))]
     lead, tail = rng.choice(COUNT_POINT)  # one draw, as count_reply makes
     parts = [Text(lead)] if lead else []
-    for o in sorted(every or hits, key=_reading_order):
-        parts += [Region(0, o.box), Text(f" {article(f'{o.colour} {o.label}')}, " if every else " ")]
-    end = tail.format(n=k, nw=NUMBER_WORDS[k], things=things if k > 1 else thing) if k else \
-        ". " + count_reply(rng, 0, things, thing)
-    parts[-1] = Text(parts[-1].text[:-2] + end if every else end)
+    for o in sorted(hits, key=_reading_order):
+        parts += [Region(0, o.box), Text(" ")]
+    parts[-1] = Text(tail.format(n=k, nw=NUMBER_WORDS[k], things=things if k > 1 else thing))
     return parts
 
 
