@@ -15,6 +15,9 @@ from dataclasses import dataclass
 
 BoxT = tuple[float, float, float, float]
 MODES = ("stretch", "pad", "resize")
+# A pointer that points at nothing (a null box head's answer: "no more of them"): an empty box at
+# the corner, the same in every frame; drawn as nothing, fed back to the model as it is.
+NO_BOX: BoxT = (0.0, 0.0, 0.0, 0.0)
 
 # Qwen2.5-VL's preprocessor_config.json defaults (patch 14 merged 2x2 -> factor 28).
 QWEN_FACTOR, QWEN_MIN_PIXELS, QWEN_MAX_PIXELS = 28, 56 * 56, 28 * 28 * 16384

@@ -20,6 +20,7 @@ PREFIXES = [
     ("loc_encoder.", "grounding.loc_encoder."), ("loc_decoder.", "grounding.loc_decoder."),
     ("point_q.", "grounding.point_q."), ("patch_box.", "grounding.patch_box."),  # the own model's pointer
     ("region_read.", "grounding.region_read."),  # and its region reading
+    ("null_", "grounding.null_"),  # and its null
     ("model.vision_tower.vision_model.", "vision."), ("model.vision_tower.", "vision."),
     ("vision_tower.vision_model.", "vision."), ("vision_tower.", "vision."),
     ("model.multi_modal_projector.", "projector."), ("multi_modal_projector.", "projector."),

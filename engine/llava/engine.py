@@ -13,7 +13,7 @@ from ..api import MAX_TILES, Box, Done, EngineError, EngineInfo, GenParams, Mess
 from ..catalog import data_dir
 from ..grounding.formats import load_format
 from ..sampling_defaults import from_generation_config
-from ..grounding.geometry import clip_box, padded_to_original, tally
+from ..grounding.geometry import NO_BOX, clip_box, padded_to_original, tally
 from .checkpoint import fingerprint
 from .cpu import cpu_dtype, cpu_quant, int_kernel_note
 from .anyres import most_image_tokens, most_views
@@ -251,7 +251,10 @@ class TorchEngine:
     @staticmethod
     def _box(box, prompt, k: int, notes: list) -> Box | None:
         """A pix2emb box as Box k on the most recent image, mapped from the padded square the model
-        saw back to the original image: clipped, or None (dropped) with a note for the user."""
+        saw back to the original image: clipped, or None (dropped) with a note for the user; None
+        and no note for NO_BOX (a null pointer's "nothing more")."""
+        if tuple(box) == NO_BOX:
+            return None
         if not prompt.image_sizes:
             notes.append("dropped a box: the conversation has no image for it")
             return None

@@ -8,6 +8,7 @@ from typing import Iterator
 
 import torch
 
+from ..grounding.geometry import NO_BOX
 from .decoder import KVCache
 from .forward import RunConfig, forward, new_cache
 from .sampling import sample
@@ -130,6 +131,9 @@ def decode_loop(model, logits, seen: torch.Tensor, cache: KVCache, run: RunConfi
             cache.ensure(pos + 2 + max_new_tokens - i)
             box, logits = decode_box(model, tok, pos, cache, run, visual_pos, taken)
             yield ("box",) + box
+            if box == NO_BOX:  # the pointer found nothing left: another <at> at once would find it again
+                logits = logits.clone()
+                logits[..., at] = float("-inf")
             pos += 2
             if fed is not None:
                 fed += [tok, box_key(box)]

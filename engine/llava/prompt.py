@@ -125,11 +125,11 @@ class Prompter:
         as their own box text."""
         if self.cfg.grounding is None:
             return region_text(r, box_format, [i.size for i in images], self.image_geometry)
-        from ..grounding.geometry import original_to_padded
+        from ..grounding.geometry import NO_BOX, original_to_padded
         if not 0 <= r.image_index < len(images):
             raise EngineError(f"A region refers to image {r.image_index + 1}, but only {len(images)} "
                               "image(s) came before it.")
-        boxes.append(original_to_padded(r.box, *images[r.image_index].size))
+        boxes.append(r.box if tuple(r.box) == NO_BOX else original_to_padded(r.box, *images[r.image_index].size))
         at = self.cfg.grounding.get("at_token", "<at>") if role == "assistant" else ""
         return at + self.cfg.grounding.get("boxes_token", "<boxes>")
 

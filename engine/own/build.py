@@ -145,7 +145,8 @@ def assemble(parts_meta: tuple[dict, dict], gguf: Path, out: Path, progress=None
                       **({"pointer": True} if spec.get("pointer") else {}),
                       **({"ocr_words": True} if spec.get("ocr_words") else {}),
                       # parts trained before region reading lack its weight: the parts decide
-                      **({"region_read": True} if "grounding.region_read.weight" in parts else {})}
+                      **({"region_read": True} if "grounding.region_read.weight" in parts else {}),
+                      **({"pointer_null": True} if "grounding.null_value" in parts else {})}
     c["own_model"] = {"sees": spec.get("sees", ""), "trained": spec.get("trained", {})}
     (out / "config.json").write_text(json.dumps(c, indent=2))
     size = vc["image_size"]

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..grounding.geometry import NO_BOX
 from ..llava import words
 from ..llava.prompt import Prompter
 
@@ -34,6 +35,8 @@ class Example:
     patch_boxes: torch.Tensor | None = None   # (P, 4) the box of the object over each patch of its one image
     patch_has: torch.Tensor | None = None     # (P,) whether an object covers the patch
     focus: list = ()           # per box target: (P,) the patches of the object it names (pointer target)
+    taken: list = ()           # per box target: (P,) the patches of what its answer boxed before it
+    turns: list = ()           # per box target: which assistant turn it is in
 
 
 class Tokenize:
@@ -71,15 +74,18 @@ class Tokenize:
                         labels[k - 1] = lst[k]
                 i = j
             i += 1
-        box_targets, b = [], 0
+        box_targets, turns, b, turn = [], [], 0, 0
         for k, t in enumerate(lst):
+            if lst[k:k + n] == self.header:
+                turn += 1
             if t == self.boxes:
                 if k and lst[k - 1] == self.at:
                     box_targets.append((k - 1, prompt.boxes[b]))
+                    turns.append(turn)
                 b += 1
         img = self.p.cfg.image_token_id
         layout = tuple(k for k, t in enumerate(lst) if t == img and (k == 0 or lst[k - 1] != img))
-        ex = Example(ids, labels, prompt.pixels, list(prompt.boxes), box_targets, sample.skill, layout)
+        ex = Example(ids, labels, prompt.pixels, list(prompt.boxes), box_targets, sample.skill, layout, turns=turns)
         if len(sample.scenes) == 1 and len(layout) == 1:
             _patches(ex, sample.scenes[0], math.isqrt(sum(t == img for t in lst)))
         return ex
@@ -92,7 +98,14 @@ def _patches(ex: Example, scene, side: int) -> None:
     t = patch_targets(scene, side)
     ex.patch_boxes, ex.patch_has = torch.as_tensor(t["box"]), torch.as_tensor(t["has_box"])
     ex.focus = [ex.patch_has & (ex.patch_boxes - torch.tensor(box)).abs().amax(-1).lt(1e-3)
-                for _, box in ex.box_targets]
+                if tuple(box) != NO_BOX else torch.zeros_like(ex.patch_has) for _, box in ex.box_targets]
+    # The pointer passes over what its answer has boxed already, as at inference (decode_box).
+    ex.taken, seen, turn = [], torch.zeros_like(ex.patch_has), None
+    for f, t in zip(ex.focus, ex.turns):
+        if t != turn:
+            seen, turn = torch.zeros_like(ex.patch_has), t
+        ex.taken.append(seen & ~f)
+        seen = seen | f
 
 
 @dataclass
@@ -108,6 +121,8 @@ class Batch:
     patch_boxes: torch.Tensor | None = None  # (B, P, 4) rows of one image each: the box over each patch
     patch_has: torch.Tensor | None = None    # (B, P) bool
     at_focus: torch.Tensor | None = None     # (M, P) bool: the named object's patches (all False: unknown)
+    at_taken: torch.Tensor | None = None     # (M, P) bool: patches of objects boxed before it in its answer
+    at_null: torch.Tensor | None = None      # (M,) bool: the target is NO_BOX (the pointer's null)
     # This batch's answer tokens and box targets against its pool's mean per batch (see batches):
     # the losses' per-batch means times these weigh every token and box of a pool alike.
     token_share: float = 1.0
@@ -133,6 +148,7 @@ def collate(examples: list[Example], pad_id: int) -> Batch:
                   torch.tensor([p for _, p, _ in rows], dtype=torch.long),
                   torch.tensor([b for _, _, b in rows], dtype=torch.float32).reshape(-1, 4),
                   [e.skill for e in examples])
+    batch.at_null = torch.tensor([tuple(b) == NO_BOX for _, _, b in rows], dtype=torch.bool)
     known = [e for e in examples if e.patch_boxes is not None]
     if known:  # rows of one image each share its patch count (a batch shares its visual layout)
         p = known[0].patch_has.shape[0]
@@ -141,6 +157,8 @@ def collate(examples: list[Example], pad_id: int) -> Batch:
         batch.patch_has = torch.stack([e.patch_has if e.patch_has is not None else torch.zeros(p, dtype=torch.bool)
                                        for e in examples])
         batch.at_focus = torch.stack([f for e in examples for f in (e.focus or [torch.zeros(p, dtype=torch.bool)]
+                                                                    * len(e.box_targets))]) if rows else None
+        batch.at_taken = torch.stack([f for e in examples for f in (e.taken or [torch.zeros(p, dtype=torch.bool)]
                                                                     * len(e.box_targets))]) if rows else None
     return batch
 

@@ -15,8 +15,8 @@ CHUNK = 64  # consecutive indices a worker takes at a time
 
 
 class _Batches(IterableDataset):
-    def __init__(self, start: int, seed: int, skills, answers: dict, max_objects, to_batches):
-        self.args = (seed, skills, answers, max_objects)
+    def __init__(self, start: int, seed: int, skills, answers: dict, max_objects, to_batches, split: str):
+        self.args = (seed, skills, answers, max_objects, split)
         self.start, self.to_batches = start, to_batches
 
     def __iter__(self):
@@ -26,9 +26,10 @@ class _Batches(IterableDataset):
         return self.to_batches(samples_at(indices, *self.args))
 
 
-def parallel_batches(start: int, seed: int, skills, answers: dict, max_objects, to_batches, workers: int):
+def parallel_batches(start: int, seed: int, skills, answers: dict, max_objects, to_batches, workers: int,
+                     split: str = "train"):
     """Endless batches from `workers` processes; to_batches(samples) -> batches is the serial
     batching of the stage (forked: it and the prompter it holds are inherited, not pickled)."""
-    ds = _Batches(start, seed, skills, answers, max_objects, to_batches)
+    ds = _Batches(start, seed, skills, answers, max_objects, to_batches, split)
     return iter(DataLoader(ds, batch_size=None, num_workers=workers, prefetch_factor=4,
                            multiprocessing_context="fork"))

@@ -41,19 +41,27 @@ def batch_losses(model, batch: Batch, run: RunConfig, box_weight: float = 1.0) -
     if len(batch.at_pos):
         h_at = h[batch.at_rows, batch.at_pos]
         if values is not None:
-            pred, logits = model.point(h_at, values[batch.at_rows])
+            pred, logits = model.point(h_at, values[batch.at_rows], taken=batch.at_taken)
         else:
             pred, logits = model.box_from_hidden(h_at), None
-        pred = pred.float()
-        l1 = (pred - batch.at_boxes).abs().mean()
-        g = (1 - giou(pred, batch.at_boxes)).mean()
-        out.update(box_l1=l1, box_giou=g, loss=out["loss"] + box_weight * batch.box_share * (l1 * 2 + g))
-        if logits is not None and batch.at_focus is not None and bool(batch.at_focus.any()):
-            # where to point: the named object's patches, shared evenly (cross-entropy to them)
-            known = batch.at_focus.any(-1)
-            target = batch.at_focus[known].float()
-            ce = -(target / target.sum(-1, keepdim=True) * logits[known].float().log_softmax(-1)).sum(-1).mean()
-            out.update(point_ce=ce, loss=out["loss"] + 0.5 * box_weight * batch.box_share * ce)
+        real = ~batch.at_null if batch.at_null is not None else torch.ones(len(pred), dtype=torch.bool, device=pred.device)
+        if bool(real.any()):  # a NO_BOX target has no box to regress: the pointer's null is its target
+            pred = pred[real].float()
+            l1 = (pred - batch.at_boxes[real]).abs().mean()
+            g = (1 - giou(pred, batch.at_boxes[real])).mean()
+            out.update(box_l1=l1, box_giou=g, loss=out["loss"] + box_weight * batch.box_share * (l1 * 2 + g))
+        if logits is not None and batch.at_focus is not None:
+            # where to point: the named object's patches, shared evenly (cross-entropy to them);
+            # with a null column, nothing for a NO_BOX target
+            target = batch.at_focus
+            if logits.shape[-1] == target.shape[-1] + 1:
+                target = torch.cat([target, batch.at_null[:, None]], -1)
+            known = target.any(-1)
+            if bool(known.any()):
+                target = target[known].float()
+                logp = logits[known].float().log_softmax(-1).masked_fill(target == 0, 0.0)  # taken rows: -inf
+                ce = -(target / target.sum(-1, keepdim=True) * logp).sum(-1).mean()
+                out.update(point_ce=ce, loss=out["loss"] + 0.5 * box_weight * batch.box_share * ce)
     if values is not None and batch.patch_has is not None and bool(batch.patch_has.any()):
         # each patch reads the box of the object over it (as the tower's own box head does)
         per_patch = model.grounding.patch_box(values.to(model.grounding.patch_box.weight.dtype)).float()

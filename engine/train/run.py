@@ -25,10 +25,10 @@ from ..own.build import base_gguf, read_parts
 from ..own.spec import spec as own_spec
 from . import checkpoint as ckpt
 from . import malloc
-from .examples import Tokenize, batches
+from .examples import Tokenize, batches, collate
 from .loader import parallel_batches
 from .losses import batch_losses
-from .model import base_folder, get_parts, init_region_read, standardize_projector, load_for_training, lora_modules, save_parts, set_parts
+from .model import base_folder, get_parts, init_null, init_region_read, standardize_projector, load_for_training, lora_modules, save_parts, set_parts
 from .samples import sample_stream, text_answers
 from .data import SKILLS, make_sample
 from .tower_targets import TowerHeads, heldout_accuracy, tower_batches, tower_losses
@@ -38,7 +38,9 @@ from .tower_targets import TowerHeads, heldout_accuracy, tower_batches, tower_lo
 # read_config's check and by Trainer.params).
 PARTS_TRAINED = {
     "vision": lambda t: t.model.vision.parameters(), "projector": lambda t: t.model.projector.parameters(),
-    "grounding": lambda t: t.model.grounding.parameters(), "new_rows": lambda t: [t.new_rows],
+    "grounding": lambda t: [p for n, p in t.model.grounding.named_parameters() if not n.startswith("null_")],
+    "null": lambda t: [t.model.grounding.null_value, t.model.grounding.null_bias],
+    "new_rows": lambda t: [t.new_rows],
     "heads": lambda t: t.heads.parameters(),
     "lora": lambda t: [p for l in lora_modules(t.model).values() for p in
                        (l.lora_A["default"].weight, l.lora_B["default"].weight)]}
@@ -182,6 +184,8 @@ class Trainer:
             self._standardize_projector()
         if st.get("init_region_read") and self.state["step"] == 0:
             self._init_region_read(st["init_region_read"])
+        if st.get("init_null") and self.state["step"] == 0:
+            self._init_null(st["init_null"])
         run = RunConfig(self.spec["ee_mllm"]["attention"], self.spec["ee_mllm"]["visual_mlp"])
         stream_args = (self.state["samples"], self.cfg.get("seed", 0), st.get("skills"),
                        text_answers(self.work, self.cfg.get("text_answers", 300)), st.get("max_objects"))
@@ -191,8 +195,9 @@ class Trainer:
         else:
             tokenize = Tokenize(self.prompter)
             to_batches = lambda samples: batches(samples, tokenize, st["batch"], pad)
-        data = (parallel_batches(*stream_args, to_batches, self.workers) if self.workers else
-                to_batches(sample_stream(*stream_args)))
+        split = "train+null" if self.spec.get("pointer_null") else "train"  # count replies end in the null
+        data = (parallel_batches(*stream_args, to_batches, self.workers, split=split) if self.workers else
+                to_batches(sample_stream(*stream_args, split=split)))
         aux = None if tower else st.get("tower_aux")
         if aux:
             aux_data = self.tower_batches(sample_stream(self.state["step"] * aux["batch"], self.cfg.get("seed", 0) + AUX_SEED,
@@ -276,6 +281,16 @@ class Trainer:
         with self.autocast():
             fit = init_region_read(self.model, examples, words)
         print("region reading initialised:", fit, file=sys.stderr)
+
+    def _init_null(self, n: int):
+        """The null's data-dependent start (model.init_null), from n counts of a seed no stage draws."""
+        tok, pad = Tokenize(self.prompter), self.prompter.tokenizer.pad_token_id or 0
+        examples = [tok(make_sample(10**9 + i, "train+null", "count")) for i in range(n)]
+        run = RunConfig(self.spec["ee_mllm"]["attention"], self.spec["ee_mllm"]["visual_mlp"])
+        with self.autocast():
+            fit = init_null(self.model, [collate(examples[i:i + 8], pad).to(self.device)
+                                         for i in range(0, n, 8)], run)
+        print("null initialised:", fit, file=sys.stderr)
 
     def tower_check(self, st: dict):
         """The tower heads on held-out scenes (a split training never draws), logged beside the loss."""

@@ -31,17 +31,20 @@ def text_answers(work: Path, n: int) -> dict:
     return out
 
 
-def sample_stream(start: int, seed: int, skills: list | None, answers: dict, max_objects: int | None = None):
+def sample_stream(start: int, seed: int, skills: list | None, answers: dict, max_objects: int | None = None,
+                  split: str = "train"):
     """Samples from index `start` on; skills: restrict to these (cycled), else the training mix;
-    max_objects: cap the scenes' object count (see make_sample)."""
-    return samples_at(itertools.count(start), seed, skills, answers, max_objects)
+    max_objects: cap the scenes' object count (see make_sample); split: "train", or "train+null"
+    for a pointer with a null (the same draws, its replies' forms: tasks.make_sample)."""
+    return samples_at(itertools.count(start), seed, skills, answers, max_objects, split)
 
 
-def samples_at(indices, seed: int, skills: list | None, answers: dict, max_objects: int | None = None):
+def samples_at(indices, seed: int, skills: list | None, answers: dict, max_objects: int | None = None,
+               split: str = "train"):
     """The samples at these indices of the stream (a worker process takes its share of them)."""
     for i in indices:
         skill = skills[i % len(skills)] if skills else None
-        s = make_sample(seed * 10_000_000 + i, "train", skill, max_objects)
+        s = make_sample(seed * 10_000_000 + i, split, skill, max_objects)
         if s.skill == "text":
             q = s.messages[-2].text
             if q not in answers:

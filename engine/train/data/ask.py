@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...api import Region, Text
+from ...grounding.geometry import NO_BOX
 from .palette import COLOURS, PLURAL, SHAPES, article
-from .wording import (COUNT_POINT, DESCRIBE_LEAD, NUMBER_WORDS, PAIR_POINT, POINT_REPLY, REFER_REPLY, cap,
+from .wording import (COUNT_POINT, COUNT_POINT_NULL, DESCRIBE_LEAD, NUMBER_WORDS, PAIR_POINT, POINT_REPLY, REFER_REPLY, cap,
                       pick, question, reply, vary)
 
 
@@ -109,6 +110,11 @@ def ask_count(rng, objs, what=None):
     return QA([Text(question(rng, "count", things=things))], counting(rng, hits, things, thing), str(k), ask="count")
 
 
+def nulls(rng) -> bool:
+    """A pointer with a null: counts end with it (paraphrase.NullRandom, training only)."""
+    return getattr(rng, "nulls", False)
+
+
 def checks(rng) -> bool:
     """Training's "is there" replies check by pointing (paraphrase.TrainRandom), not the held-out's."""
     return getattr(rng, "checks", False)
@@ -120,15 +126,22 @@ def _reading_order(o):
 
 def counting(rng, hits, things, thing) -> list:
     """Count by pointing (as Molmo counts): a box on each one, left to right, then the number;
-    each box brings its object's patches, the number follows the boxes. None: said so."""
+    each box brings its object's patches, the number follows the boxes. None: said so. For a
+    pointer with a null (nulls), one box more, into nothing, ends the boxes, so the pointer, which
+    passes over what it has boxed, decides whether one is left ("[0] [1] so 2.")."""
     k = len(hits)
+    null = [Region(0, NO_BOX)] if nulls(rng) else []
     if k == 0:
-        return [Text(count_reply(rng, 0, things, thing))]
-    lead, tail = rng.choice(COUNT_POINT)  # one draw, as count_reply makes
+        return null + [Text(count_reply(rng, 0, things, thing))]
+    i = rng.randrange(len(COUNT_POINT))  # one draw, as rng.choice(COUNT_POINT) and count_reply make
+    lead, tail = (COUNT_POINT_NULL if null else COUNT_POINT)[i]
     parts = [Text(lead)] if lead else []
     for o in sorted(hits, key=_reading_order):
         parts += [Region(0, o.box), Text(" ")]
-    parts[-1] = Text(tail.format(n=k, nw=NUMBER_WORDS[k], things=things if k > 1 else thing))
+    if null:
+        parts += null + [Text(tail.format(n=k, nw=NUMBER_WORDS[k], things=things if k > 1 else thing))]
+    else:
+        parts[-1] = Text(tail.format(n=k, nw=NUMBER_WORDS[k], things=things if k > 1 else thing))
     return parts
 
 

@@ -111,3 +111,9 @@ class TrainRandom(random.Random):
     held-out conversations' earlier turns stay as they were."""
     extra = Q_TRAIN
     checks = True
+
+
+class NullRandom(TrainRandom):
+    """The training stream for a pointer with a null (BoxHead.add_null): the same draws, and each
+    count ends by pointing into nothing (ask.py `nulls`)."""
+    nulls = True

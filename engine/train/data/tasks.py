@@ -9,7 +9,7 @@ from .ask import ASKERS, QA, ask_chart, ask_chart_find, ask_chart_label, ask_cou
 from .charts import chart_scene
 from .draw import Canvas, place_shapes
 from .palette import COLOURS, PLURAL, SHAPES, SIZES, article
-from .paraphrase import TrainRandom
+from .paraphrase import NullRandom, TrainRandom
 from .records import Sample, png_bytes
 from .signs import text_scene
 from .text_chat import one_prompt
@@ -358,11 +358,13 @@ assert set(BUILDERS) == set(SKILLS) == set(MIX)
 def make_sample(index: int, split: str = "train", skill: str | None = None, max_objects: int | None = None) -> Sample:
     """Deterministic: the RNG is seeded from f"{split}:{index}:{skill}", so "train" and "heldout"
     are different streams; skill=None draws one from MIX. max_objects caps the scenes of the
-    scene-question skills (a curriculum: few objects first). The splits "reworded", "restyled" and
+    scene-question skills (a curriculum: few objects first). "train+null" is "train" (the same
+    draws) for a pointer with a null: its counts end by pointing into nothing. The splits "reworded", "restyled" and
     "unseen" are the held-out items in other words, worse pixels, or both (unseen.py)."""
     words, pixels = SPLITS.get(split, (False, False))
-    stream = "heldout" if split in SPLITS else split
-    rng = (UnseenRandom if words else TrainRandom if split == "train" else random.Random)(f"{stream}:{index}:{skill}")
+    stream = "heldout" if split in SPLITS else "train" if split == "train+null" else split
+    rng = (UnseenRandom if words else NullRandom if split == "train+null" else TrainRandom if split == "train"
+           else random.Random)(f"{stream}:{index}:{skill}")
     if skill is None:
         skill = rng.choices(SKILLS, [MIX[k] for k in SKILLS])[0]
     elif skill not in BUILDERS:

@@ -193,6 +193,9 @@ POINT_REPLY = {
 # count replies point at each one, then say the number: (before the boxes, after them)
 COUNT_POINT = [("", ": {n}."), ("", ": {nw} {things}."), ("I see ", ": {nw}."), ("Here: ", ", {n} in all."),
                ("", " - {nw}.")]
+# The same, ending after a pointer into nothing (drawn as nothing, after the last box's space).
+COUNT_POINT_NULL = [("", "so {n}."), ("", "that is {nw} {things}."), ("I see ", "that is {nw}."),
+                    ("Here: ", "{n} in all."), ("", "- {nw}.")]
 # relation replies point at both objects, then answer: (before, between, after the boxes); "which"
 # names neither (the answer names one of the two, and naming both would say both). Each list is as
 # long as the A list it replaces (rng.choice's draws depend on the length): the held-out questions
