@@ -51,8 +51,9 @@ class BoxHead(nn.Module):
     more column beside the visual rows (null_value . q, plus null_bias), which gives NO_BOX (drawn
     as nothing, fed back as it). Whether anything of a kind is left is then the pointer's call, over
     the objects the answer has not boxed yet, instead of the decoder's: a count is its boxes, then
-    a pointer into nothing (the own model under teacher forcing went on past the last object of the
-    asked kind after 37% of its last boxes, while its pointer found an unboxed one in 90%)."""
+    a pointer into nothing (the nineteenth, teacher-forced on held-out counts, went on past the last
+    object of the asked kind after 32 of 93 last boxes, while its pointer boxed an open object of
+    that kind for 89-94% of boxes; with the null, the twentieth: count 56% -> 72%)."""
 
     def __init__(self, hidden: int, value_dim: int = 0, region_read: bool = False, null: bool = False):
         super().__init__()

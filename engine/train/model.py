@@ -177,7 +177,7 @@ def init_region_read(model, examples: list, words: list[tuple[int, ...]], ridge:
 def init_null(model, batches: list, run) -> dict:
     """Data-dependent start for the pointer's null (BoxHead.add_null): its bias at the median of
     the best untaken object's logit where the answer points into nothing, so the null starts level
-    with the objects the pointer would take instead (median 9.3 on the fifteenth), not ten logits
+    with the objects the pointer would take instead (8.9 on the nineteenth), not nine logits
     under them; null_value, the part that reads the question, learns from there.
     batches: collated Tokenize() outputs of counts from the "train+null" stream."""
     from ..llava.forward import forward

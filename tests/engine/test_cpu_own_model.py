@@ -65,9 +65,12 @@ def reference():
 # (count #5000 "There are none." for "[0]: 1."); bf16 weights in none. The thirteenth (shipped: chart
 # replies that point, the pointer giving one object) answers as float32 in bf16 and bf16 weights;
 # int8 flips one in words only (count #5001, "[0] - one." and "[0]: 1.", wrong either way). The
-# fifteenth (shipped: chart conversations) answers as float32 in all three.
+# fifteenth (chart conversations) answers as float32 in all three. The twentieth (shipped: the
+# pointer's null) answers as float32 in bf16; bf16 weights flip one in words only (refer #5000, "The
+# red triangle is at [0]." for "Here: [0]"), int8 that one and count #5001 ("There are none." for
+# "0.", right either way).
 # The settings whose answers still differ here: expected to fail, and a failure if one stops differing.
-STILL_FLIPS: set = set()
+STILL_FLIPS: set = {"int8", "bf16 weights"}
 # The settings with an answer graded otherwise than float32's, likewise.
 GRADE_FLIPS: set = set()
 

@@ -32,17 +32,18 @@ def rows(own):
     return evaluate(own, N, skills=tuple(FLOORS), offset=5000)
 
 
-# The shipped parts (nineteenth, 2026-12-06: the fifteenth trained on with "is there" replies that
-# box what they turn on) meet the colour, relations, refer, region and read floors on 100 items (93%,
-# 84%, 94% at IoU >= 0.5, 80%, 91%); shape, count and charts are unmet on 100 (77%, 56%, 62%:
-# README's held-out table); on these 12 every skill passes its floor less the margin.
+# The shipped parts (twentieth, 2026-12-06: the nineteenth given a pointer that may point at
+# nothing, counts ending in it) meet the colour, relations, refer, region and read floors on 100
+# items (91%, 82%, 94% at IoU >= 0.5, 81%, 88%); shape, count and charts are unmet on 100 (78%, 72%,
+# 56%: README's held-out table); on these 12 every skill but shape passes its floor less the margin
+# (shape: 8 of 12, as the nineteenth's; the fifteenth's 10).
 # Strict: a skill that meets its floor less the margin turns its mark into a failure, so the marks
 # go as the model improves.
 BELOW_FLOOR = pytest.mark.xfail(strict=True, reason="issue 20 open: the shipped own model is not yet at this floor")
 
 
 @pytest.mark.parametrize("skill", [pytest.param(s, marks=BELOW_FLOOR) for s in
-                                   ()] + ["chart", "colour", "shape", "count", "relation", "refer", "region", "read"])
+                                   ("shape",)] + ["chart", "colour", "count", "relation", "refer", "region", "read"])
 def test_heldout_skill_meets_its_floor(rows, skill):
     from engine.train.evaluate import FLOORS
     assert rows[skill]["accuracy"] >= FLOORS[skill] - MARGIN, rows[skill]

@@ -93,23 +93,12 @@ def test_training_box_is_the_engines_box(folder, attention):
 
 
 def hand_made_pointer(folder, boxes, scores):
-    """The fixture's model with a pointer set by hand: visual token i reads box boxes[i] and is
-    pointed at with score scores[i] (its values carry both: the box in dims 0-3, the score in 4)."""
+    """The fixture's model with a pointer set by hand (pointer_testing.set_pointer)."""
     from engine.llava.config import read_config
     from engine.llava.model import load_model
+    from pointer_testing import set_pointer
     model = load_model(folder, dtype=torch.float32, cfg=read_config(folder))
-    g, dim = model.grounding, model.grounding.patch_box.in_features
-    values = torch.zeros(len(boxes), dim)
-    values[:, :4] = torch.stack(boxes)
-    values[:, 4] = torch.tensor(scores) * dim ** 0.5
-    with torch.no_grad():
-        g.patch_box.weight.zero_()
-        g.patch_box.weight[:, :4] = torch.eye(4)
-        g.patch_box.bias.zero_()
-        g.point_q.weight.zero_()
-        g.point_q.bias.zero_()
-        g.point_q.bias[4] = 1.0
-    return model, values
+    return model, set_pointer(model, boxes, scores)
 
 
 def test_the_engine_points_at_one_object_not_between_two(folder):

@@ -43,21 +43,13 @@ def test_parts_with_a_null_build_a_model_that_has_it(folder):
 
 
 def hand_made(path, boxes, scores, null):
-    """Visual token i reads box boxes[i] and is pointed at with score scores[i]; the null scores `null`."""
+    """A pointer set by hand (pointer_testing.set_pointer); the null scores `null`."""
+    from pointer_testing import set_pointer
     model = model_of(path)
-    g, dim = model.grounding, model.grounding.patch_box.in_features
-    values = torch.zeros(len(boxes), dim)
-    values[:, :4] = torch.stack(boxes)
-    values[:, 4] = torch.tensor(scores) * dim ** 0.5
+    values = set_pointer(model, boxes, scores)
     with torch.no_grad():
-        g.patch_box.weight.zero_()
-        g.patch_box.weight[:, :4] = torch.eye(4)
-        g.patch_box.bias.zero_()
-        g.point_q.weight.zero_()
-        g.point_q.bias.zero_()
-        g.point_q.bias[4] = 1.0
-        g.null_value.zero_()
-        g.null_bias.fill_(null)
+        model.grounding.null_value.zero_()
+        model.grounding.null_bias.fill_(null)
     return model, values
 
 
