@@ -3,6 +3,7 @@ model is trained on is exactly what the app will send it), grouped into batches 
 their visual layout (composite attention runs the visual rows of a batch as one pass)."""
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import math
 import random
@@ -63,9 +64,10 @@ class Tokenize:
         if ids[-n:].tolist() == self.header:  # the generation prompt after the last answer
             ids = ids[:-n]
         labels = torch.full_like(ids, IGNORE)
-        lst, i = ids.tolist(), 0
+        lst, i, starts = ids.tolist(), 0, []
         while i < len(lst):  # loss on every assistant turn: its tokens through <|im_end|>
             if lst[i:i + n] == self.header:
+                starts.append(i)
                 j = i + n
                 while j < len(lst) and lst[j] != self.end:
                     j += 1
@@ -74,14 +76,12 @@ class Tokenize:
                         labels[k - 1] = lst[k]
                 i = j
             i += 1
-        box_targets, turns, b, turn = [], [], 0, 0
+        box_targets, turns, b = [], [], 0
         for k, t in enumerate(lst):
-            if lst[k:k + n] == self.header:
-                turn += 1
             if t == self.boxes:
                 if k and lst[k - 1] == self.at:
                     box_targets.append((k - 1, prompt.boxes[b]))
-                    turns.append(turn)
+                    turns.append(bisect.bisect(starts, k))  # the assistant turn it is in
                 b += 1
         img = self.p.cfg.image_token_id
         layout = tuple(k for k, t in enumerate(lst) if t == img and (k == 0 or lst[k - 1] != img))

@@ -21,10 +21,18 @@ def giou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return inter / union.clamp(min=1e-6) - (hull - union) / hull.clamp(min=1e-6)
 
 
-def batch_losses(model, batch: Batch, run: RunConfig, box_weight: float = 1.0) -> dict:
+def hidden_and_values(model, batch: Batch, run: RunConfig):
+    """The engine's forward over a batch -> (final hidden states (B, T, D), the visual rows'
+    first-layer values for a pointer (B, N, V), else None)."""
     feats = model.image_features(batch.pixels) if batch.pixels is not None else None
     x, is_visual = model.embed(batch.ids, feats, batch.boxes if model.has_box_head else None)
     h = forward(model.decoder, x, torch.arange(batch.ids.shape[1], device=batch.ids.device), is_visual, None, run)
+    values = model.visual_values(x[:, is_visual]) if model.has_pointer and bool(is_visual.any()) else None
+    return h, values
+
+
+def batch_losses(model, batch: Batch, run: RunConfig, box_weight: float = 1.0) -> dict:
+    h, values = hidden_and_values(model, batch, run)
     sel = batch.labels != IGNORE
     tok = F.cross_entropy(model.head(h[sel]).float(), batch.labels[sel], reduction="none")
     lm = tok.mean()
@@ -37,14 +45,13 @@ def batch_losses(model, batch: Batch, run: RunConfig, box_weight: float = 1.0) -
         mask = tok_skill == i
         if mask.any():
             out[f"lm.{skill}"] = tok.detach()[mask].mean()
-    values = model.visual_values(x[:, is_visual]) if model.has_pointer and bool(is_visual.any()) else None
     if len(batch.at_pos):
         h_at = h[batch.at_rows, batch.at_pos]
         if values is not None:
             pred, logits = model.point(h_at, values[batch.at_rows], taken=batch.at_taken)
         else:
             pred, logits = model.box_from_hidden(h_at), None
-        real = ~batch.at_null if batch.at_null is not None else torch.ones(len(pred), dtype=torch.bool, device=pred.device)
+        real = ~batch.at_null
         if bool(real.any()):  # a NO_BOX target has no box to regress: the pointer's null is its target
             pred = pred[real].float()
             l1 = (pred - batch.at_boxes[real]).abs().mean()
@@ -54,7 +61,7 @@ def batch_losses(model, batch: Batch, run: RunConfig, box_weight: float = 1.0) -
             # where to point: the named object's patches, shared evenly (cross-entropy to them);
             # with a null column, nothing for a NO_BOX target
             target = batch.at_focus
-            if logits.shape[-1] == target.shape[-1] + 1:
+            if hasattr(model.grounding, "null_value"):
                 target = torch.cat([target, batch.at_null[:, None]], -1)
             known = target.any(-1)
             if bool(known.any()):

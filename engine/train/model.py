@@ -180,13 +180,10 @@ def init_null(model, batches: list, run) -> dict:
     with the objects the pointer would take instead (8.9 on the nineteenth), not nine logits
     under them; null_value, the part that reads the question, learns from there.
     batches: collated Tokenize() outputs of counts from the "train+null" stream."""
-    from ..llava.forward import forward
+    from .losses import hidden_and_values
     best = []
     for b in batches:
-        feats = model.image_features(b.pixels)
-        x, is_visual = model.embed(b.ids, feats, b.boxes)
-        h = forward(model.decoder, x, torch.arange(b.ids.shape[1]), is_visual, None, run)
-        values = model.visual_values(x[:, is_visual])
+        h, values = hidden_and_values(model, b, run)
         _, logits = model.point(h[b.at_rows, b.at_pos], values[b.at_rows], taken=b.at_taken)
         best.append(logits[b.at_null, :-1].float().amax(-1))
     best = torch.cat(best)
