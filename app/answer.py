@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 
-from engine.api import Box, Done, EngineError, GenParams, Stats, Token
+from engine.api import Box, Done, EngineError, GenParams, NoBox, Stats, Token
 
 from .model_slot import ModelSlot
 from .store import Store, StoredMessage
@@ -32,6 +32,10 @@ def _box(a: "Answer", ev: Box) -> None:
     a.box_at.append(len(a.text))  # its [k] follows: where the box goes back in the next turn
 
 
+def _nobox(a: "Answer", ev: NoBox) -> None:
+    a.nulls.append({"image_index": ev.image_index, "at": len(a.text)})  # drawn as nothing, sent back
+
+
 def _stats(a: "Answer", ev: Stats) -> None:
     a.stats = ev
 
@@ -43,7 +47,7 @@ def _done(a: "Answer", ev: Done) -> None:
     a.notes = list(ev.notes)  # boxes of the answer clipped or dropped: shown under it, and stored
 
 
-ON_EVENT = {Token: _token, Box: _box, Stats: _stats, Done: _done}
+ON_EVENT = {Token: _token, Box: _box, NoBox: _nobox, Stats: _stats, Done: _done}
 
 
 class Answer:
@@ -66,6 +70,7 @@ class Answer:
         self.cancel = threading.Event()
         self.text, self.boxes, self.stats = "", [], None
         self.box_at: list[int] = []  # offset in text of each box's [k]
+        self.nulls: list[dict] = []   # the box head's points into nothing: image_index, offset in text
         if resume is None:
             self.msg_id = store.add(chat_id, parent_id, "assistant", "", status="streaming")
         else:
@@ -73,6 +78,7 @@ class Answer:
             for b in resume.meta.get("boxes", []):
                 self.boxes.append(Box(**{k: b[k] for k in ("ref", "image_index", "x1", "y1", "x2", "y2")}))
                 self.box_at.append(b.get("at", -1))
+            self.nulls = list(resume.meta.get("nulls", []))
             store.update(self.msg_id, status="streaming")
         self.status, self.reason, self.error, self.note = "streaming", None, None, ""
         self.notes: list[str] = []
@@ -184,6 +190,8 @@ class Answer:
     def _write(self) -> None:
         meta = {**self.extra, "boxes": [{**dataclasses.asdict(b), "at": at}
                                         for b, at in zip(self.boxes, self.box_at)]}
+        if self.nulls:
+            meta["nulls"] = self.nulls
         if self.stats is not None:
             meta["stats"] = dataclasses.asdict(self.stats)
         if self.reason:

@@ -38,7 +38,7 @@ CARD = re.compile(r"c(\d+)-(\d+)")   # a citation card, as a click on it names i
 
 UNDO_KEPT_SECONDS = 600  # a deleted chat stays restorable this long (Undo shows for seconds)
 # What an answer's meta says about its own writing; the rest (system prompt, ...) is kept on Continue.
-ANSWER_META = ("boxes", "stats", "reason", "error", "notes", "figures", "sampling")
+ANSWER_META = ("boxes", "nulls", "stats", "reason", "error", "notes", "figures", "sampling")
 TITLE_CHARS = 80  # a name the user gives a chat is cut here: the sidebar lists names, not paragraphs
 
 
@@ -163,7 +163,8 @@ class ChatApp:
             return None
         messages, finish, _, _ = self._prompt(chat_id, cut.parent_id, system)
         so_far = Message("assistant", answer_regions(cut.text, cut.meta.get("boxes", []),
-                                                     len(images_of(self.store.branch(chat_id, cut.id)))))
+                                                     len(images_of(self.store.branch(chat_id, cut.id))),
+                                                     cut.meta.get("nulls", ())))
         if callable(messages):
             prompt = messages
             messages = lambda info: [*prompt(info), so_far]  # noqa: E731

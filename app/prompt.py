@@ -10,7 +10,7 @@ from PIL import Image as PILImage
 
 from engine.api import Image, Message, Region, Text
 from engine.documents import Document, Passage, build_messages
-from engine.grounding.geometry import clip_box
+from engine.grounding.geometry import NO_BOX, clip_box
 
 from .blobs import BlobStore
 from .store import StoredMessage
@@ -74,8 +74,8 @@ def to_engine(branch: list[StoredMessage], blobs: BlobStore) -> tuple[list[Messa
         if m.role == "user" and last is not None:
             text_parts, notes = split_regions(m.text, n_images - 1, image_size(blobs.path(last)))
             text_parts = referred_regions(text_parts, boxes, n_images)
-        elif m.role == "assistant" and m.meta.get("boxes"):  # the model's boxes, as it gave them
-            text_parts = answer_regions(m.text, m.meta["boxes"], n_images)
+        elif m.role == "assistant" and (m.meta.get("boxes") or m.meta.get("nulls")):  # as it gave them
+            text_parts = answer_regions(m.text, m.meta.get("boxes", []), n_images, m.meta.get("nulls", ()))
         else:
             text_parts = [Text(m.text)]
         out.append(Message(m.role, parts + text_parts))
@@ -136,17 +136,18 @@ def split_regions(text: str, image_index: int | None, size: tuple[int, int] | No
     return _splice(text, spans), notes
 
 
-def answer_regions(text: str, boxes: list[dict], n_images: int) -> list:
-    """An answer's text with each box's [k] (at its stored offset) as a Region on its image.
+def answer_regions(text: str, boxes: list[dict], n_images: int, nulls=()) -> list:
+    """An answer's text with each box's [k] (at its stored offset) as a Region on its image, and
+    each point into nothing (a box head's null, which has no [k]) as a NO_BOX Region at its offset.
     A box on an image the conversation does not have (yet), or whose [k] is not where it was
     written, stays as text."""
+    marked = [(b.get("at", -1), f"[{b['ref']}]", b) for b in boxes] + [(n.get("at", -1), "", n) for n in nulls]
     spans, at = [], 0
-    for b in sorted(boxes, key=lambda b: b.get("at", -1)):
-        start, marker = b.get("at", -1), f"[{b['ref']}]"
-        if start < at or not text.startswith(marker, start) or not 0 <= b["image_index"] < n_images:
+    for start, marker, b in sorted(marked, key=lambda m: (m[0], m[1] != "")):
+        if start < at or start > len(text) or not text.startswith(marker, start) or not 0 <= b["image_index"] < n_images:
             continue
         at = start + len(marker)
-        spans.append((start, at, _box_region(b)))
+        spans.append((start, at, _box_region(b) if marker else Region(b["image_index"], NO_BOX)))
     return _splice(text, spans) or [Text(text)]
 
 

@@ -96,6 +96,14 @@ class Box:
 
 
 @dataclass(frozen=True)
+class NoBox:
+    """The box head pointed into nothing (a pointer's null: a count's "no more"). Nothing is drawn
+    and no [ref] written, but the answer sent back with the next turn holds it where it came, as
+    the model read it while answering (a Region with geometry.NO_BOX)."""
+    image_index: int
+
+
+@dataclass(frozen=True)
 class Stats:
     prefill_ms: float
     decode_tokens_per_s: float
@@ -111,7 +119,7 @@ class Done:
     notes: tuple[str, ...] = ()  # for the user: boxes of the answer clipped or dropped, and why
 
 
-Event = Union[Token, Box, Stats, Done]
+Event = Union[Token, Box, NoBox, Stats, Done]
 
 
 @dataclass

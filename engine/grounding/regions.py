@@ -7,7 +7,7 @@ from typing import Sequence
 
 from ..api import Region
 from .formats import FORMATS
-from .geometry import Frame, clip_box
+from .geometry import NO_BOX, Frame, clip_box
 
 
 def generic_text(region: Region) -> str:
@@ -22,7 +22,10 @@ def region_text(region: Region, box_format: str = "auto",
     `sizes`: (width, height) of the conversation's images so far, in order. A format that needs
     the image's size (padding, pixels) gets the generic text when the size is not known.
     `geometry`: how the loaded model shows an image, when it is not the format's own (a tiled
-    LLaVA-NeXT sees the whole image, unpadded: "stretch")."""
+    LLaVA-NeXT sees the whole image, unpadded: "stretch"). A box head's point into nothing
+    (NO_BOX, in an answer a box-head model gave earlier in the chat) is no region: no text."""
+    if tuple(region.box) == NO_BOX:
+        return ""
     fmt = FORMATS.get(box_format)
     box, _ = clip_box(region.box)
     known = 0 <= region.image_index < len(sizes)

@@ -9,7 +9,7 @@ from typing import Iterator
 
 import torch
 
-from ..api import MAX_TILES, Box, Done, EngineError, EngineInfo, GenParams, Message, Stats, Token
+from ..api import MAX_TILES, Box, Done, EngineError, EngineInfo, GenParams, Message, NoBox, Stats, Token
 from ..catalog import data_dir
 from ..grounding.formats import load_format
 from ..sampling_defaults import from_generation_config
@@ -217,7 +217,9 @@ class TorchEngine:
                                    self.eos, timings, cancel, params.seed, fed):
                 if isinstance(tok, tuple):
                     box = self._box(tok[1:], prompt, kept, notes)
-                    if box is not None:  # a dropped box has no [k]: refs stay 0, 1, 2, ...
+                    if isinstance(box, NoBox):  # no [k]: nothing to refer to, but kept for the next turn
+                        yield box
+                    elif box is not None:  # a dropped box has no [k]: refs stay 0, 1, 2, ...
                         yield box
                         yield Token(f"[{kept}]")
                         kept += 1
@@ -249,16 +251,17 @@ class TorchEngine:
         yield Done(reason, error, tally(notes))
 
     @staticmethod
-    def _box(box, prompt, k: int, notes: list) -> Box | None:
+    def _box(box, prompt, k: int, notes: list) -> Box | NoBox | None:
         """A pix2emb box as Box k on the most recent image, mapped from the padded square the model
-        saw back to the original image: clipped, or None (dropped) with a note for the user; None
+        saw back to the original image: clipped, or None (dropped) with a note for the user; NoBox
         and no note for NO_BOX (a null pointer's "nothing more")."""
-        if tuple(box) == NO_BOX:
-            return None
         if not prompt.image_sizes:
-            notes.append("dropped a box: the conversation has no image for it")
+            if tuple(box) != NO_BOX:
+                notes.append("dropped a box: the conversation has no image for it")
             return None
         img = len(prompt.image_sizes) - 1
+        if tuple(box) == NO_BOX:
+            return NoBox(img)
         clipped, note = clip_box(padded_to_original(tuple(box), *prompt.image_sizes[img]))
         if note:
             notes.append(note)

@@ -71,3 +71,33 @@ def test_a_k_the_user_writes_is_that_box_of_the_answer_before(tmp_path, tiny_lla
     a2 = store.add(chat, q2, "assistant", "Red.")
     store.add(chat, a2, "user", "And [0] again?")
     assert to_engine(store.branch(chat), blobs)[0][-1].parts == [Text("And [0] again?")]
+
+
+def test_a_point_into_nothing_goes_back_where_it_came_and_is_no_box_text(tmp_path, tiny_llava, images, load_engine):
+    """A box head's null (a count's "no more": no [k], nothing drawn) is stored with its offset and
+    comes back as a NO_BOX Region between the boxes and the words after them; a model that writes
+    boxes as text (a model loaded later in the same chat) gets no text for it."""
+    from engine.grounding.geometry import NO_BOX
+    store, blobs = Store(tmp_path / "chats.sqlite3"), BlobStore(tmp_path / "blobs")
+    chat = store.new_chat()
+    q = store.add(chat, None, "user", "How many squares?", [blobs.put(Path(images[0]).read_bytes(), ".png")])
+    boxes = [{**BOX, "at": 0}, {**BOX, "ref": 1, "x1": 0.6, "x2": 0.9, "at": 4}]
+    a = store.add(chat, q, "assistant", "[0] [1] so 2.", meta={"boxes": boxes, "nulls": [{"image_index": 0, "at": 8}]})
+    store.add(chat, a, "user", "And circles?")
+    messages, _ = to_engine(store.branch(chat), blobs)
+    assert messages[1].parts == [Region(0, (0.1, 0.2, 0.5, 0.9)), Text(" "), Region(0, (0.6, 0.2, 0.9, 0.9)),
+                                 Text(" "), Region(0, NO_BOX), Text("so 2.")]
+    e = load_engine(tiny_llava, backend="torch", box_format="qwen_vl")
+    prompt = e.inner.prompter.tokenizer.decode(e.inner.build(messages).ids)
+    assert "<box>(100,200),(500,900)</box> <box>(600,200),(900,900)</box> so 2." in prompt
+
+
+def test_a_null_alone_and_one_that_does_not_fit_the_text(tmp_path, images):
+    """A count of none is only the null ("There are no stars."): it still goes back; one stored past
+    the text's end (an edited or cut answer) is dropped."""
+    from engine.grounding.geometry import NO_BOX
+    from app.prompt import answer_regions
+    assert answer_regions("There are none.", [], 1, [{"image_index": 0, "at": 0}]) == [
+        Region(0, NO_BOX), Text("There are none.")]
+    assert answer_regions("None.", [], 1, [{"image_index": 0, "at": 9}]) == [Text("None.")]
+    assert answer_regions("None.", [], 0, [{"image_index": 0, "at": 0}]) == [Text("None.")]

@@ -117,3 +117,36 @@ def test_second_question_reuses_the_image_and_answers_as_fresh(own, tmp_path):
     tol = 1e-4 if fresh.info.dtype == "float32" else 0.02 * want.abs().max().item()
     assert (got - want).abs().max().item() <= tol
     assert int(got.argmax()) == int(want.argmax())
+
+
+def test_a_counts_point_into_nothing_goes_back_with_the_next_turn(own):
+    """A count ends with the pointer's null (drawn as nothing, no [k]); the app stores where it
+    came (app.answer's handlers, the app's own table) and sends it back with the next turn, so the
+    conversation the model reads is the one it wrote: the cached answer is reused past the null,
+    and the next question's logits equal a fresh prefill's."""
+    import dataclasses
+    from types import SimpleNamespace
+    from app.answer import ON_EVENT
+    from app.prompt import answer_regions
+    from engine import Region
+    from engine.grounding.geometry import NO_BOX
+    from engine.train.data import make_sample
+    s = next(s for i in range(5000, 5100) if (s := make_sample(i, "heldout", "count")).answer != "0")
+    q = s.messages[:-1]
+    a = SimpleNamespace(text="", boxes=[], box_at=[], nulls=[])
+    for ev in own.stream(q, GenParams(max_new_tokens=48, temperature=0)):
+        ON_EVENT[type(ev)](a, ev)
+    assert a.boxes and len(a.nulls) == 1 and a.nulls[0]["at"] > a.box_at[-1], (a.text, a.nulls)
+    stored = [{**dataclasses.asdict(b), "at": at} for b, at in zip(a.boxes, a.box_at)]
+    said = Message("assistant", answer_regions(a.text, stored, 1, a.nulls))
+    assert said.parts.count(Region(0, NO_BOX)) == 1
+    inner = own.inner if hasattr(own, "inner") else own
+    turn2 = q + [said, Message.user("And how many are there?")]
+    asked, ids = len(inner.build(q).ids), inner.build(turn2).ids
+    end = asked + int((ids[asked:] == inner.prompter.tokenizer.convert_tokens_to_ids("<|im_end|>")).nonzero()[0])
+    got, extra = inner.first_logits(turn2)
+    assert extra["reused_prefix_tokens"] >= end  # the whole answer as it was written: the null too
+    p = inner.build(turn2)
+    want = inner.logits(p.ids[None], p.pixels, p.boxes)[0, -1]
+    tol = 1e-4 if inner.info.dtype == "float32" else 0.02 * want.abs().max().item()
+    assert (got - want).abs().max().item() <= tol

@@ -122,7 +122,7 @@ def test_the_loss_points_a_null_target_at_the_null(folder):
 def test_the_engine_draws_no_box_for_the_null_and_does_not_point_again_at_once(folder):
     """decode_loop with a pointer whose null always wins: the box it yields is NO_BOX, the token
     after it is not <at> again (the pointer would find nothing again), and TorchEngine gives no
-    Box, no [k] and no note for it."""
+    Box, no [k] and no note for it: a NoBox on the last image (the app sends it back next turn)."""
     from engine.grounding.geometry import NO_BOX
     from engine.llava.engine import TorchEngine
     from engine.llava.forward import RunConfig, new_cache
@@ -146,5 +146,7 @@ def test_the_engine_draws_no_box_for_the_null_and_does_not_point_again_at_once(f
                            seed=0))
     assert out[0] == ("box",) + NO_BOX and out[1] != at
     notes: list = []
-    assert TorchEngine._box(NO_BOX, Prompt(ids, pixels, [], image_sizes=[(300, 200)]), 0, notes) is None
+    from engine.api import NoBox
+    assert TorchEngine._box(NO_BOX, Prompt(ids, pixels, [], image_sizes=[(300, 200)]), 0, notes) == NoBox(0)
+    assert TorchEngine._box(NO_BOX, Prompt(ids, None, []), 0, notes) is None
     assert notes == []
