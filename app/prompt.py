@@ -74,7 +74,7 @@ def to_engine(branch: list[StoredMessage], blobs: BlobStore) -> tuple[list[Messa
         if m.role == "user" and last is not None:
             text_parts, notes = split_regions(m.text, n_images - 1, image_size(blobs.path(last)))
             text_parts = referred_regions(text_parts, boxes, n_images)
-        elif m.role == "assistant" and (m.meta.get("boxes") or m.meta.get("nulls")):  # as it gave them
+        elif m.role == "assistant":  # the model's boxes (and points into nothing), as it gave them
             text_parts = answer_regions(m.text, m.meta.get("boxes", []), n_images, m.meta.get("nulls", ()))
         else:
             text_parts = [Text(m.text)]
@@ -144,7 +144,7 @@ def answer_regions(text: str, boxes: list[dict], n_images: int, nulls=()) -> lis
     marked = [(b.get("at", -1), f"[{b['ref']}]", b) for b in boxes] + [(n.get("at", -1), "", n) for n in nulls]
     spans, at = [], 0
     for start, marker, b in sorted(marked, key=lambda m: (m[0], m[1] != "")):
-        if start < at or start > len(text) or not text.startswith(marker, start) or not 0 <= b["image_index"] < n_images:
+        if start < at or not text.startswith(marker, start) or not 0 <= b["image_index"] < n_images:
             continue
         at = start + len(marker)
         spans.append((start, at, _box_region(b) if marker else Region(b["image_index"], NO_BOX)))

@@ -217,10 +217,9 @@ class TorchEngine:
                                    self.eos, timings, cancel, params.seed, fed):
                 if isinstance(tok, tuple):
                     box = self._box(tok[1:], prompt, kept, notes)
-                    if isinstance(box, NoBox):  # no [k]: nothing to refer to, but kept for the next turn
+                    if box is not None:
                         yield box
-                    elif box is not None:  # a dropped box has no [k]: refs stay 0, 1, 2, ...
-                        yield box
+                    if isinstance(box, Box):  # a dropped box and a NoBox have no [k]: refs stay 0, 1, 2, ...
                         yield Token(f"[{kept}]")
                         kept += 1
                     continue
@@ -255,12 +254,13 @@ class TorchEngine:
         """A pix2emb box as Box k on the most recent image, mapped from the padded square the model
         saw back to the original image: clipped, or None (dropped) with a note for the user; NoBox
         and no note for NO_BOX (a null pointer's "nothing more")."""
+        null = tuple(box) == NO_BOX
         if not prompt.image_sizes:
-            if tuple(box) != NO_BOX:
+            if not null:
                 notes.append("dropped a box: the conversation has no image for it")
             return None
         img = len(prompt.image_sizes) - 1
-        if tuple(box) == NO_BOX:
+        if null:
             return NoBox(img)
         clipped, note = clip_box(padded_to_original(tuple(box), *prompt.image_sizes[img]))
         if note:

@@ -142,11 +142,10 @@ def test_a_counts_point_into_nothing_goes_back_with_the_next_turn(own):
     assert said.parts.count(Region(0, NO_BOX)) == 1
     inner = own.inner if hasattr(own, "inner") else own
     turn2 = q + [said, Message.user("And how many are there?")]
-    asked, ids = len(inner.build(q).ids), inner.build(turn2).ids
-    end = asked + int((ids[asked:] == inner.prompter.tokenizer.convert_tokens_to_ids("<|im_end|>")).nonzero()[0])
+    asked, p = len(inner.build(q).ids), inner.build(turn2)
+    end = asked + int((p.ids[asked:] == inner.prompter.tokenizer.convert_tokens_to_ids("<|im_end|>")).nonzero()[0])
     got, extra = inner.first_logits(turn2)
     assert extra["reused_prefix_tokens"] >= end  # the whole answer as it was written: the null too
-    p = inner.build(turn2)
     want = inner.logits(p.ids[None], p.pixels, p.boxes)[0, -1]
     tol = 1e-4 if inner.info.dtype == "float32" else 0.02 * want.abs().max().item()
     assert (got - want).abs().max().item() <= tol
