@@ -57,7 +57,7 @@ def ocr_words(image) -> tuple[str, list[Word]]:
     with _run_lock:
         result, _ = engine(rgb, return_word_box=True, use_cls=False)
     lines, words = [], []
-    for item in sorted(result or [], key=lambda r: (min(p[1] for p in r[0]), min(p[0] for p in r[0]))):
+    for item in reading_order(result or []):
         quad, text, score = item[0], item[1], item[2]
         if score < MIN_SCORE or not text.strip():
             continue
@@ -65,6 +65,25 @@ def ocr_words(image) -> tuple[str, list[Word]]:
         words.extend(_line_words(text, quad, item[3] if len(item) > 4 else None,
                                  item[4] if len(item) > 4 else None, w, h))
     return "\n".join(lines), words
+
+
+def _span(item, axis: int):
+    return min(p[axis] for p in item[0]), max(p[axis] for p in item[0])
+
+
+def reading_order(items) -> list:
+    """RapidOCR's detections (quad first) in reading order: rows top to bottom, each row left to
+    right. A detection belongs to a row when its vertical centre lies within the span of the row's
+    first detection: sorting by the top edge alone read the labels under a chart's bars in the
+    order of their letters' heights ("Feb" before "Jan": F and b stand taller than J, a, n)."""
+    rows = []
+    for item in sorted(items, key=lambda r: _span(r, 1)):
+        top, bottom = _span(item, 1)
+        if rows and rows[-1][0][0] <= (top + bottom) / 2 <= rows[-1][0][1]:
+            rows[-1][1].append(item)
+        else:
+            rows.append(((top, bottom), [item]))
+    return [item for _, row in rows for item in sorted(row, key=lambda r: _span(r, 0)[0])]
 
 
 def _line_words(text, quad, char_quads, chars, w, h) -> list[Word]:

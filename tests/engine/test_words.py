@@ -44,6 +44,20 @@ def test_the_ocr_reads_the_asked_bar_label():
     assert hits >= 7, hits
 
 
+def test_a_charts_labels_are_given_left_to_right():
+    """One row of labels reads left to right, whatever their letters' heights (sorted by the top
+    edge alone, "Feb" came before "Jan" and "dogs" before "cats")."""
+    rows = 0
+    for i in range(5100, 5124):
+        scene = make_sample(i, "heldout", "chart").scenes[0]
+        labels = [o.label for o in scene.objects if o.kind == "bar"]  # left to right
+        read = [t for t, _ in _read(scene.image) if t in labels]
+        if len(read) == len(labels):
+            assert read == labels, (i, read)
+            rows += 1
+    assert rows >= 18, rows
+
+
 def test_only_words_with_a_letter_or_digit_are_given():
     assert words.readable("EXIT") and words.readable("7") and words.readable("O")
     assert not any(words.readable(g) for g in ("★", "■", "+", "→", "口", ""))
