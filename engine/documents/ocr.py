@@ -7,7 +7,7 @@ import threading
 import numpy as np
 
 from ..api import EngineError
-from .pages import Word
+from .pages import Word, same_line
 
 _engine = None
 _load_lock = threading.Lock()
@@ -67,23 +67,18 @@ def ocr_words(image) -> tuple[str, list[Word]]:
     return "\n".join(lines), words
 
 
-def _span(item, axis: int):
-    return min(p[axis] for p in item[0]), max(p[axis] for p in item[0])
-
-
 def reading_order(items) -> list:
     """RapidOCR's detections (quad first) in reading order: rows top to bottom, each row left to
-    right. A detection belongs to a row when its vertical centre lies within the span of the row's
-    first detection: sorting by the top edge alone read the labels under a chart's bars in the
+    right. A detection belongs to a row when it stands on the row's first detection's line
+    (pages.same_line): sorting by the top edge alone read the labels under a chart's bars in the
     order of their letters' heights ("Feb" before "Jan": F and b stand taller than J, a, n)."""
     rows = []
-    for item in sorted(items, key=lambda r: _span(r, 1)):
-        top, bottom = _span(item, 1)
-        if rows and rows[-1][0][0] <= (top + bottom) / 2 <= rows[-1][0][1]:
-            rows[-1][1].append(item)
+    for box, item in sorted(((_quad_box(it[0], 1, 1), it) for it in items), key=lambda bi: (bi[0][1], bi[0][3])):
+        if rows and same_line(rows[-1][0], box):
+            rows[-1][1].append((box, item))
         else:
-            rows.append(((top, bottom), [item]))
-    return [item for _, row in rows for item in sorted(row, key=lambda r: _span(r, 0)[0])]
+            rows.append((box, [(box, item)]))
+    return [item for _, row in rows for _, item in sorted(row, key=lambda bi: bi[0][0])]
 
 
 def _line_words(text, quad, char_quads, chars, w, h) -> list[Word]:

@@ -10,6 +10,12 @@ INDEX_VERSION = 2   # 2: pages keep their printed label
 BoxT = tuple[float, float, float, float]
 
 
+def same_line(line: BoxT, box: BoxT) -> bool:
+    """Whether box stands on line's line of text: its vertical centre lies within line's span (the
+    one test of OCR's rows and of a page's lines)."""
+    return line[1] <= (box[1] + box[3]) / 2 <= line[3]
+
+
 @dataclass(frozen=True)
 class Word:
     text: str

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from statistics import median
 
-from .pages import BoxT, Document, Page
+from .pages import BoxT, Document, Page, same_line
 
 MAX_WORDS = 70       # a passage a small model reads in ~100 tokens
 MIN_WORDS = 12       # shorter: a heading or caption, joined to the next passage
@@ -39,8 +39,7 @@ def _lines(page: Page) -> list[tuple[int, int]]:
     words = page.words
     for i in range(1, len(words)):
         prev, cur = words[i - 1].box, words[i].box
-        centre = (cur[1] + cur[3]) / 2
-        if not prev[1] <= centre <= prev[3] or cur[0] < prev[0]:
+        if not same_line(prev, cur) or cur[0] < prev[0]:
             out.append((start, i))
             start = i
     if words:

@@ -37,13 +37,14 @@ def rows(own):
 # on 100 items (94%, 84%, 95% at IoU >= 0.5, 81%, 90%); shape, count and charts are unmet on 100
 # (78%, 67%, 79%: README's held-out table); on these 12 every skill passes its floor less the margin
 # (shape too, for the first time: the twenty-first's 12 were under it).
-# Strict: a skill that meets its floor less the margin turns its mark into a failure, so the marks
-# go as the model improves.
+# The skills under their floor less the margin here: expected to fail, strictly (one that meets it
+# turns its mark into a failure, so the marks go as the model improves).
+UNDER_FLOOR: set = set()
 BELOW_FLOOR = pytest.mark.xfail(strict=True, reason="issue 20 open: the shipped own model is not yet at this floor")
 
 
-@pytest.mark.parametrize("skill", [pytest.param(s, marks=BELOW_FLOOR) for s in
-                                   ()] + ["shape", "chart", "colour", "count", "relation", "refer", "region", "read"])
+@pytest.mark.parametrize("skill", [pytest.param(s, marks=BELOW_FLOOR) if s in UNDER_FLOOR else s for s in
+                                   ("shape", "chart", "colour", "count", "relation", "refer", "region", "read")])
 def test_heldout_skill_meets_its_floor(rows, skill):
     from engine.train.evaluate import FLOORS
     assert rows[skill]["accuracy"] >= FLOORS[skill] - MARGIN, rows[skill]
