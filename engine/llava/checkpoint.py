@@ -21,6 +21,7 @@ PREFIXES = [
     ("point_q.", "grounding.point_q."), ("patch_box.", "grounding.patch_box."),  # the own model's pointer
     ("region_read.", "grounding.region_read."),  # and its region reading
     ("null_", "grounding.null_"),  # and its null
+    ("loc_waves.", "grounding.loc_waves."),  # and its box centres' waves
     ("model.vision_tower.vision_model.", "vision."), ("model.vision_tower.", "vision."),
     ("vision_tower.vision_model.", "vision."), ("vision_tower.", "vision."),
     ("model.multi_modal_projector.", "projector."), ("multi_modal_projector.", "projector."),

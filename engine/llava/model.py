@@ -53,9 +53,18 @@ class BoxHead(nn.Module):
     the objects the answer has not boxed yet, instead of the decoder's: a count is its boxes, then
     a pointer into nothing (the nineteenth, teacher-forced on held-out counts, went on past the last
     object of the asked kind after 32 of 93 last boxes, while its pointer boxed an open object of
-    that kind for 89-94% of boxes; with the null, the twentieth: count 56% -> 72%)."""
+    that kind for 89-94% of boxes; with the null, the twentieth: count 56% -> 72%).
 
-    def __init__(self, hidden: int, value_dim: int = 0, region_read: bool = False, null: bool = False):
+    With waves (`"loc_waves": n`), a box's embedding also adds loc_waves(box_waves(box, n)): sines
+    and cosines of its centre at n frequencies. Joining two boxes by attention (the bar an answer
+    boxed and the word under it, of the words the prompt lists with their boxes) needs embeddings
+    alike only when the centres are close; sum_k cos(w_k dx) is such a kernel, while a ReLU MLP of
+    the four numbers varies slowly with them (Tancik et al. 2020, Fourier features). The twenty-
+    second, given the true bar's box, named its label for 63 of 63 two-bar charts and 29 of 48
+    with four to six bars."""
+
+    def __init__(self, hidden: int, value_dim: int = 0, region_read: bool = False, null: bool = False,
+                 waves: int = 0):
         super().__init__()
         self.loc_encoder = nn.Sequential(nn.Linear(4, hidden // 2), nn.ReLU(), nn.Linear(hidden // 2, hidden))
         self.loc_decoder = nn.Sequential(nn.Linear(hidden, hidden // 2), nn.ReLU(), nn.Linear(hidden // 2, 4))
@@ -69,6 +78,8 @@ class BoxHead(nn.Module):
             nn.init.zeros_(self.region_read.weight)  # added to trained parts: starts as if absent
         if null:
             self.add_null()
+        if waves:
+            self.add_waves(waves)
 
     def add_null(self):
         """The pointer's null column; zero, it starts below any object a trained pointer finds."""
@@ -76,6 +87,21 @@ class BoxHead(nn.Module):
             raise EngineError("pointer_null needs the pointer box head (grounding: pointer).")
         self.null_value = nn.Parameter(torch.zeros(self.point_q.out_features))
         self.null_bias = nn.Parameter(torch.zeros(1))
+
+    def add_waves(self, n: int):
+        """The box centre's waves; zero, it starts as if absent."""
+        self.loc_waves = nn.Linear(4 * n, self.loc_encoder[2].out_features, bias=False)
+        nn.init.zeros_(self.loc_waves.weight)
+
+
+def box_waves(boxes: torch.Tensor, n: int) -> torch.Tensor:
+    """(..., 4) x1y1x2y2 boxes -> (..., 4n): sin and cos of the centre's x and y at the frequencies
+    pi * 2^k, k < n (periods 2 down to 2^(1-n) of the side). In float32: in bf16 an angle of 100
+    is off by up to a quarter radian."""
+    b = boxes.float()
+    centre = torch.stack([b[..., 0] + b[..., 2], b[..., 1] + b[..., 3]], -1) / 2
+    angles = (centre[..., None] * (math.pi * 2.0 ** torch.arange(n, device=b.device))).flatten(-2)
+    return torch.cat([angles.sin(), angles.cos()], -1)
 
 
 def box_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -122,7 +148,8 @@ class LlavaModel(nn.Module):
         self.decoder = Decoder(d)
         if cfg.grounding is not None:
             self.grounding = BoxHead(d.hidden, d.n_kv_heads * d.head_dim if cfg.grounding.get("pointer") else 0,
-                                     bool(cfg.grounding.get("region_read")), bool(cfg.grounding.get("pointer_null")))
+                                     bool(cfg.grounding.get("region_read")), bool(cfg.grounding.get("pointer_null")),
+                                     int(cfg.grounding.get("loc_waves", 0)))
         if not d.tie_embeddings:
             self.lm_head = nn.Linear(d.hidden, d.vocab_size, bias=False)
 
@@ -204,6 +231,9 @@ class LlavaModel(nn.Module):
         boxes = torch.as_tensor(boxes, dtype=w.dtype, device=w.device) if not torch.is_tensor(boxes) else boxes.to(w)
         boxes = boxes.reshape(-1, 4)
         emb = self.grounding.loc_encoder(boxes)
+        if hasattr(self.grounding, "loc_waves"):
+            lw = self.grounding.loc_waves
+            emb = emb + lw(box_waves(boxes, lw.in_features // 4).to(lw.weight.dtype)).to(emb.dtype)
         if values is not None and self.has_region_read:
             r = self.grounding.region_read
             read = []

@@ -146,7 +146,9 @@ def assemble(parts_meta: tuple[dict, dict], gguf: Path, out: Path, progress=None
                       **({"ocr_words": True} if spec.get("ocr_words") else {}),
                       # parts trained before region reading lack its weight: the parts decide
                       **({"region_read": True} if "grounding.region_read.weight" in parts else {}),
-                      **({"pointer_null": True} if "grounding.null_value" in parts else {})}
+                      **({"pointer_null": True} if "grounding.null_value" in parts else {}),
+                      **({"loc_waves": parts["grounding.loc_waves.weight"].shape[1] // 4}
+                         if "grounding.loc_waves.weight" in parts else {})}
     c["own_model"] = {"sees": spec.get("sees", ""), "trained": spec.get("trained", {})}
     (out / "config.json").write_text(json.dumps(c, indent=2))
     size = vc["image_size"]

@@ -25,6 +25,9 @@ REGION_READ = False
 # The pointer may point at nothing (BoxHead.add_null; a config turns it on with "spec":
 # {"pointer_null": true}): counts then end by pointing into nothing, the pointer's call.
 POINTER_NULL = False
+# A box's embedding may also carry waves of its centre at this many frequencies (BoxHead.add_waves;
+# a config turns it on with "spec": {"loc_waves": 6}): a bar's box joined to the word under it.
+LOC_WAVES = 0
 # The words an OCR reads, given after each image with their boxes (engine/llava/words.py; a config
 # turns it on with "spec": {"ocr_words": true}).
 OCR_WORDS = False
@@ -52,4 +55,5 @@ IMAGE_STD = [0.26862954, 0.26130258, 0.27577711]
 def spec() -> dict:
     return dict(vision=VISION, lora=LORA, ee_mllm=EE_MLLM, new_tokens=NEW_TOKENS, chat_template=CHAT_TEMPLATE,
                 image_mean=IMAGE_MEAN, image_std=IMAGE_STD, vision_feature_layer=-1, new_rows=NEW_ROWS,
-                pointer=POINTER, region_read=REGION_READ, pointer_null=POINTER_NULL, ocr_words=OCR_WORDS)
+                pointer=POINTER, region_read=REGION_READ, pointer_null=POINTER_NULL, ocr_words=OCR_WORDS,
+                loc_waves=LOC_WAVES)

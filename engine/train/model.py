@@ -32,7 +32,8 @@ def fresh_parts(spec: dict, hidden: int = DECODER_HIDDEN) -> dict:
             "projector": Projector(vc.hidden, hidden, "gelu", True),
             "grounding": BoxHead(hidden, DECODER_KV if spec.get("pointer") else 0,
                                  bool(spec.get("pointer") and spec.get("region_read")),
-                                 bool(spec.get("pointer") and spec.get("pointer_null")))}
+                                 bool(spec.get("pointer") and spec.get("pointer_null")),
+                                 int(spec.get("loc_waves") or 0))}
     with torch.no_grad():  # visual embeddings start small beside the token embeddings: no shock
         mods["projector"].linear_2.weight.mul_(0.2)
     parts = {f"{name}.{k}": v.detach().clone() for name, m in mods.items() for k, v in m.state_dict().items()}
@@ -57,6 +58,8 @@ def load_for_training(folder: Path, spec: dict, dtype=torch.float32) -> LlavaMod
     inject_adapter_in_model(cfg, model.decoder)
     if spec.get("pointer_null") and not hasattr(model.grounding, "null_value"):
         model.grounding.add_null()  # parts trained before it: the null starts as if absent
+    if spec.get("loc_waves") and not hasattr(model.grounding, "loc_waves"):
+        model.grounding.add_waves(spec["loc_waves"])  # likewise: zero, as if absent
     model.requires_grad_(False)
     return model.to(dtype)
 

@@ -38,8 +38,9 @@ from .tower_targets import TowerHeads, heldout_accuracy, tower_batches, tower_lo
 # read_config's check and by Trainer.params).
 PARTS_TRAINED = {
     "vision": lambda t: t.model.vision.parameters(), "projector": lambda t: t.model.projector.parameters(),
-    "grounding": lambda t: [p for n, p in t.model.grounding.named_parameters() if not n.startswith("null_")],
+    "grounding": lambda t: [p for n, p in t.model.grounding.named_parameters() if not n.startswith(("null_", "loc_waves"))],
     "null": lambda t: [t.model.grounding.null_value, t.model.grounding.null_bias],
+    "waves": lambda t: [t.model.grounding.loc_waves.weight],
     "new_rows": lambda t: [t.new_rows],
     "heads": lambda t: t.heads.parameters(),
     "lora": lambda t: [p for l in lora_modules(t.model).values() for p in
