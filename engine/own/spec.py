@@ -26,7 +26,8 @@ REGION_READ = False
 # {"pointer_null": true}): counts then end by pointing into nothing, the pointer's call.
 POINTER_NULL = False
 # A box's embedding may also carry waves of its centre at this many frequencies (BoxHead.add_waves;
-# a config turns it on with "spec": {"loc_waves": 6}): a bar's box joined to the word under it.
+# a config turns it on with "spec": {"loc_waves": 6}): a bar's box joined to the word under it
+# (zero-started, they grew little in their first run: TRAINING.md).
 LOC_WAVES = 0
 # The words an OCR reads, given after each image with their boxes (engine/llava/words.py; a config
 # turns it on with "spec": {"ocr_words": true}).
