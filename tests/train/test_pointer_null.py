@@ -64,6 +64,23 @@ def test_the_null_is_the_answer_when_it_outscores_every_object_left(folder):
     assert logits.shape == (1, 5) and float(logits[0, -1]) == 2.0      # the null: one column more
 
 
+def test_an_object_outscores_the_null_by_its_rows_together_not_by_its_best_row(folder):
+    """Training spreads the target over an object's patches, so each of its rows may score below
+    the null while the object as a whole outscores it (the twenty-third's false zeros: "there are
+    no stars" beside a star)."""
+    from engine.grounding.geometry import NO_BOX
+    a, b = torch.tensor([0.1, 0.1, 0.3, 0.3]), torch.tensor([0.6, 0.5, 0.9, 0.8])
+    # three rows at 1.0: log(3 e^1) = 2.10 against the null's 2.0 and 2.2
+    for null, want in ((2.0, a), (2.2, None)):
+        model, values = hand_made(folder[0], [a, a, a, b], [1.0, 1.0, 1.0, -5.0], null=null)
+        with torch.no_grad():
+            box = model.box_from_hidden(torch.randn(model.cfg.decoder.hidden), values)
+        if want is None:
+            assert tuple(box.tolist()) == NO_BOX
+        else:
+            assert torch.allclose(box, want, atol=1e-5)
+
+
 def test_a_count_in_the_null_stream_ends_in_the_null_and_passes_over_what_it_boxed(folder):
     from engine.grounding.geometry import NO_BOX
     from engine.llava.config import read_config
