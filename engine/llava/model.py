@@ -56,8 +56,8 @@ class BoxHead(nn.Module):
     that kind for 89-94% of boxes; with the null, the twentieth: count 56% -> 72%). At inference
     the null is weighed against the pointed-at object's rows together, not its best row: training
     shares an object's target over its patches, so each row may score below the null while the
-    object outscores it (the twenty-third said "there are none" of 30 in 300 held-out counts with
-    objects to count; weighed so, count 218 -> 251 of 300, no weights changed).
+    object outscores it (the twenty-third said "there are none" in 30 of 300 held-out counts that
+    had objects to count; weighed so, count 218 -> 251 of 300, no weights changed).
 
     With waves (`"loc_waves": n`), a box's embedding also adds loc_waves(box_waves(box, n)): sines
     and cosines of its centre at n frequencies. Joining two boxes by attention (the bar an answer
