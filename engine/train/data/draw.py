@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import colorsys
 import functools
+import io
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -90,6 +91,9 @@ class Canvas:
     def __init__(self, rng, size=None, kinds=("plain", "gradient", "noise", "stripes", "checks")):
         self.w, self.h = size or image_size(rng)
         self.arr, self.bg = _background(rng, self.w, self.h, kinds)
+        # the training stream's (paraphrase.TrainRandom `hands`): a quarter of its canvases draw
+        # shapes with hard edges, as a plain drawing program does
+        self.ss = 1 if getattr(rng, "hands", False) and rng.random() < 0.25 else SS
         self.id_map = np.zeros((self.h, self.w), np.uint8)
         self.objects: list[Obj] = []
         # 20 of margin: the jittered colour must still pass MIN_CONTRAST
@@ -161,19 +165,28 @@ class Canvas:
         return Scene(img, self.objects, self.id_map, kind)
 
 
-def polygon_alpha(pts, stroke=0):
-    """Anti-aliased mask of a polygon (pixel coords): (alpha, x0, y0); stroke > 0 = outline only."""
+def saved_as_jpeg(rng, img):
+    """The image as a user's camera or editor saves it (JPEG quality 55-92): training's `hands`
+    (tasks.make_sample) sees some; the unseen split's harsher JPEG (15-35) stays unseen."""
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", quality=rng.randint(55, 92))
+    return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+
+
+def polygon_alpha(pts, stroke=0, ss=SS):
+    """Mask of a polygon (pixel coords), anti-aliased by drawing at ss x: (alpha, x0, y0);
+    stroke > 0 = outline only; ss 1 = hard edges."""
     xs, ys = [p[0] for p in pts], [p[1] for p in pts]
     x0, y0 = int(np.floor(min(xs))) - 2, int(np.floor(min(ys))) - 2
     w, h = int(np.ceil(max(xs))) + 3 - x0, int(np.ceil(max(ys))) + 3 - y0
-    m = Image.new("L", (w * SS, h * SS), 0)
-    big = [((x - x0) * SS, (y - y0) * SS) for x, y in pts]
+    m = Image.new("L", (w * ss, h * ss), 0)
+    big = [((x - x0) * ss, (y - y0) * ss) for x, y in pts]
     d = ImageDraw.Draw(m)
     if stroke:
-        d.polygon(big, outline=255, width=stroke * SS)
+        d.polygon(big, outline=255, width=stroke * ss)
     else:
         d.polygon(big, fill=255)
-    small = m.resize((w, h), Image.BOX)
+    small = m.resize((w, h), Image.BOX) if ss > 1 else m
     return np.asarray(small, np.float32) / 255.0, x0, y0
 
 
@@ -185,6 +198,8 @@ def rect_alpha(w, h, radius=0):
 
 
 def stroke_width(rng, canvas) -> int:
+    if getattr(rng, "hands", False):  # training: thinner and thicker outlines too
+        return max(3, round(canvas.long * rng.uniform(0.01, 0.04)))
     return max(3, round(canvas.long * rng.uniform(0.015, 0.03)))
 
 
@@ -238,7 +253,7 @@ def place_shapes(rng, canvas, specs, overlap=False, avoid=(), tries=25):
         objs = []
         for i, s in enumerate(specs):
             x, y = pos[i]
-            alpha, x0, y0 = polygon_alpha([(px + x, py + y) for px, py in polys[i]], strokes[i])
+            alpha, x0, y0 = polygon_alpha([(px + x, py + y) for px, py in polys[i]], strokes[i], canvas.ss)
             o = Obj("shape", s["shape"], s["colour"], s["size"], (0, 0, 0, 0), 0, not strokes[i])
             objs.append(canvas.paint(alpha, x0, y0, rgbs[i], o))
         # an overlapped object must stay mostly visible (>= 60% of its pixels on top)

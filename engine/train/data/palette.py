@@ -68,30 +68,41 @@ def _ellipse(rx, ry, n=72):
     return [(rx * math.cos(2 * math.pi * k / n), ry * math.sin(2 * math.pi * k / n)) for k in range(n)]
 
 
+def proportion(rng, lo: float, hi: float, wider: float) -> float:
+    """uniform(lo, hi); the training stream's RNG (paraphrase.TrainRandom, `hands`) draws from
+    (lo - wider, hi + wider): shapes in more hands than the held-out split's, which stay as they were
+    (one draw either way)."""
+    w = wider if getattr(rng, "hands", False) else 0.0
+    return rng.uniform(lo - w, hi + w)
+
+
 def unit_polygon(rng, shape: str) -> list:
     """The shape's outline around (0, 0), about one unit across, with a little jitter in its
-    proportions; y points down as in images."""
+    proportions (more in training: `proportion`); y points down as in images. The wider ranges
+    keep each shape apart from its neighbour (an ellipse or a rectangle at most 0.7 as high as
+    wide, a diamond 0.8 as wide as high)."""
     if shape == "circle":
         return _ellipse(0.5, 0.5)
     if shape == "ellipse":
-        return _ellipse(0.5, 0.5 * rng.uniform(0.5, 0.64))
+        return _ellipse(0.5, 0.5 * proportion(rng, 0.5, 0.64, 0.05))
     if shape == "square":
         return [(-0.5, -0.5), (0.5, -0.5), (0.5, 0.5), (-0.5, 0.5)]
     if shape == "rectangle":
-        h = 0.5 * rng.uniform(0.45, 0.62)
+        h = 0.5 * proportion(rng, 0.45, 0.62, 0.05)
         return [(-0.5, -h), (0.5, -h), (0.5, h), (-0.5, h)]
     if shape == "triangle":
-        return [(x + rng.uniform(-0.03, 0.03), y + rng.uniform(-0.03, 0.03)) for x, y in _regular(3)]
+        return [(x + proportion(rng, -0.03, 0.03, 0.07), y + proportion(rng, -0.03, 0.03, 0.07))
+                for x, y in _regular(3)]
     if shape == "diamond":
-        w = 0.5 * rng.uniform(0.6, 0.74)
+        w = 0.5 * proportion(rng, 0.6, 0.74, 0.05)
         return [(0, -0.5), (w, 0), (0, 0.5), (-w, 0)]
     if shape in ("pentagon", "hexagon"):
         return _regular(5 if shape == "pentagon" else 6)
     if shape == "star":
-        inner = 0.5 * rng.uniform(0.4, 0.5)
+        inner = 0.5 * proportion(rng, 0.4, 0.5, 0.05)
         return [p for k in range(5) for p in (_regular(5)[k], _regular(5, inner, -90 + 36)[k])]
     if shape == "cross":
-        t = 0.5 * rng.uniform(0.3, 0.38)
+        t = 0.5 * proportion(rng, 0.3, 0.38, 0.04)
         return [(-t, -0.5), (t, -0.5), (t, -t), (0.5, -t), (0.5, t), (t, t), (t, 0.5), (-t, 0.5),
                 (-t, t), (-0.5, t), (-0.5, -t), (-t, -t)]
     if shape == "heart":
@@ -99,7 +110,7 @@ def unit_polygon(rng, shape: str) -> list:
                                           - math.cos(4 * a))) for a in (2 * math.pi * k / 60 for k in range(60))]
         return [(x / 34, (y + 2.5) / 34) for x, y in pts]
     if shape == "arrow":
-        t, head = 0.5 * rng.uniform(0.2, 0.26), rng.uniform(0.05, 0.15)
+        t, head = 0.5 * proportion(rng, 0.2, 0.26, 0.03), proportion(rng, 0.05, 0.15, 0.03)
         return [(-0.5, -t), (head, -t), (head, -0.3), (0.5, 0), (head, 0.3), (head, t), (-0.5, t)]
     raise ValueError(shape)
 

@@ -108,9 +108,13 @@ Q_TRAIN = {
 class TrainRandom(random.Random):
     """The training stream's RNG: wording.pick may take a question from `extra`, and "is there"
     replies check an object by pointing (ask.py `checks`): a form only training draws, so the
-    held-out conversations' earlier turns stay as they were."""
+    held-out conversations' earlier turns stay as they were. Its scenes are drawn in more hands
+    (`hands`: palette.proportion, draw.Canvas and stroke_width, tasks.make_sample): wider
+    proportions, some edges without anti-aliasing, thinner and thicker outlines, some images saved
+    as a user's JPEG; the held-out split's RNGs carry none and stay the same items."""
     extra = Q_TRAIN
     checks = True
+    hands = True
 
 
 class NullRandom(TrainRandom):

@@ -7,7 +7,7 @@ import random
 from ...api import Image, Message, Text
 from .ask import ASKERS, QA, ask_chart, ask_chart_find, ask_chart_label, ask_count, ask_exists, ask_read, ask_size, count_reply
 from .charts import chart_scene
-from .draw import Canvas, place_shapes
+from .draw import Canvas, place_shapes, saved_as_jpeg
 from .palette import COLOURS, PLURAL, SHAPES, SIZES, article
 from .paraphrase import NullRandom, TrainRandom
 from .records import Sample, png_bytes
@@ -25,6 +25,7 @@ MIX = {"colour": 8, "shape": 8, "count": 9, "relation": 8, "refer": 10, "region"
        "chart": 5, "describe": 7, "exists": 7, "size": 6, "two_images": 5, "followup": 3,
        "blank": 3, "text": 5, "multi": 5, "chart_talk": 3, "count_talk": 0}
 _TRIES = 40
+USER_JPEG = 0.15   # of training's samples with images: saved as JPEG (draw.saved_as_jpeg)
 
 
 def _sizes(rng, n):
@@ -371,4 +372,6 @@ def make_sample(index: int, split: str = "train", skill: str | None = None, max_
         raise ValueError(f"unknown skill {skill!r}; one of {SKILLS}")
     build = BUILDERS[skill]
     s = build(rng, max_objects) if getattr(build, "takes_max_objects", False) else build(rng)
+    if getattr(rng, "hands", False) and s.scenes and rng.random() < USER_JPEG:
+        return restyled(s, f"jpeg:{index}:{skill}", saved_as_jpeg)
     return restyled(s, f"restyle:{index}:{skill}") if pixels else s

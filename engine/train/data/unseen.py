@@ -205,13 +205,15 @@ def restyle(rng, img):
     return img
 
 
-def restyled(sample, seed: str):
-    """The sample with every image restyled (the messages' PNGs and the scenes' images alike)."""
+def restyled(sample, seed: str, how=None):
+    """The sample with every image restyled (the messages' PNGs and the scenes' images alike), by
+    `how(rng, image)` (default: restyle)."""
     rng = random.Random(seed)
+    how = how or restyle
     new = {}
     for scene in sample.scenes:
         clean = png_bytes(scene.image)
-        scene.image = restyle(rng, scene.image)
+        scene.image = how(rng, scene.image)
         new[clean] = png_bytes(scene.image)
     msgs = []
     for m in sample.messages:
