@@ -2,6 +2,7 @@
 right for the canonical answer and wrong for a competing one."""
 from __future__ import annotations
 
+import random
 import re
 
 import numpy as np
@@ -454,3 +455,21 @@ def test_training_stream_draws_paraphrases_and_heldout_never(monkeypatch):
         assert 0.2 < share < 0.5, (skill, share)
         for split in ("heldout", "reworded", "unseen"):
             assert not any("marker" in make_sample(i, split, skill).messages[0].text.lower() for i in range(100))
+
+
+def test_training_draws_in_more_hands():
+    """The training stream's RNG widens the shapes' proportions and hard-edges a quarter of its
+    canvases; the held-out stream's draws stay in the old ranges, anti-aliased."""
+    from engine.train.data.draw import SS, Canvas
+    from engine.train.data.palette import unit_polygon
+    from engine.train.data.paraphrase import TrainRandom
+
+    def heights(rng_cls):  # an ellipse's height over its width
+        return [2 * max(y for _, y in unit_polygon(rng_cls(f"e{i}"), "ellipse")) for i in range(400)]
+
+    held, train = heights(random.Random), heights(TrainRandom)
+    assert 0.5 - 1e-9 <= min(held) and max(held) <= 0.64 + 1e-9
+    assert min(train) < 0.49 and 0.65 < max(train) <= 0.69 + 1e-9
+    hard = [Canvas(TrainRandom(f"c{i}")).ss == 1 for i in range(200)]
+    assert {Canvas(random.Random(f"c{i}")).ss for i in range(200)} == {SS}
+    assert 25 <= sum(hard) <= 75
