@@ -5,6 +5,9 @@ text-only questions, printed as a table.
 `--split reworded` asks the same held-out items in wordings training never uses, `restyled` shows
 their images blurred, compressed, noisy or at a lower resolution, `unseen` does both
 (data/unseen.py): item for item, how much of a skill is the templates and the clean pixels.
+`--split other_hand` asks the same kinds of questions about scenes of its own, every shape drawn in
+another hand (data/other_hand.py: other proportions, upright, hard edges, pure colours, big
+canvases): how much of a skill is this generator's pen.
 
 The blank-image control asks the held-out "is there a ...?" questions with the image replaced by
 an empty one and grades against the real scene's answers: a model that looks scores chance (50%);
@@ -133,9 +136,9 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--n", type=int, default=200, help="items per skill")
     ap.add_argument("--skills", nargs="*", default=list(EVAL_SKILLS))
     ap.add_argument("--offset", type=int, default=0)
-    ap.add_argument("--split", choices=("heldout", *SPLITS), default="heldout",
+    ap.add_argument("--split", choices=("heldout", *SPLITS, "other_hand"), default="heldout",
                     help="the held-out items as they are, in other words (reworded), in worse pixels "
-                         "(restyled) or both (unseen)")
+                         "(restyled) or both (unseen); or scenes drawn in another hand (other_hand)")
     ap.add_argument("--json", help="write the rows here too")
     ap.add_argument("--log", help="every item's answer, as JSON lines")
     ap.add_argument("--dtype", default=None)

@@ -473,3 +473,42 @@ def test_training_draws_in_more_hands():
     hard = [Canvas(TrainRandom(f"c{i}")).ss == 1 for i in range(200)]
     assert {Canvas(random.Random(f"c{i}")).ss for i in range(200)} == {SS}
     assert 25 <= sum(hard) <= 75
+
+
+def test_other_hand_split_draws_what_training_never_does():
+    """The other-hand split: big canvases, hard edges, pure colours, and shape proportions outside
+    training's (widened) ranges; its boxes stay tight, its answers graded right for the target and
+    wrong for a competitor; its draws are its own (no held-out item among them)."""
+    from engine.train.data import other_hand
+    from engine.train.data.palette import unit_polygon
+    from engine.train.data.paraphrase import TrainRandom
+
+    def ratio(pts):  # height over width
+        xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+        return (max(ys) - min(ys)) / (max(xs) - min(xs))
+
+    for shape in ("ellipse", "rectangle", "diamond"):
+        train = [ratio(unit_polygon(TrainRandom(f"{shape}{i}"), shape)) for i in range(300)]
+        other = [ratio(other_hand.polygon(random.Random(f"{shape}{i}"), shape)) for i in range(300)]
+        if shape == "diamond":  # width over height
+            train, other = [1 / r for r in train], [1 / r for r in other]
+        assert max(other) < min(train), shape
+    for skill in ("colour", "shape", "count", "relation", "refer", "region", "exists", "describe"):
+        for i in range(10):
+            s = make_sample(i, "other_hand", skill)
+            assert png_parts(s) != png_parts(make_sample(i, "heldout", skill))
+            for sc in s.scenes:
+                w, h = sc.image.size
+                assert 400 <= w <= 800 and 400 <= h <= 800
+                pix = np.asarray(sc.image).reshape(-1, 3)
+                inks = {tuple(c) for c in np.unique(pix, axis=0)}
+                for k, o in enumerate(sc.objects):  # hard edges: the pure colour itself, no shades
+                    assert other_hand.PURE_RGB[o.colour] in inks
+                    ys, xs = np.nonzero(sc.id_map == k + 1)
+                    x1, y1, x2, y2 = o.box
+                    assert xs.min() >= x1 * w - 1e-6 and xs.max() + 1 <= x2 * w + 1e-6
+                assert len(inks) <= 2 + len(sc.objects) + 2, "anti-aliased or shaded"
+            text, boxes = target(s)
+            assert grade(s, text, boxes), (skill, text)
+            for wtext, wboxes in _wrong(s, text, boxes) or []:
+                assert not grade(s, wtext, wboxes), (skill, wtext)

@@ -9,6 +9,7 @@ import io
 import numpy as np
 from PIL import Image, ImageDraw
 
+from .other_hand import canvas_size, drawn_by_other_hand, outline_width
 from .palette import BASE_RGB, COLOURS, contrast, jitter_rgb, shape_polygon
 from .records import Obj, Scene
 
@@ -89,11 +90,12 @@ class Canvas:
     """An image being drawn: pixels, id_map and the objects painted so far."""
 
     def __init__(self, rng, size=None, kinds=("plain", "gradient", "noise", "stripes", "checks")):
-        self.w, self.h = size or image_size(rng)
-        self.arr, self.bg = _background(rng, self.w, self.h, kinds)
+        other = drawn_by_other_hand(rng)  # the other-hand split: big canvases, hard edges, plain
+        self.w, self.h = size or (canvas_size(rng) if other else image_size(rng))
+        self.arr, self.bg = _background(rng, self.w, self.h, ("plain",) if other else kinds)
         # the training stream's (paraphrase.TrainRandom `hands`): a quarter of its canvases draw
         # shapes with hard edges, as a plain drawing program does
-        self.ss = 1 if getattr(rng, "hands", False) and rng.random() < 0.25 else SS
+        self.ss = 1 if other or (getattr(rng, "hands", False) and rng.random() < 0.25) else SS
         self.id_map = np.zeros((self.h, self.w), np.uint8)
         self.objects: list[Obj] = []
         # 20 of margin: the jittered colour must still pass MIN_CONTRAST
@@ -198,6 +200,8 @@ def rect_alpha(w, h, radius=0):
 
 
 def stroke_width(rng, canvas) -> int:
+    if drawn_by_other_hand(rng):
+        return outline_width(rng, canvas.long)
     if getattr(rng, "hands", False):  # training: thinner and thicker outlines too
         return max(3, round(canvas.long * rng.uniform(0.01, 0.04)))
     return max(3, round(canvas.long * rng.uniform(0.015, 0.03)))

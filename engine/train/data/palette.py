@@ -5,6 +5,9 @@ from __future__ import annotations
 import colorsys
 import math
 
+from . import other_hand
+from .other_hand import drawn_by_other_hand
+
 # Base RGB per name: far apart in hue or lightness so each reads as its name at a glance.
 BASE_RGB = {
     "red": (220, 30, 35), "green": (35, 160, 55), "blue": (35, 75, 225), "yellow": (245, 215, 25),
@@ -37,6 +40,8 @@ _SIZE_SIDE = {"small": 0.16, "medium": 0.27, "large": 0.41}
 def jitter_rgb(rng, name: str) -> tuple:
     """The named colour "in another hand": hue, lightness and saturation moved a little, never
     across to a neighbouring name (hue gaps between names are >= 20 degrees)."""
+    if drawn_by_other_hand(rng):  # the other-hand split: a drawing program's pure colour
+        return other_hand.PURE_RGB[name]
     r, g, b = (v / 255 for v in BASE_RGB[name])
     h, l, s = colorsys.rgb_to_hls(r, g, b)
     if name in _ACHROMATIC_L:
@@ -120,10 +125,12 @@ def polygon_area(pts) -> float:
 
 
 def shape_polygon(rng, shape: str, size: str, short_side: float) -> list:
-    """Outline in pixels around (0, 0): scaled so its area is the size class's, then turned."""
-    pts = unit_polygon(rng, shape)
+    """Outline in pixels around (0, 0): scaled so its area is the size class's, then turned (the
+    other-hand split's: its own outline, upright or by quarter turns)."""
+    other = drawn_by_other_hand(rng)
+    pts = other_hand.polygon(rng, shape) if other else unit_polygon(rng, shape)
     side = _SIZE_SIDE[size] * rng.uniform(0.9, 1.1) * short_side
     k = side / math.sqrt(polygon_area(pts))
-    a = math.radians(rng.uniform(-_ROTATE[shape], _ROTATE[shape]))
+    a = math.radians(other_hand.turn(rng, shape) if other else rng.uniform(-_ROTATE[shape], _ROTATE[shape]))
     ca, sa = math.cos(a), math.sin(a)
     return [(k * (x * ca - y * sa), k * (x * sa + y * ca)) for x, y in pts]

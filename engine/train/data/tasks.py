@@ -9,6 +9,7 @@ from .ask import ASKERS, QA, ask_chart, ask_chart_find, ask_chart_label, ask_cou
 from .charts import chart_scene
 from .draw import Canvas, place_shapes, saved_as_jpeg
 from .palette import COLOURS, PLURAL, SHAPES, SIZES, article
+from .other_hand import OtherHandRandom
 from .paraphrase import NullRandom, TrainRandom
 from .records import Sample, png_bytes
 from .signs import text_scene
@@ -361,11 +362,12 @@ def make_sample(index: int, split: str = "train", skill: str | None = None, max_
     are different streams; skill=None draws one from MIX. max_objects caps the scenes of the
     scene-question skills (a curriculum: few objects first). "train+null" is "train" (the same
     draws) for a pointer with a null: its counts end by pointing into nothing. The splits "reworded", "restyled" and
-    "unseen" are the held-out items in other words, worse pixels, or both (unseen.py)."""
+    "unseen" are the held-out items in other words, worse pixels, or both (unseen.py); "other_hand"
+    is a stream of its own, its shapes drawn in another hand (other_hand.py)."""
     words, pixels = SPLITS.get(split, (False, False))
     stream = "heldout" if split in SPLITS else "train" if split == "train+null" else split
     rng = (UnseenRandom if words else NullRandom if split == "train+null" else TrainRandom if split == "train"
-           else random.Random)(f"{stream}:{index}:{skill}")
+           else OtherHandRandom if split == "other_hand" else random.Random)(f"{stream}:{index}:{skill}")
     if skill is None:
         skill = rng.choices(SKILLS, [MIX[k] for k in SKILLS])[0]
     elif skill not in BUILDERS:
