@@ -9,7 +9,8 @@ import io
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .other_hand import canvas_size, drawn_by_other_hand, outline_width
+from .other_hand import PURE_RGB, canvas_size, drawn_by_other_hand, outline_width
+from .other_hand import polygon as other_polygon, turn as other_turn
 from .palette import BASE_RGB, COLOURS, contrast, jitter_rgb, shape_polygon
 from .records import Obj, Scene
 
@@ -111,10 +112,11 @@ class Canvas:
         return max(self.w, self.h)
 
     def rgb(self, rng, name, behind=None, text=False):
-        """A jittered RGB for the name that stands out from the background (or from `behind`)."""
+        """A jittered RGB for the name that stands out from the background (or from `behind`); the
+        other-hand split's is the drawing program's pure colour."""
         behind = [behind] if behind else self.bg
         for _ in range(20):
-            c = jitter_rgb(rng, name)
+            c = PURE_RGB[name] if drawn_by_other_hand(rng) else jitter_rgb(rng, name)
             if all(contrast(c, b) >= MIN_CONTRAST and (not text or abs(luma(c) - luma(b)) >= TEXT_LUMA)
                    for b in behind):
                 return c
@@ -229,7 +231,8 @@ def place_shapes(rng, canvas, specs, overlap=False, avoid=(), tries=25):
     order (later on top); `avoid` = pixel boxes already taken. Returns the Objs, or None when no
     layout was found (the caller picks another spec)."""
     snapshot = canvas.arr.copy(), canvas.id_map.copy(), list(canvas.objects)
-    polys = [shape_polygon(rng, s["shape"], s["size"], canvas.short) for s in specs]
+    hand = dict(outline=other_polygon, turned=other_turn) if drawn_by_other_hand(rng) else {}
+    polys = [shape_polygon(rng, s["shape"], s["size"], canvas.short, **hand) for s in specs]
     strokes = [0 if s.get("filled", True) else stroke_width(rng, canvas) for s in specs]
     rgbs = [canvas.rgb(rng, s["colour"]) for s in specs]
     if any(c is None for c in rgbs):

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 import random
 
+from .palette import regular
+
 # A drawing program's named colours (CSS's, mostly): no jitter, no shading.
 PURE_RGB = {
     "red": (255, 0, 0), "green": (0, 160, 0), "blue": (0, 0, 255), "yellow": (255, 230, 0),
@@ -21,7 +23,7 @@ TURNS = {"arrow": (0, 90, 180, 270), "triangle": (0, 180)}
 
 
 class OtherHandRandom(random.Random):
-    """The other-hand split's RNG: palette.shape_polygon, draw.Canvas and stroke_width read it."""
+    """The other-hand split's RNG: draw.Canvas, place_shapes and stroke_width read it."""
     other_hand = True
 
 
@@ -34,11 +36,6 @@ def canvas_size(rng) -> tuple:
     w = rng.randint(400, 800)
     lo, hi = max(400, w / 1.6), min(800, w / 0.6)
     return w, rng.randint(math.ceil(lo), int(hi))
-
-
-def _regular(n, r=0.5, phase=-90.0):
-    return [(r * math.cos(math.radians(phase + 360 * k / n)), r * math.sin(math.radians(phase + 360 * k / n)))
-            for k in range(n)]
 
 
 def _arc(cx, cy, r, a0, a1, n=24):
@@ -65,12 +62,12 @@ def polygon(rng, shape: str) -> list:
         w = 0.5 * rng.uniform(0.42, 0.52)
         return [(0, -0.5), (w, 0), (0, 0.5), (-w, 0)]
     if shape == "pentagon":  # flat side down
-        return _regular(5)
+        return regular(5)
     if shape == "hexagon":  # flat top and bottom, as most drawing programs give it
-        return _regular(6, phase=0.0)
+        return regular(6, phase=0.0)
     if shape == "star":
         inner = 0.5 * rng.uniform(0.3, 0.34)
-        return [p for k in range(5) for p in (_regular(5)[k], _regular(5, inner, -90 + 36)[k])]
+        return [p for k in range(5) for p in (regular(5)[k], regular(5, inner, -90 + 36)[k])]
     if shape == "cross":
         t = 0.5 * rng.uniform(0.2, 0.25)
         return [(-t, -0.5), (t, -0.5), (t, -t), (0.5, -t), (0.5, t), (t, t), (t, 0.5), (-t, 0.5),

@@ -5,8 +5,6 @@ from __future__ import annotations
 import colorsys
 import math
 
-from . import other_hand
-from .other_hand import drawn_by_other_hand
 
 # Base RGB per name: far apart in hue or lightness so each reads as its name at a glance.
 BASE_RGB = {
@@ -40,8 +38,6 @@ _SIZE_SIDE = {"small": 0.16, "medium": 0.27, "large": 0.41}
 def jitter_rgb(rng, name: str) -> tuple:
     """The named colour "in another hand": hue, lightness and saturation moved a little, never
     across to a neighbouring name (hue gaps between names are >= 20 degrees)."""
-    if drawn_by_other_hand(rng):  # the other-hand split: a drawing program's pure colour
-        return other_hand.PURE_RGB[name]
     r, g, b = (v / 255 for v in BASE_RGB[name])
     h, l, s = colorsys.rgb_to_hls(r, g, b)
     if name in _ACHROMATIC_L:
@@ -64,7 +60,7 @@ def article(phrase: str) -> str:
     return ("an " if phrase[:1].lower() in "aeio" else "a ") + phrase
 
 
-def _regular(n, r=0.5, phase=-90.0):
+def regular(n, r=0.5, phase=-90.0):
     return [(r * math.cos(math.radians(phase + 360 * k / n)),
              r * math.sin(math.radians(phase + 360 * k / n))) for k in range(n)]
 
@@ -97,15 +93,15 @@ def unit_polygon(rng, shape: str) -> list:
         return [(-0.5, -h), (0.5, -h), (0.5, h), (-0.5, h)]
     if shape == "triangle":
         return [(x + proportion(rng, -0.03, 0.03, 0.07), y + proportion(rng, -0.03, 0.03, 0.07))
-                for x, y in _regular(3)]
+                for x, y in regular(3)]
     if shape == "diamond":
         w = 0.5 * proportion(rng, 0.6, 0.74, 0.05)
         return [(0, -0.5), (w, 0), (0, 0.5), (-w, 0)]
     if shape in ("pentagon", "hexagon"):
-        return _regular(5 if shape == "pentagon" else 6)
+        return regular(5 if shape == "pentagon" else 6)
     if shape == "star":
         inner = 0.5 * proportion(rng, 0.4, 0.5, 0.05)
-        return [p for k in range(5) for p in (_regular(5)[k], _regular(5, inner, -90 + 36)[k])]
+        return [p for k in range(5) for p in (regular(5)[k], regular(5, inner, -90 + 36)[k])]
     if shape == "cross":
         t = 0.5 * proportion(rng, 0.3, 0.38, 0.04)
         return [(-t, -0.5), (t, -0.5), (t, -t), (0.5, -t), (0.5, t), (t, t), (t, 0.5), (-t, 0.5),
@@ -124,13 +120,17 @@ def polygon_area(pts) -> float:
     return abs(sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(pts, pts[1:] + pts[:1]))) / 2
 
 
-def shape_polygon(rng, shape: str, size: str, short_side: float) -> list:
-    """Outline in pixels around (0, 0): scaled so its area is the size class's, then turned (the
-    other-hand split's: its own outline, upright or by quarter turns)."""
-    other = drawn_by_other_hand(rng)
-    pts = other_hand.polygon(rng, shape) if other else unit_polygon(rng, shape)
+def turn(rng, shape: str) -> float:
+    """Degrees a shape is turned by: up to its _ROTATE either way."""
+    return rng.uniform(-_ROTATE[shape], _ROTATE[shape])
+
+
+def shape_polygon(rng, shape: str, size: str, short_side: float, outline=unit_polygon, turned=turn) -> list:
+    """Outline in pixels around (0, 0): `outline(rng, shape)` scaled so its area is the size
+    class's, then turned by `turned(rng, shape)` degrees (the other-hand split gives its own)."""
+    pts = outline(rng, shape)
     side = _SIZE_SIDE[size] * rng.uniform(0.9, 1.1) * short_side
     k = side / math.sqrt(polygon_area(pts))
-    a = math.radians(other_hand.turn(rng, shape) if other else rng.uniform(-_ROTATE[shape], _ROTATE[shape]))
+    a = math.radians(turned(rng, shape))
     ca, sa = math.cos(a), math.sin(a)
     return [(k * (x * ca - y * sa), k * (x * sa + y * ca)) for x, y in pts]
