@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import colorsys
 import functools
-import io
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -13,6 +12,7 @@ from .other_hand import PURE_RGB, canvas_size, drawn_by_other_hand, outline_widt
 from .other_hand import polygon as other_polygon, turn as other_turn
 from .palette import BASE_RGB, COLOURS, contrast, jitter_rgb, shape_polygon
 from .records import Obj, Scene
+from .unseen import as_jpeg
 
 MIN_CONTRAST = 140   # object vs background (and vs an object it overlaps): clearly visible
 TEXT_LUMA = 90       # text vs what is behind it: legible needs lightness contrast, not just hue
@@ -172,9 +172,7 @@ class Canvas:
 def saved_as_jpeg(rng, img):
     """The image as a user's camera or editor saves it (JPEG quality 55-92): training's `hands`
     (tasks.make_sample) sees some; the unseen split's harsher JPEG (15-35) stays unseen."""
-    buf = io.BytesIO()
-    img.save(buf, format="JPEG", quality=rng.randint(55, 92))
-    return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+    return as_jpeg(img, rng.randint(55, 92))
 
 
 def polygon_alpha(pts, stroke=0, ss=SS):

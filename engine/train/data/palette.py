@@ -5,7 +5,6 @@ from __future__ import annotations
 import colorsys
 import math
 
-
 # Base RGB per name: far apart in hue or lightness so each reads as its name at a glance.
 BASE_RGB = {
     "red": (220, 30, 35), "green": (35, 160, 55), "blue": (35, 75, 225), "yellow": (245, 215, 25),

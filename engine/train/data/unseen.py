@@ -177,10 +177,15 @@ def _blur(rng, img):
     return img.filter(ImageFilter.GaussianBlur(rng.uniform(0.8, 1.5)))
 
 
-def _jpeg(rng, img):
+def as_jpeg(img, quality: int):
+    """The image saved as JPEG at this quality and read back."""
     buf = io.BytesIO()
-    img.save(buf, format="JPEG", quality=rng.randint(15, 35))
+    img.save(buf, format="JPEG", quality=quality)
     return PILImage.open(io.BytesIO(buf.getvalue())).convert("RGB")
+
+
+def _jpeg(rng, img):
+    return as_jpeg(img, rng.randint(15, 35))
 
 
 def _noise(rng, img):
