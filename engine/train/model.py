@@ -92,6 +92,27 @@ def resample_positions(pe: torch.Tensor, n: int) -> torch.Tensor:
     return torch.cat([pe[:1].float(), grid.reshape(-1, n * n).T]).to(pe.dtype)
 
 
+TOWER_LAYERS = "vision.encoder.layers."
+
+
+def tower_layers(keys) -> set[int]:
+    return {int(k[len(TOWER_LAYERS):].split(".")[0]) for k in keys if k.startswith(TOWER_LAYERS)}
+
+
+@torch.no_grad()
+def deepen_tower(own: dict, parts: dict) -> list[int]:
+    """A recipe that deepens the tower ("vision": {"num_hidden_layers": 8} over parts of 6): each
+    layer the parts lack starts as the identity (its attention's and MLP's output projections
+    zero, so the residual stream passes unchanged), and the tower sees what it saw before its
+    new layers learn anything. Returns the layers so started."""
+    new = sorted(tower_layers(own) - tower_layers(parts))
+    for i in new:
+        for proj in ("self_attn.out_proj", "mlp.fc2"):
+            own[f"{TOWER_LAYERS}{i}.{proj}.weight"].zero_()
+            own[f"{TOWER_LAYERS}{i}.{proj}.bias"].zero_()
+    return new
+
+
 @torch.no_grad()
 def set_parts(model, parts: dict, base_vocab: int) -> None:
     own = model.state_dict()
@@ -100,6 +121,7 @@ def set_parts(model, parts: dict, base_vocab: int) -> None:
             if k == POSITIONS and v.shape != own[k].shape:  # a recipe that changes the image size
                 v = resample_positions(v, math.isqrt(own[k].shape[0] - 1))
             own[k].copy_(v)
+    deepen_tower(own, parts)
     model.decoder.embed_tokens.weight[base_vocab:] = parts["new_token_rows"].to(model.decoder.embed_tokens.weight)
     for name, m in lora_modules(model).items():
         if f"lora.{name}.A" in parts:
