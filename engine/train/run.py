@@ -85,10 +85,12 @@ def stage_from(st: dict, folder: Path, seen: tuple = ()) -> dict:
     file, _, name = ref.partition(":")
     if ref in seen or not (folder / file).is_file():
         raise SystemExit(f"stage from {ref!r}: " + ("refers to itself" if ref in seen else f"no recipe {file} in {folder}"))
-    found = [x for x in json.loads((folder / file).read_text()).get("stages", []) if x.get("name") == name]
+    # a stage's name may itself come from the stage it is built on
+    stages = [stage_from(x, folder, seen + (ref,)) for x in json.loads((folder / file).read_text()).get("stages", [])]
+    found = [x for x in stages if x.get("name") == name]
     if not found:
         raise SystemExit(f"stage from {ref!r}: {file} has no stage {name!r}")
-    base = stage_from(found[0], folder, seen + (ref,))
+    base = found[0]
     return {**base, **{k: v for k, v in st.items() if k != "from"}}
 
 

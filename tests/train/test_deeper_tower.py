@@ -48,5 +48,5 @@ def test_without_the_zeroed_projections_the_new_layers_would_change_what_it_sees
     pixels = torch.randn(2, 3, 48, 48)
     with torch.no_grad():
         assert not torch.allclose(deeper(pixels), six(pixels), atol=1e-2)
-    full, new = _deepened({f"vision.{k}": v for k, v in deeper.state_dict().items()})
+    _, new = _deepened({f"vision.{k}": v for k, v in deeper.state_dict().items()})
     assert new == []  # parts as deep as the spec: nothing is zeroed
