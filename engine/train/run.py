@@ -31,7 +31,7 @@ from .losses import batch_losses
 from .model import base_folder, get_parts, init_null, init_region_read, standardize_projector, load_for_training, lora_modules, save_parts, set_parts
 from .samples import sample_stream, text_answers
 from .data import SKILLS, make_sample
-from .tower_targets import TowerHeads, heldout_accuracy, tower_batches, tower_losses
+from .tower_targets import LOSS_WEIGHTS, TowerHeads, heldout_accuracy, tower_batches, tower_losses
 
 
 # What a stage's "train" list may name: the trainer's parameters of each part (one table, read by
@@ -69,6 +69,8 @@ def read_config(path: str) -> dict:
               [f"skill {k!r}" for k in st.get("skills") or [] if k not in SKILLS]
         if not (st.get("steps") or st.get("seconds")):
             bad.append("neither steps nor seconds")
+        if set(st.get("tower_weights", {})) - set(LOSS_WEIGHTS):
+            bad.append(f"tower_weights names no head: {sorted(set(st['tower_weights']) - set(LOSS_WEIGHTS))}")
         if st.get("tower_aux") and "heads" not in [t.partition("*")[0] for t in st.get("train", [])]:
             bad.append("tower_aux without heads in train (untrained heads would teach the tower noise)")
         if bad:
@@ -85,8 +87,9 @@ def stage_from(st: dict, folder: Path, seen: tuple = ()) -> dict:
     file, _, name = ref.partition(":")
     if ref in seen or not (folder / file).is_file():
         raise SystemExit(f"stage from {ref!r}: " + ("refers to itself" if ref in seen else f"no recipe {file} in {folder}"))
-    # a stage's name may itself come from the stage it is built on
-    stages = [stage_from(x, folder, seen + (ref,)) for x in json.loads((folder / file).read_text()).get("stages", [])]
+    # a stage's name may itself come from the stage it is built on, named from that recipe's folder
+    stages = [stage_from(x, (folder / file).parent, seen + (ref,))
+              for x in json.loads((folder / file).read_text()).get("stages", [])]
     found = [x for x in stages if x.get("name") == name]
     if not found:
         raise SystemExit(f"stage from {ref!r}: {file} has no stage {name!r}")
@@ -220,14 +223,14 @@ class Trainer:
             waited = time.time() - t0  # the generator's share of the step (workers too few?)
             if tower:
                 pixels, _ = batch
-                losses = self.tower_loss(*batch)
+                losses = self.tower_loss(*batch, weights=st.get("tower_weights"))
                 n, tokens = pixels.shape[0], pixels.shape[0] * self.model.cfg.image_seq_length
             else:
                 self._sync_rows()
                 with self.autocast():
                     losses = batch_losses(self.model, batch.to(self.device), run, st.get("box_weight", 1.0))
                 if aux:
-                    losses["tower"] = self.tower_loss(*aux_batch)["loss"]
+                    losses["tower"] = self.tower_loss(*aux_batch, weights=st.get("tower_weights"))["loss"]
                     losses["loss"] = losses["loss"] + aux.get("weight", 1.0) * losses["tower"]
                 n, tokens = batch.ids.shape[0], int(batch.ids.numel())
             opt.zero_grad(set_to_none=True)
@@ -260,11 +263,11 @@ class Trainer:
             self.tower_check(st)
         self._sync_rows()
 
-    def tower_loss(self, pixels, targets) -> dict:
+    def tower_loss(self, pixels, targets, weights=None) -> dict:
         """The tower's per-patch losses on its own labels (a tower stage's, or an lm stage's tower_aux)."""
         with self.autocast():
             feats = self.model.vision(pixels.to(self.device))[:, 1:]
-        return tower_losses(feats, self.heads, {k: v.to(self.device) for k, v in targets.items()})
+        return tower_losses(feats, self.heads, {k: v.to(self.device) for k, v in targets.items()}, weights)
 
     def _standardize_projector(self):
         stream = sample_stream(10**9, self.cfg.get("seed", 0), ["describe"], {})  # images no stage draws

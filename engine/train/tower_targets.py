@@ -143,7 +143,13 @@ def _chars_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (ce[on].mean() if bool(on.any()) else ce.sum() * 0) + 0.2 * off
 
 
-def tower_losses(feats: torch.Tensor, heads: TowerHeads, t: dict) -> dict:
+# Each head's share of the tower's loss; a stage's "tower_weights" may change them (e.g. kind x3 when
+# shape is the skill behind: its CE is averaged over every patch, background too, and the 37-way
+# characters' loss is ~30x its size, so shape's share of the tower's gradient is small).
+LOSS_WEIGHTS = {"colour": 1.0, "kind": 1.0, "chars": 1.0, "box": 2.0, "count": 0.5}
+
+
+def tower_losses(feats: torch.Tensor, heads: TowerHeads, t: dict, weights: dict | None = None) -> dict:
     """feats: the tower's selected patch features (B, P, H), CLS dropped."""
     f = feats.float()
     colour = F.cross_entropy(heads.colour(f).flatten(0, 1), t["colour"].flatten())
@@ -152,5 +158,6 @@ def tower_losses(feats: torch.Tensor, heads: TowerHeads, t: dict) -> dict:
     m = t["has_box"]
     box = (heads.box(f)[m] - t["box"][m]).abs().mean() if bool(m.any()) else f.sum() * 0
     count = F.cross_entropy(heads.count(f.mean(1)), t["count"])
-    loss = colour + kind + chars + 2 * box + 0.5 * count
-    return dict(loss=loss, colour=colour, kind=kind, chars=chars, box=box, count=count)
+    parts = dict(colour=colour, kind=kind, chars=chars, box=box, count=count)
+    w = LOSS_WEIGHTS | (weights or {})
+    return dict(loss=sum(w[k] * v for k, v in parts.items()), **parts)

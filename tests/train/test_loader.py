@@ -161,6 +161,10 @@ def test_every_shipped_recipe_reads_and_a_typo_is_refused_before_training(tmp_pa
                                            "train": ["lora", "vision"], "tower_aux": {"batch": 8}}]}))
     with pytest.raises(SystemExit, match=r"stage s: tower_aux without heads in train"):
         read_config(str(bad))
+    bad.write_text(json.dumps({"stages": [{"name": "s", "kind": "tower", "steps": 5, "lr": 1e-3, "batch": 2,
+                                           "train": ["vision", "heads"], "tower_weights": {"shape": 3}}]}))
+    with pytest.raises(SystemExit, match=r"stage s: tower_weights names no head: \['shape'\]"):
+        read_config(str(bad))
     stage = [{"name": "s", "kind": "tower", "steps": 5, "lr": 1e-3, "batch": 2, "train": ["vision"]}]
     bad.write_text(json.dumps({"spec": {"vision": {"image_sise": 288}, "pointr": True}, "stages": stage}))
     with pytest.raises(SystemExit, match=r"spec 'pointr'; spec vision 'image_sise'"):
@@ -199,3 +203,16 @@ def test_a_stage_from_another_recipe_is_that_stage_with_only_the_named_keys_chan
     again.write_text(json.dumps({"stages": [{"from": "first.json:mix", "train": ["lora", "vison"]}]}))
     with pytest.raises(SystemExit, match="stage mix: train 'vison'"):  # the merged stage is checked as any
         read_config(str(again))
+
+
+def test_a_stage_built_on_a_stage_built_on_another_reads_from_any_folder(tmp_path):
+    """A recipe outside configs/ (a work folder's) may name a shipped stage that is itself "from"
+    another shipped recipe: that inner name is read beside the recipe that wrote it."""
+    import json
+    from pathlib import Path
+    from engine.train.run import read_config
+    configs = Path(__file__).parents[2] / "engine" / "train" / "configs"
+    outside = tmp_path / "mine.json"
+    outside.write_text(json.dumps({"stages": [{"from": f"{configs}/cpu_deeper_288.json:point-mix", "seconds": 60}]}))
+    shipped = read_config(str(configs / "cpu_deeper_288.json"))["stages"][0]
+    assert read_config(str(outside))["stages"] == [{**shipped, "seconds": 60}]

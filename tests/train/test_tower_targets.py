@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+import pytest
 import torch
 
 from engine.train.data import make_sample
@@ -97,3 +98,17 @@ def test_an_objects_shape_is_its_patches_vote():
     assert object_shape_accuracy(logits, t, on) == 0.0
     logits[0, 3, 5] = 2.0
     assert object_shape_accuracy(logits, t, on) == 50.0
+
+
+def test_a_stage_weighs_the_heads_it_names_and_only_those():
+    from engine.train.tower_targets import LOSS_WEIGHTS
+    torch.manual_seed(0)
+    scene = make_sample(7, "train", "shape").scenes[0]
+    t = {k: torch.as_tensor(v)[None] for k, v in patch_targets(scene, 8).items()}
+    t["count"] = t["count"].reshape(1)
+    heads, feats = TowerHeads(16), torch.randn(1, 64, 16)
+    with torch.no_grad():
+        plain, kind3 = tower_losses(feats, heads, t), tower_losses(feats, heads, t, {"kind": 3.0})
+    assert float(plain["loss"]) == pytest.approx(sum(LOSS_WEIGHTS[k] * float(plain[k]) for k in LOSS_WEIGHTS))
+    assert float(kind3["loss"] - plain["loss"]) == pytest.approx(2 * float(plain["kind"]), rel=1e-5)
+    assert all(float(kind3[k]) == float(plain[k]) for k in LOSS_WEIGHTS)
