@@ -76,9 +76,12 @@ def reference():
 # (shipped: box waves) answers as float32 in bf16 and with bf16 weights; int8 flips one in words only
 # (count #5000, "[0] that is one circle." for "[0] - one.", right either way). The twenty-fourth
 # (shipped before the twenty-sixth: the tower at the full rate) answers as float32 in all three, and
-# so does the twenty-sixth (shipped: the tower deepened to 8 layers).
+# so does the twenty-sixth (shipped before the twenty-seventh: the tower deepened to 8 layers). The
+# twenty-seventh (shipped: the tower taught shape on its own labels) flips one in words only in each,
+# right either way: bf16 count #5000 ("[0] that is one circle." for "[0] - one."), int8 and bf16
+# weights count #5001 ("0." for "There are no blue things.").
 # The settings whose answers still differ here: expected to fail, and a failure if one stops differing.
-STILL_FLIPS: set = set()
+STILL_FLIPS: set = {"bf16", "int8", "bf16 weights"}
 # The settings with an answer graded otherwise than float32's, likewise.
 GRADE_FLIPS: set = set()
 
