@@ -69,8 +69,8 @@ def read_config(path: str) -> dict:
               [f"skill {k!r}" for k in st.get("skills") or [] if k not in SKILLS]
         if not (st.get("steps") or st.get("seconds")):
             bad.append("neither steps nor seconds")
-        if set(st.get("tower_weights", {})) - set(LOSS_WEIGHTS):
-            bad.append(f"tower_weights names no head: {sorted(set(st['tower_weights']) - set(LOSS_WEIGHTS))}")
+        if unknown := sorted(set(st.get("tower_weights", {})) - set(LOSS_WEIGHTS)):
+            bad.append(f"tower_weights names no head: {unknown}")
         if st.get("tower_aux") and "heads" not in [t.partition("*")[0] for t in st.get("train", [])]:
             bad.append("tower_aux without heads in train (untrained heads would teach the tower noise)")
         if bad:

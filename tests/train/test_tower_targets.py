@@ -101,11 +101,9 @@ def test_an_objects_shape_is_its_patches_vote():
 
 
 def test_a_stage_weighs_the_heads_it_names_and_only_those():
-    from engine.train.tower_targets import LOSS_WEIGHTS
+    from engine.train.tower_targets import LOSS_WEIGHTS, stack_targets
     torch.manual_seed(0)
-    scene = make_sample(7, "train", "shape").scenes[0]
-    t = {k: torch.as_tensor(v)[None] for k, v in patch_targets(scene, 8).items()}
-    t["count"] = t["count"].reshape(1)
+    t = stack_targets([patch_targets(make_sample(7, "train", "shape").scenes[0], 8)])
     heads, feats = TowerHeads(16), torch.randn(1, 64, 16)
     with torch.no_grad():
         plain, kind3 = tower_losses(feats, heads, t), tower_losses(feats, heads, t, {"kind": 3.0})
