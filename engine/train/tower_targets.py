@@ -116,22 +116,31 @@ def heldout_accuracy(feats: torch.Tensor, heads: TowerHeads, t: dict) -> dict:
     return out
 
 
-def object_shape_accuracy(kind_logits: torch.Tensor, t: dict, on_shape: torch.Tensor) -> float:
+def object_votes(kind_logits: torch.Tensor, t: dict, on_shape: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per shape, not per patch: the patches over one object (same box target) vote with their
-    summed logits. What a question about "the pentagon" needs; an object on one or two patches is
-    where the tower fails most (TRAINING.md, "Where shape fails")."""
-    right = total = 0
-    dev = kind_logits.device
+    mean kind logits (a mean, not a sum: a large shape's vote keeps a patch's scale, so one wrong
+    with many patches is not a loss ten times a small one's). Returns (votes, the objects' shapes)."""
+    votes, wants = [], []
     for b in range(kind_logits.shape[0]):
         idx = torch.nonzero(on_shape[b]).flatten()
         if not len(idx):
             continue
         _, obj = torch.unique(t["box"][b, idx], dim=0, return_inverse=True)
-        votes = torch.zeros(int(obj.max()) + 1, kind_logits.shape[-1], device=dev).index_add_(0, obj, kind_logits[b, idx].float())
-        want = torch.zeros(len(votes), dtype=torch.long, device=dev).index_copy_(0, obj, t["kind"][b, idx])
-        right += int((votes.argmax(-1) == want).sum())
-        total += len(votes)
-    return 100 * right / max(1, total)
+        n = int(obj.max()) + 1
+        summed = kind_logits.new_zeros(n, kind_logits.shape[-1]).index_add(0, obj, kind_logits[b, idx])
+        votes.append(summed / torch.bincount(obj, minlength=n).unsqueeze(-1))
+        wants.append(torch.zeros(n, dtype=torch.long, device=obj.device).index_copy_(0, obj, t["kind"][b, idx]))
+    if not votes:
+        return kind_logits.new_zeros(0, kind_logits.shape[-1]), torch.zeros(0, dtype=torch.long)
+    return torch.cat(votes), torch.cat(wants)
+
+
+def object_shape_accuracy(kind_logits: torch.Tensor, t: dict, on_shape: torch.Tensor) -> float:
+    """The shape per object (its patches' vote), in percent. What a question about "the pentagon"
+    needs; an object on one or two patches is where the tower fails most (TRAINING.md, "Where shape
+    fails")."""
+    votes, want = object_votes(kind_logits.float(), t, on_shape)
+    return 100 * int((votes.argmax(-1) == want).sum()) / max(1, len(want))
 
 
 def _chars_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -146,18 +155,26 @@ def _chars_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 # Each head's share of the tower's loss; a stage's "tower_weights" may change them (e.g. kind x3 when
 # shape is the skill behind: its CE is averaged over every patch, background too, and the 37-way
 # characters' loss is ~30x its size, so shape's share of the tower's gradient is small).
-LOSS_WEIGHTS = {"colour": 1.0, "kind": 1.0, "chars": 1.0, "box": 2.0, "count": 0.5}
+# "objects" (off unless a stage names it): cross-entropy of each shape's vote, the per-object figure
+# the check reports: every shape weighs the same, however few patches it covers (a small pentagon or
+# hexagon is where the tower errs most: TRAINING.md, the twenty-eighth).
+LOSS_WEIGHTS = {"colour": 1.0, "kind": 1.0, "chars": 1.0, "box": 2.0, "count": 0.5, "objects": 0.0}
 
 
 def tower_losses(feats: torch.Tensor, heads: TowerHeads, t: dict, weights: dict | None = None) -> dict:
     """feats: the tower's selected patch features (B, P, H), CLS dropped."""
     f = feats.float()
     colour = F.cross_entropy(heads.colour(f).flatten(0, 1), t["colour"].flatten())
-    kind = F.cross_entropy(heads.kind(f).flatten(0, 1), t["kind"].flatten())
+    kind_logits = heads.kind(f)
+    kind = F.cross_entropy(kind_logits.flatten(0, 1), t["kind"].flatten())
     chars = _chars_loss(heads.chars(f).reshape(-1, len(CHARS)), t["chars"].flatten())
     m = t["has_box"]
     box = (heads.box(f)[m] - t["box"][m]).abs().mean() if bool(m.any()) else f.sum() * 0
     count = F.cross_entropy(heads.count(f.mean(1)), t["count"])
-    parts = dict(colour=colour, kind=kind, chars=chars, box=box, count=count)
     w = LOSS_WEIGHTS | (weights or {})
+    parts = dict(colour=colour, kind=kind, chars=chars, box=box, count=count, objects=f.sum() * 0)
+    if w["objects"]:
+        votes, want = object_votes(kind_logits, t, (t["kind"] > 0) & (t["kind"] <= len(SHAPES)))
+        if len(want):
+            parts["objects"] = F.cross_entropy(votes, want)
     return dict(loss=sum(w[k] * v for k, v in parts.items()), **parts)

@@ -110,3 +110,23 @@ def test_a_stage_weighs_the_heads_it_names_and_only_those():
     assert float(plain["loss"]) == pytest.approx(sum(LOSS_WEIGHTS[k] * float(plain[k]) for k in LOSS_WEIGHTS))
     assert float(kind3["loss"] - plain["loss"]) == pytest.approx(2 * float(plain["kind"]), rel=1e-5)
     assert all(float(kind3[k]) == float(plain[k]) for k in LOSS_WEIGHTS)
+
+
+def test_the_objects_loss_is_the_cross_entropy_of_each_shapes_vote():
+    from engine.train.tower_targets import object_votes, stack_targets
+    torch.manual_seed(1)
+    t = stack_targets([patch_targets(make_sample(i, "train", "shape").scenes[0], 8) for i in (7, 8)])
+    heads, feats = TowerHeads(16), torch.randn(2, 64, 16, requires_grad=True)
+    on = (t["kind"] > 0) & (t["kind"] <= 12)
+    votes, want = object_votes(heads.kind(feats), t, on)
+    # one vote per distinct shape in the two scenes, each the shape its patches are labelled
+    assert len(want) == sum(len({tuple(b) for b in t["box"][i][on[i]].tolist()}) for i in range(2))
+    assert set(want.tolist()) == set(t["kind"][on].tolist())
+    off, on3 = tower_losses(feats, heads, t), tower_losses(feats, heads, t, {"objects": 3.0})
+    assert float(off["objects"]) == 0.0
+    assert float(on3["objects"]) == pytest.approx(float(torch.nn.functional.cross_entropy(votes, want)), rel=1e-5)
+    assert float(on3["loss"] - off["loss"]) == pytest.approx(3 * float(on3["objects"]), rel=1e-4)
+    # and it moves the features of the shapes' patches only
+    on3["objects"].backward()
+    moved = feats.grad.abs().sum(-1) > 0
+    assert bool(moved[on].all()) and not bool(moved[~on].any())
