@@ -118,8 +118,8 @@ def heldout_accuracy(feats: torch.Tensor, heads: TowerHeads, t: dict) -> dict:
 
 def object_votes(kind_logits: torch.Tensor, t: dict, on_shape: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per shape, not per patch: the patches over one object (same box target) vote with their
-    mean kind logits (a mean, not a sum: a large shape's vote keeps a patch's scale, so one wrong
-    with many patches is not a loss ten times a small one's). Returns (votes, the objects' shapes)."""
+    mean kind logits (a mean, not a sum: as a loss, a sum made a large shape voted wrong cost tens of
+    times a small one's: TRAINING.md, the twenty-ninth). Returns (votes, the objects' shapes)."""
     votes, wants = [], []
     for b in range(kind_logits.shape[0]):
         idx = torch.nonzero(on_shape[b]).flatten()
