@@ -95,6 +95,11 @@ def tower_batches(stream, size: int, processor, side: int):
                 imgs, targets = [], []
 
 
+def on_shapes(t: dict) -> torch.Tensor:
+    """The patches a shape covers (not background, a word or a bar)."""
+    return (t["kind"] > 0) & (t["kind"] <= len(SHAPES))
+
+
 @torch.no_grad()
 def heldout_accuracy(feats: torch.Tensor, heads: TowerHeads, t: dict) -> dict:
     """The heads' accuracy on held-out patches, in percent: on those a shape covers, its colour and
@@ -102,7 +107,7 @@ def heldout_accuracy(feats: torch.Tensor, heads: TowerHeads, t: dict) -> dict:
     shape per object (its patches' vote); on those under printed text, the characters (37-way)."""
     f = feats.float()
     out = {}
-    on_shape = (t["kind"] > 0) & (t["kind"] <= len(SHAPES))
+    on_shape = on_shapes(t)
     if bool(on_shape.any()):
         kind = heads.kind(f)
         colour = heads.colour(f).argmax(-1)[on_shape] == t["colour"][on_shape]
@@ -131,7 +136,7 @@ def object_votes(kind_logits: torch.Tensor, t: dict, on_shape: torch.Tensor) -> 
         votes.append(summed / torch.bincount(obj, minlength=n).unsqueeze(-1))
         wants.append(torch.zeros(n, dtype=torch.long, device=obj.device).index_copy_(0, obj, t["kind"][b, idx]))
     if not votes:
-        return kind_logits.new_zeros(0, kind_logits.shape[-1]), torch.zeros(0, dtype=torch.long)
+        return kind_logits.new_zeros(0, kind_logits.shape[-1]), torch.zeros(0, dtype=torch.long, device=kind_logits.device)
     return torch.cat(votes), torch.cat(wants)
 
 
@@ -174,7 +179,7 @@ def tower_losses(feats: torch.Tensor, heads: TowerHeads, t: dict, weights: dict 
     w = LOSS_WEIGHTS | (weights or {})
     parts = dict(colour=colour, kind=kind, chars=chars, box=box, count=count, objects=f.sum() * 0)
     if w["objects"]:
-        votes, want = object_votes(kind_logits, t, (t["kind"] > 0) & (t["kind"] <= len(SHAPES)))
+        votes, want = object_votes(kind_logits, t, on_shapes(t))
         if len(want):
             parts["objects"] = F.cross_entropy(votes, want)
     return dict(loss=sum(w[k] * v for k, v in parts.items()), **parts)

@@ -113,12 +113,12 @@ def test_a_stage_weighs_the_heads_it_names_and_only_those():
 
 
 def test_the_objects_loss_is_the_cross_entropy_of_each_shapes_vote():
-    from engine.train.data import SHAPES
-    from engine.train.tower_targets import object_votes, stack_targets
+    from engine.train.tower_targets import object_votes, on_shapes, stack_targets
     torch.manual_seed(1)
     t = stack_targets([patch_targets(make_sample(i, "train", "shape").scenes[0], 8) for i in (7, 8)])
     heads, feats = TowerHeads(16), torch.randn(2, 64, 16, requires_grad=True)
-    on = (t["kind"] > 0) & (t["kind"] <= len(SHAPES))
+    on = on_shapes(t)
+    assert bool(on.any()) and not bool((on & (t["kind"] == 0)).any())
     votes, want = object_votes(heads.kind(feats), t, on)
     # one vote per distinct shape in the two scenes, each the shape its patches are labelled
     assert len(want) == sum(len({tuple(b) for b in t["box"][i][on[i]].tolist()}) for i in range(2))
