@@ -134,9 +134,9 @@ def object_votes(kind_logits: torch.Tensor, t: dict, on_shape: torch.Tensor) -> 
         n = int(obj.max()) + 1
         summed = kind_logits.new_zeros(n, kind_logits.shape[-1]).index_add(0, obj, kind_logits[b, idx])
         votes.append(summed / torch.bincount(obj, minlength=n).unsqueeze(-1))
-        wants.append(torch.zeros(n, dtype=torch.long, device=obj.device).index_copy_(0, obj, t["kind"][b, idx]))
+        wants.append(obj.new_zeros(n).index_copy_(0, obj, t["kind"][b, idx]))
     if not votes:
-        return kind_logits.new_zeros(0, kind_logits.shape[-1]), torch.zeros(0, dtype=torch.long, device=kind_logits.device)
+        return kind_logits.new_zeros(0, kind_logits.shape[-1]), kind_logits.new_zeros(0, dtype=torch.long)
     return torch.cat(votes), torch.cat(wants)
 
 
